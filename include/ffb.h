@@ -1,0 +1,285 @@
+/*
+ * ffb.h — the public C API of libffb, the ffi-bridge core.
+ *
+ * A server registers named callbacks and serves sessions over a Unix
+ * socket; each session is one sealed memfd arena holding two SPSC rings and
+ * two heaps. A client maps the arena, allocates request buffers from the
+ * client heap, and invokes callbacks by name without a syscall per call.
+ * Buffers are named by generation-tagged handles (ffb_handle), never by
+ * pointers that cross the boundary. Every function returns an ffb_status
+ * from ffb_status.h unless it says otherwise; none of them aborts on bad
+ * input.
+ *
+ * Threads: an ffb_server may be used from any thread (registration is
+ * thread-safe; the event loop runs on one thread). An ffb_client is used
+ * by one thread at a time (it owns the producer end of the request ring
+ * and the consumer end of the response ring). Callbacks run on the
+ * server's loop thread.
+ */
+#ifndef FFB_H
+#define FFB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ffb_layout.h"
+#include "ffb_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FFB_VERSION_MAJOR 0
+#define FFB_VERSION_MINOR 1
+#define FFB_VERSION_PATCH 0
+#define FFB_VERSION_STRING "0.1.0"
+
+/* The library's version string (static). Any thread. */
+const char *ffb_version(void);
+
+/* A buffer in a session arena: 0 is never a valid handle. Handles are only
+ * meaningful in the arena that issued them. */
+typedef struct ffb_handle {
+	uint64_t id;
+} ffb_handle;
+
+typedef struct ffb_server ffb_server;
+typedef struct ffb_client ffb_client;
+typedef struct ffb_call ffb_call;
+
+/* ---- diagnostics ------------------------------------------------------ */
+
+enum ffb_log_level { FFB_LOG_ERROR = 0, FFB_LOG_WARN = 1, FFB_LOG_INFO = 2, FFB_LOG_DEBUG = 3 };
+typedef void (*ffb_log_fn)(void *ctx, int level, const char *msg);
+
+/* Install the one process-wide log sink (NULL: silent, the default). Call
+ * before creating servers or clients. Diagnostics only: no behaviour
+ * depends on it. */
+void ffb_set_log(ffb_log_fn fn, void *ctx, int max_level);
+
+/* ---- server ----------------------------------------------------------- */
+
+/* A callback: reads its input with ffb_call_data/len, answers with one of
+ * ffb_call_reply_* (or nothing: an empty reply), and returns FFB_OK or an
+ * error code (optionally with ffb_call_set_error for a message). Runs on
+ * the server loop thread; must not block for long and must not unregister
+ * callbacks. */
+typedef ffb_status (*ffb_callback_fn)(ffb_call *call, void *ctx);
+
+struct ffb_server_options {
+	uint32_t max_sessions;          /* per-server cap (default 64) */
+	uint32_t ring_entries;          /* slots per ring, power of two (256);
+					 * also the per-session in-flight cap */
+	uint32_t class_counts[FFB_NUM_CLASSES]; /* blocks per size class and heap */
+	uint64_t max_arena_size;        /* per-session cap (default 1 GiB) */
+	uint32_t socket_mode;           /* listening socket mode (0600) */
+	uint32_t spin_ns;               /* busy-poll before parking (50 us) */
+	uint32_t handshake_timeout_ms;  /* drop half-open clients (2000) */
+	uint32_t n_allowed_uids;        /* 0: only the server's own uid */
+	const uid_t *allowed_uids;      /* extra uids allowed, copied */
+	int use_futex_doorbell;         /* 1: io_uring FUTEX_WAIT where the
+					 * kernel has it (default); 0: eventfd */
+};
+
+/* Fill `o` with the defaults listed above. */
+void ffb_server_options_init(struct ffb_server_options *o);
+
+/* Create a server with the built-ins "ffi.echo" and "ffi.version"
+ * registered. `o` may be NULL for defaults. Errors: INVALID_ARGUMENT (bad
+ * options, arena over the cap), SYSTEM (io_uring setup). */
+ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **out);
+
+/* Bind and listen on a Unix SOCK_SEQPACKET socket at `path` with the
+ * configured mode. A stale socket file nobody listens on is replaced; a
+ * live one is not (SYSTEM, errno EADDRINUSE). Call before run/start. */
+ffb_status ffb_server_listen(ffb_server *s, const char *path);
+
+/* Register `name` (UTF-8, 1..FFB_MAX_NAME_LEN bytes) -> fn(ctx). Any
+ * thread, also while serving. Returns the function id in *fn_id (may be
+ * NULL). Errors: INVALID_UTF8, INVALID_ARGUMENT (length), ALREADY_EXISTS,
+ * ARENA_FULL (all FFB_MAX_FUNCTIONS slots used or retired). */
+ffb_status ffb_server_register(ffb_server *s, const char *name, ffb_callback_fn fn, void *ctx,
+			       uint32_t *fn_id);
+
+/* Remove `name`. After it returns, the callback is not running and will
+ * not run again; calls to its old id get NOT_FOUND. Any thread except a
+ * callback. Errors: NOT_FOUND, INVALID_ARGUMENT (a built-in or from a
+ * callback). */
+ffb_status ffb_server_unregister(ffb_server *s, const char *name);
+
+/* Look `name` up: its current function id. Any thread. NOT_FOUND. */
+ffb_status ffb_server_lookup(ffb_server *s, const char *name, uint32_t *fn_id);
+
+/* Run the event loop on the calling thread until ffb_server_stop().
+ * Blocks. Returns OK after a stop, SYSTEM on a fatal io_uring error. */
+ffb_status ffb_server_run(ffb_server *s);
+
+/* Run the event loop on a new thread. Returns at once. */
+ffb_status ffb_server_start(ffb_server *s);
+
+/* Ask the loop to stop: sessions get a goodbye (CLOSED) and are dropped.
+ * Any thread, async-signal-safe; does not wait. */
+ffb_status ffb_server_stop(ffb_server *s);
+
+/* Stop, join a started loop thread, close every session and the socket
+ * (its file is unlinked), free everything. NULL is ignored. */
+void ffb_server_destroy(ffb_server *s);
+
+struct ffb_server_stats {
+	uint64_t sessions_active;
+	uint64_t sessions_total;     /* handshakes completed */
+	uint64_t sessions_refused;   /* credentials, version, caps */
+	uint64_t sessions_cut;       /* closed for a protocol violation */
+	uint64_t calls;              /* CALL entries dispatched */
+	uint64_t protocol_errors;
+	uint64_t wakeups_sent;       /* doorbells rung toward clients */
+	uint64_t parks;              /* times the loop went to sleep */
+};
+
+/* Snapshot of the counters (relaxed reads). Any thread. */
+ffb_status ffb_server_stats(ffb_server *s, struct ffb_server_stats *out);
+
+/* Whether the loop parks on io_uring FUTEX_WAIT (1) or eventfds (0):
+ * decided by probing the kernel at create time. */
+int ffb_server_uses_futex(const ffb_server *s);
+
+/* ---- inside a callback -------------------------------------------------
+ * An ffb_call is valid only during the callback that received it. The
+ * input bytes are in shared memory: the client can change them while you
+ * read; copy what you need to validate. */
+
+/* Input bytes, their length and the capacity of the input block (what an
+ * in-place reply may use). data is NULL when len and capacity are 0. */
+void *ffb_call_data(const ffb_call *c);
+uint32_t ffb_call_len(const ffb_call *c);
+uint32_t ffb_call_capacity(const ffb_call *c);
+uint32_t ffb_call_function(const ffb_call *c);
+uint64_t ffb_call_session(const ffb_call *c);
+
+/* Reply with the input block itself, `len` bytes of it (zero copy).
+ * INVALID_ARGUMENT if len > capacity or there is no input block. */
+ffb_status ffb_call_reply_input(ffb_call *c, uint32_t len);
+
+/* Reply with a new server-heap block of `len` bytes; *data points at it
+ * for filling. Replaces an earlier reply. ARENA_FULL, BUFFER_TOO_SMALL
+ * (len over the largest class). */
+ffb_status ffb_call_reply_alloc(ffb_call *c, uint32_t len, void **data);
+
+/* ffb_call_reply_alloc + memcpy. */
+ffb_status ffb_call_reply_bytes(ffb_call *c, const void *data, uint32_t len);
+
+/* Attach a UTF-8 message to an error answer (truncated to what fits a
+ * block; invalid UTF-8 is replaced). The callback still returns the code. */
+ffb_status ffb_call_set_error(ffb_call *c, const char *msg);
+
+/* ---- client ----------------------------------------------------------- */
+
+enum ffb_wait_mode {
+	FFB_WAIT_PARK = 0, /* spin spin_ns, then sleep on the doorbell */
+	FFB_WAIT_SPIN = 1  /* never sleep (lowest latency, burns a core) */
+};
+
+struct ffb_client_options {
+	uint32_t connect_timeout_ms; /* handshake deadline (5000) */
+	uint32_t spin_ns;            /* spin before parking (50 us) */
+	uint32_t wait_mode;          /* enum ffb_wait_mode */
+};
+
+void ffb_client_options_init(struct ffb_client_options *o);
+
+/* Connect to the server at `path`, check the arena fd (memfd, exact seals,
+ * size) before mapping it, then the superblock. Errors: SYSTEM (connect),
+ * PERMISSION_DENIED, VERSION_MISMATCH, TOO_MANY_SESSIONS, BAD_FD,
+ * PROTOCOL, TIMEOUT. Blocks up to the connect timeout. */
+ffb_status ffb_client_connect(const char *path, const struct ffb_client_options *o, ffb_client **out);
+
+/* Close the session: unmap, close fds. Pending calls are abandoned.
+ * NULL is ignored. */
+void ffb_client_close(ffb_client *c);
+
+/* Allocate a client-heap block of at least `size` bytes (0 gives the
+ * smallest class). ARENA_FULL, BUFFER_TOO_SMALL (over 16 MiB). */
+ffb_status ffb_client_alloc(ffb_client *c, uint32_t size, ffb_handle *out);
+
+/* Free a block you hold: one you allocated, or a reply the server gave you
+ * (sent back with a batched RELEASE entry). STALE_HANDLE, DOUBLE_FREE,
+ * INVALID_HANDLE, FOREIGN_HANDLE, BUSY (lent to an in-flight call). */
+ffb_status ffb_client_free(ffb_client *c, ffb_handle h);
+
+/* Checked lookup: the bytes of a block you hold and its capacity. Same
+ * errors as free. Server reply blocks are readable and writable. */
+ffb_status ffb_client_data(ffb_client *c, ffb_handle h, void **data, uint32_t *capacity);
+
+/* Resolve a callback name to its function id (cached after the first
+ * time). NOT_FOUND, INVALID_UTF8, INVALID_ARGUMENT, PEER_GONE, TIMEOUT. */
+ffb_status ffb_client_resolve(ffb_client *c, const char *name, uint32_t *fn_id);
+
+/* The outcome of a call. status OK: handle/len is the reply (0/0 for an
+ * empty one; the input handle itself for a zero-copy reply). Otherwise,
+ * if handle is not 0 it holds a UTF-8 error message of len bytes. Any
+ * non-zero handle is yours to free. */
+typedef struct ffb_result {
+	ffb_status status;
+	uint32_t len;
+	ffb_handle handle;
+} ffb_result;
+
+/* Call function `fn_id` with `len` bytes of block `in` (in may be {0} with
+ * len 0) and wait up to timeout_ns (< 0: forever). The input block is lent
+ * to the server until the answer and is yours again afterwards — except
+ * after TIMEOUT or PEER_GONE, when it is given up (freed when the late
+ * answer comes, or with the session). Returns the transport outcome; the
+ * call's own outcome is out->status. */
+ffb_status ffb_client_call(ffb_client *c, uint32_t fn_id, ffb_handle in, uint32_t len, int64_t timeout_ns,
+			   ffb_result *out);
+
+/* Resolve `name` (cached) and call it; re-resolves once if the cached id
+ * went stale (the name was re-registered). */
+ffb_status ffb_client_invoke(ffb_client *c, const char *name, ffb_handle in, uint32_t len, int64_t timeout_ns,
+			     ffb_result *out);
+
+/* Pipelining: queue a call without waiting. Returns its call id. Does not
+ * ring the server's doorbell until ffb_client_flush (or a poll). Errors:
+ * TOO_MANY_CALLS (in-flight cap), RING_FULL, BUSY/STALE_HANDLE (input). */
+ffb_status ffb_client_submit(ffb_client *c, uint32_t fn_id, ffb_handle in, uint32_t len, uint64_t *call_id);
+
+/* Publish submitted calls and wake the server if it sleeps. */
+ffb_status ffb_client_flush(ffb_client *c);
+
+struct ffb_completion {
+	uint64_t call_id;
+	ffb_result result;
+};
+
+/* Collect up to `max` finished calls into out[], waiting up to timeout_ns
+ * (0: don't wait; < 0: forever) for the first. *n is how many. Flushes
+ * first. When the server is gone, each pending call completes once with
+ * status PEER_GONE (or the server's goodbye reason). WOULD_BLOCK/TIMEOUT
+ * when none finished in time; CLOSED when nothing is pending. */
+ffb_status ffb_client_poll(ffb_client *c, struct ffb_completion *out, uint32_t max, uint32_t *n, int64_t timeout_ns);
+
+struct ffb_client_stats {
+	uint64_t calls;
+	uint64_t pending;
+	uint64_t dropped_responses;  /* late, duplicate or forged call ids */
+	uint64_t protocol_errors;
+	uint64_t parks;
+};
+
+ffb_status ffb_client_stats(ffb_client *c, struct ffb_client_stats *out);
+
+/* Layout facts of this session (offsets, sizes); for tests and tools. */
+const struct ffb_superblock *ffb_client_superblock(const ffb_client *c);
+
+/* ---- in-process pair -------------------------------------------------- */
+
+/* A client connected to `s` through a socketpair inside this process: the
+ * same handshake, arena and rings, no listening socket. The server loop
+ * must be running (ffb_server_start) or be run by another thread. */
+ffb_status ffb_server_connect_inproc(ffb_server *s, const struct ffb_client_options *o, ffb_client **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FFB_H */

@@ -1,0 +1,293 @@
+/*
+ * ffb_layout.h — every byte that crosses a process boundary.
+ *
+ * The session arena (a sealed memfd), the ring control words and entries,
+ * the handle and function-id bit layouts, and the handshake messages sent
+ * over the Unix socket. PROTOCOL.md explains each field; this header pins
+ * them with _Static_assert, and the Go and Rust tests check the same
+ * numbers. All fields are little-endian fixed-width integers; the arena
+ * holds offsets only, never pointers. Changing anything here means bumping
+ * FFB_LAYOUT_VERSION.
+ */
+#ifndef FFB_LAYOUT_H
+#define FFB_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FFB_LAYOUT_VERSION 1u
+
+/* ASCII tags read as little-endian u64. */
+#define FFB_ARENA_MAGIC        0x414E455241424646ull /* "FFBARENA" */
+#define FFB_SERVER_HELLO_MAGIC 0x4F4C4C4548424646ull /* "FFBHELLO" */
+#define FFB_CLIENT_HELLO_MAGIC 0x4E45494C43424646ull /* "FFBCLIEN" */
+#define FFB_GOODBYE_MAGIC      0x4559424447424646ull /* "FFBGDBYE" */
+
+/* ---- arena geometry --------------------------------------------------- */
+
+#define FFB_SUPERBLOCK_SIZE    1024u
+#define FFB_REGION_ALIGN       4096u   /* rings and class regions start on pages */
+#define FFB_MAX_CLASSES        16u     /* 4 bits of class in a handle */
+#define FFB_NUM_CLASSES        10u     /* classes in use: 64 B << 2k, k = 0..9 */
+#define FFB_MIN_BLOCK_SHIFT    6u      /* smallest block: 64 bytes */
+#define FFB_CLASS_SHIFT_STEP   2u      /* each class is 4x the previous */
+#define FFB_MAX_BLOCK_SIZE     (1u << 24) /* 16 MiB, class 9 */
+#define FFB_MAX_BLOCKS         (1u << 18) /* 18 bits of index in a handle */
+#define FFB_MAX_ARENA_SIZE     (1ull << 36) /* 64 GiB: sanity bound for peers */
+#define FFB_MIN_RING_ENTRIES   2u
+#define FFB_MAX_RING_ENTRIES   65536u
+
+/* block size of class k (k < FFB_NUM_CLASSES) */
+#define FFB_CLASS_BLOCK_SIZE(k) (1u << (FFB_MIN_BLOCK_SHIFT + FFB_CLASS_SHIFT_STEP * (k)))
+
+/* Heap numbers as carried in a handle; index into ffb_superblock.heaps is
+ * heap - 1. */
+#define FFB_HEAP_CLIENT 1u  /* allocated by the client: request payloads */
+#define FFB_HEAP_SERVER 2u  /* allocated by the server: reply payloads */
+
+/* One size class of one heap: `count` blocks of `block_size` bytes,
+ * contiguous from `offset` (arena-relative). */
+struct ffb_class_desc {
+	uint64_t offset;
+	uint32_t block_size;
+	uint32_t count;
+};
+
+/* One heap: its byte range and its classes. Classes past `nclasses` are
+ * zero. Who may allocate from it is fixed by the heap number, and the
+ * allocator state (free lists, generations) is private to that owner. */
+struct ffb_heap_desc {
+	uint32_t nclasses;
+	uint32_t reserved0;
+	uint64_t offset;
+	uint64_t size;
+	uint64_t reserved1;
+	struct ffb_class_desc classes[FFB_MAX_CLASSES];
+};
+
+/* Superblock flags */
+#define FFB_SB_FUTEX_DOORBELL 0x1u /* client wakes the server with FUTEX_WAKE
+				    * on the request ring's p_tail; else by
+				    * writing the server-doorbell eventfd */
+
+/* The superblock at arena offset 0. Written once by the server before the
+ * memfd is sealed and sent; the client copies it to private memory,
+ * validates it, and never reads it again. */
+struct ffb_superblock {
+	uint64_t magic;              /* FFB_ARENA_MAGIC */
+	uint32_t layout_version;     /* FFB_LAYOUT_VERSION */
+	uint32_t superblock_size;    /* FFB_SUPERBLOCK_SIZE */
+	uint64_t arena_size;         /* == memfd size */
+	uint32_t flags;              /* FFB_SB_* */
+	uint32_t max_inflight;       /* calls a client may have outstanding */
+	uint64_t session_id;
+	uint32_t arena_tag;          /* 1..255, carried in every handle */
+	uint32_t reserved0;
+	uint64_t req_ring_offset;    /* client -> server */
+	uint32_t req_ring_entries;
+	uint32_t resp_ring_entries;
+	uint64_t resp_ring_offset;   /* server -> client */
+	uint64_t reserved1[7];
+	struct ffb_heap_desc heaps[2]; /* [0] client heap, [1] server heap */
+	uint64_t reserved2[40];
+};
+
+/* ---- rings ------------------------------------------------------------ */
+
+/* Ring control block, at the ring's offset; entries follow at +256.
+ * Producer-written and consumer-written words are 128 bytes apart so the
+ * two sides never write the same cache-line pair (adjacent-line prefetch).
+ * Indices are free-running u32, compared by unsigned difference and used
+ * `& (entries - 1)`. Ordering rules: ring/ORDERING.md. */
+struct ffb_ring_ctl {
+	uint32_t p_tail;             /* producer: next slot to fill; futex word */
+	uint32_t p_reserved[31];
+	uint32_t c_head;             /* consumer: next slot to read */
+	uint32_t c_needs_wakeup;     /* consumer: 1 = parked or about to park */
+	uint32_t c_reserved[30];
+};
+
+#define FFB_RING_CTL_SIZE   256u
+#define FFB_RING_ENTRY_SIZE 32u
+
+/* Entry kinds (ffb_ring_entry.kind) */
+#define FFB_KIND_CALL    1u /* req: invoke fn `fn_or_status` on (handle,len) */
+#define FFB_KIND_LOOKUP  2u /* req: resolve the UTF-8 name in (handle,len) */
+#define FFB_KIND_RELEASE 3u /* req: give server-heap block `handle` back */
+#define FFB_KIND_RESULT  4u /* resp: outcome of a CALL or LOOKUP */
+
+/* One ring slot. Requests: call_id chosen by the client (0 for RELEASE),
+ * handle/len the payload (handle 0 with len 0 = empty), fn_or_status the
+ * function id. Results: call_id echoed, handle/len the reply (or the
+ * UTF-8 error message when status != OK), fn_or_status the ffb_status,
+ * aux the function id answered by a LOOKUP. Unused fields are 0. */
+struct ffb_ring_entry {
+	uint64_t call_id;
+	uint64_t handle;
+	uint32_t len;
+	uint32_t kind;
+	uint32_t fn_or_status;
+	uint32_t aux;
+};
+
+/* ---- handles ---------------------------------------------------------- */
+/*
+ *  63            32 31      24 23  22 21   18 17           0
+ * +----------------+----------+------+-------+--------------+
+ * |   generation   | arena tag| heap | class |    index     |
+ * +----------------+----------+------+-------+--------------+
+ * generation != 0 always; tag != 0; heap in {1,2}. 0 is never a handle.
+ */
+#define FFB_HANDLE_INDEX_BITS 18u
+#define FFB_HANDLE_CLASS_SHIFT 18u
+#define FFB_HANDLE_CLASS_BITS 4u
+#define FFB_HANDLE_HEAP_SHIFT 22u
+#define FFB_HANDLE_HEAP_BITS 2u
+#define FFB_HANDLE_TAG_SHIFT 24u
+#define FFB_HANDLE_TAG_BITS 8u
+#define FFB_HANDLE_GEN_SHIFT 32u
+
+#define FFB_HANDLE_INDEX(h) ((uint32_t)((h) & ((1u << FFB_HANDLE_INDEX_BITS) - 1)))
+#define FFB_HANDLE_CLASS(h) ((uint32_t)(((h) >> FFB_HANDLE_CLASS_SHIFT) & 0xFu))
+#define FFB_HANDLE_HEAP(h)  ((uint32_t)(((h) >> FFB_HANDLE_HEAP_SHIFT) & 0x3u))
+#define FFB_HANDLE_TAG(h)   ((uint32_t)(((h) >> FFB_HANDLE_TAG_SHIFT) & 0xFFu))
+#define FFB_HANDLE_GEN(h)   ((uint32_t)((h) >> FFB_HANDLE_GEN_SHIFT))
+#define FFB_HANDLE_MAKE(gen, tag, heap, cls, idx)                     \
+	(((uint64_t)(gen) << FFB_HANDLE_GEN_SHIFT) |                  \
+	 ((uint64_t)(tag) << FFB_HANDLE_TAG_SHIFT) |                  \
+	 ((uint64_t)(heap) << FFB_HANDLE_HEAP_SHIFT) |                \
+	 ((uint64_t)(cls) << FFB_HANDLE_CLASS_SHIFT) | (uint64_t)(idx))
+
+/* ---- function ids ----------------------------------------------------- */
+/* bits 0..15 registry slot, bits 16..31 generation (never 0). A slot whose
+ * generation would wrap is retired. 0 is never a function id. */
+#define FFB_FN_SLOT(id) ((uint32_t)(id) & 0xFFFFu)
+#define FFB_FN_GEN(id)  ((uint32_t)(id) >> 16)
+#define FFB_FN_MAKE(gen, slot) (((uint32_t)(gen) << 16) | (uint32_t)(slot))
+#define FFB_MAX_FUNCTIONS 4096u
+
+/* Built-ins, registered first by every server, never unregistered: their
+ * ids are fixed so a client may call them without a lookup. */
+#define FFB_FN_ECHO    FFB_FN_MAKE(1u, 0u) /* "ffi.echo": replies its input handle */
+#define FFB_FN_VERSION FFB_FN_MAKE(1u, 1u) /* "ffi.version": replies a UTF-8 version */
+#define FFB_MAX_NAME_LEN 255u              /* bytes of UTF-8 in a callback name */
+
+/* ---- call ids --------------------------------------------------------- */
+/* Chosen by the client, echoed verbatim by the server: bits 0..31 pending
+ * slot, 32..63 generation (never 0). The server does not interpret them. */
+#define FFB_CALL_SLOT(id) ((uint32_t)(id))
+#define FFB_CALL_GEN(id)  ((uint32_t)((id) >> 32))
+
+/* ---- handshake (SOCK_SEQPACKET Unix socket) --------------------------- */
+
+/* client -> server, first message after connect */
+struct ffb_client_hello {
+	uint64_t magic;              /* FFB_CLIENT_HELLO_MAGIC */
+	uint32_t layout_version;     /* FFB_LAYOUT_VERSION */
+	uint32_t flags;              /* 0; reserved */
+	uint64_t reserved[2];
+};
+
+/* Server hello flags */
+#define FFB_HELLO_FUTEX_DOORBELL FFB_SB_FUTEX_DOORBELL
+
+/* File descriptors carried with an OK server hello (SCM_RIGHTS), in order */
+#define FFB_FD_ARENA          0 /* the sealed memfd */
+#define FFB_FD_CLIENT_BELL    1 /* eventfd: server writes it to wake the client */
+#define FFB_FD_SERVER_BELL    2 /* eventfd: client writes it to wake the server;
+				 * present only without FFB_HELLO_FUTEX_DOORBELL */
+#define FFB_MAX_HELLO_FDS     3
+
+/* server -> client, the answer to a client hello. status != 0 (an
+ * ffb_status) means refused: no fds are attached and the server closes. */
+struct ffb_server_hello {
+	uint64_t magic;              /* FFB_SERVER_HELLO_MAGIC */
+	uint32_t layout_version;     /* FFB_LAYOUT_VERSION */
+	int32_t status;              /* ffb_status */
+	uint64_t arena_size;         /* must equal fstat(memfd).st_size */
+	uint32_t flags;              /* FFB_HELLO_* */
+	uint32_t nfds;               /* fds attached */
+	uint64_t session_id;
+	uint32_t max_inflight;
+	uint32_t reserved0;
+	uint64_t reserved[3];
+};
+
+/* server -> client, last message before the server closes a session on
+ * purpose (protocol violation, shutdown). A bare EOF means the server died. */
+struct ffb_goodbye {
+	uint64_t magic;              /* FFB_GOODBYE_MAGIC */
+	int32_t status;              /* why: FFB_ERR_PROTOCOL, FFB_ERR_CLOSED, ... */
+	uint32_t reserved;
+};
+
+/* The exact seal set a receiver requires on the arena memfd. */
+#define FFB_ARENA_SEALS_DESCRIPTION "F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL"
+
+/* ---- pinned layout ---------------------------------------------------- */
+#define FFB__PIN(type, field, off) \
+	_Static_assert(offsetof(struct type, field) == (off), #type "." #field)
+
+_Static_assert(sizeof(struct ffb_class_desc) == 16, "class_desc size");
+FFB__PIN(ffb_class_desc, offset, 0);
+FFB__PIN(ffb_class_desc, block_size, 8);
+FFB__PIN(ffb_class_desc, count, 12);
+
+_Static_assert(sizeof(struct ffb_heap_desc) == 288, "heap_desc size");
+FFB__PIN(ffb_heap_desc, nclasses, 0);
+FFB__PIN(ffb_heap_desc, offset, 8);
+FFB__PIN(ffb_heap_desc, size, 16);
+FFB__PIN(ffb_heap_desc, classes, 32);
+
+_Static_assert(sizeof(struct ffb_superblock) == FFB_SUPERBLOCK_SIZE, "superblock size");
+FFB__PIN(ffb_superblock, magic, 0);
+FFB__PIN(ffb_superblock, layout_version, 8);
+FFB__PIN(ffb_superblock, superblock_size, 12);
+FFB__PIN(ffb_superblock, arena_size, 16);
+FFB__PIN(ffb_superblock, flags, 24);
+FFB__PIN(ffb_superblock, max_inflight, 28);
+FFB__PIN(ffb_superblock, session_id, 32);
+FFB__PIN(ffb_superblock, arena_tag, 40);
+FFB__PIN(ffb_superblock, req_ring_offset, 48);
+FFB__PIN(ffb_superblock, req_ring_entries, 56);
+FFB__PIN(ffb_superblock, resp_ring_entries, 60);
+FFB__PIN(ffb_superblock, resp_ring_offset, 64);
+FFB__PIN(ffb_superblock, heaps, 128);
+FFB__PIN(ffb_superblock, reserved2, 704);
+
+_Static_assert(sizeof(struct ffb_ring_ctl) == FFB_RING_CTL_SIZE, "ring_ctl size");
+FFB__PIN(ffb_ring_ctl, p_tail, 0);
+FFB__PIN(ffb_ring_ctl, c_head, 128);
+FFB__PIN(ffb_ring_ctl, c_needs_wakeup, 132);
+
+_Static_assert(sizeof(struct ffb_ring_entry) == FFB_RING_ENTRY_SIZE, "ring_entry size");
+FFB__PIN(ffb_ring_entry, call_id, 0);
+FFB__PIN(ffb_ring_entry, handle, 8);
+FFB__PIN(ffb_ring_entry, len, 16);
+FFB__PIN(ffb_ring_entry, kind, 20);
+FFB__PIN(ffb_ring_entry, fn_or_status, 24);
+FFB__PIN(ffb_ring_entry, aux, 28);
+
+_Static_assert(sizeof(struct ffb_client_hello) == 32, "client_hello size");
+FFB__PIN(ffb_client_hello, magic, 0);
+FFB__PIN(ffb_client_hello, layout_version, 8);
+FFB__PIN(ffb_client_hello, flags, 12);
+
+_Static_assert(sizeof(struct ffb_server_hello) == 64, "server_hello size");
+FFB__PIN(ffb_server_hello, magic, 0);
+FFB__PIN(ffb_server_hello, layout_version, 8);
+FFB__PIN(ffb_server_hello, status, 12);
+FFB__PIN(ffb_server_hello, arena_size, 16);
+FFB__PIN(ffb_server_hello, flags, 24);
+FFB__PIN(ffb_server_hello, nfds, 28);
+FFB__PIN(ffb_server_hello, session_id, 32);
+FFB__PIN(ffb_server_hello, max_inflight, 40);
+
+_Static_assert(sizeof(struct ffb_goodbye) == 16, "goodbye size");
+FFB__PIN(ffb_goodbye, magic, 0);
+FFB__PIN(ffb_goodbye, status, 8);
+
+_Static_assert(FFB_CLASS_BLOCK_SIZE(FFB_NUM_CLASSES - 1) == FFB_MAX_BLOCK_SIZE, "class 9 is 16 MiB");
+_Static_assert(FFB_FN_ECHO == 0x10000u && FFB_FN_VERSION == 0x10001u, "built-in ids");
+
+#endif /* FFB_LAYOUT_H */

@@ -1,0 +1,181 @@
+/*
+ * ffb_ring.h — the SPSC ring fast path, header-only.
+ *
+ * A ring lives in the shared arena (struct ffb_ring_ctl followed by
+ * power-of-two ffb_ring_entry slots); each side keeps a private view of it:
+ * struct ffb_ring_prod for the one producer, struct ffb_ring_cons for the
+ * one consumer. A view is used by one thread at a time. Private copies of
+ * the peer's index (cached_head / cached_tail) keep the hot path off the
+ * peer's cache line; batches publish once. Every value read from the peer
+ * is bounds-checked: a violation returns FFB_RING_CORRUPT and the caller
+ * fails the session closed. Ordering tags refer to ring/ORDERING.md.
+ */
+#ifndef FFB_RING_H
+#define FFB_RING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ffb_barrier.h"
+#include "../include/ffb_layout.h"
+
+/* Returned by the index readers when the peer's index is out of bounds. */
+#define FFB_RING_CORRUPT (-1)
+
+struct ffb_ring_prod {
+	struct ffb_ring_ctl *ctl;
+	struct ffb_ring_entry *slots;
+	uint32_t mask;
+	uint32_t size;
+	uint32_t tail;          /* private, authoritative (R2) */
+	uint32_t cached_head;   /* last validated c_head */
+	uint32_t published;     /* last tail stored to p_tail */
+};
+
+struct ffb_ring_cons {
+	struct ffb_ring_ctl *ctl;
+	struct ffb_ring_entry *slots;
+	uint32_t mask;
+	uint32_t size;
+	uint32_t head;          /* private, authoritative (R2) */
+	uint32_t cached_tail;   /* last validated p_tail */
+	uint32_t published;     /* last head stored to c_head */
+};
+
+/* Attach a producer view to a ring whose control block is at `ctl` and
+ * whose `size` (a power of two) slots follow it. Starts from the current
+ * shared indices (read once and validated): returns 0, or FFB_RING_CORRUPT
+ * if they are inconsistent. */
+static inline int ffb_ring_prod_attach(struct ffb_ring_prod *p, void *ctl, uint32_t size)
+{
+	p->ctl = (struct ffb_ring_ctl *)ctl;
+	p->slots = (struct ffb_ring_entry *)((char *)ctl + FFB_RING_CTL_SIZE);
+	p->size = size;
+	p->mask = size - 1;
+	p->tail = FFB_READ_ONCE(p->ctl->p_tail);
+	/* P2: slots below c_head are free before we reuse them; pairs with C2 */
+	p->cached_head = ffb_load_acquire(&p->ctl->c_head);
+	p->published = p->tail;
+	return (uint32_t)(p->tail - p->cached_head) > size ? FFB_RING_CORRUPT : 0;
+}
+
+/* Attach a consumer view; see ffb_ring_prod_attach. */
+static inline int ffb_ring_cons_attach(struct ffb_ring_cons *c, void *ctl, uint32_t size)
+{
+	c->ctl = (struct ffb_ring_ctl *)ctl;
+	c->slots = (struct ffb_ring_entry *)((char *)ctl + FFB_RING_CTL_SIZE);
+	c->size = size;
+	c->mask = size - 1;
+	c->head = FFB_READ_ONCE(c->ctl->c_head);
+	/* C1: entries below p_tail are written; pairs with P1 */
+	c->cached_tail = ffb_load_acquire(&c->ctl->p_tail);
+	c->published = c->head;
+	return (uint32_t)(c->cached_tail - c->head) > size ? FFB_RING_CORRUPT : 0;
+}
+
+/* Producer: number of free slots, at least `want` if the ring has them
+ * (re-reads c_head only when the cached value shows fewer). Returns the
+ * count (0 = full) or FFB_RING_CORRUPT. Never blocks. */
+static inline int ffb_ring_prod_free(struct ffb_ring_prod *p, uint32_t want)
+{
+	uint32_t free_slots = p->size - (p->tail - p->cached_head);
+	if (free_slots >= want)
+		return (int)free_slots;
+	/* P2: the consumer finished with slots below head; pairs with C2 */
+	uint32_t head = ffb_load_acquire(&p->ctl->c_head);
+	if ((uint32_t)(p->tail - head) > p->size)
+		return FFB_RING_CORRUPT;
+	p->cached_head = head;
+	return (int)(p->size - (p->tail - head));
+}
+
+/* Producer: append one entry. The caller has seen ffb_ring_prod_free() > 0
+ * since the last push. Not visible to the consumer until publish. */
+static inline void ffb_ring_prod_push(struct ffb_ring_prod *p, const struct ffb_ring_entry *e)
+{
+	p->slots[p->tail & p->mask] = *e;
+	p->tail++;
+}
+
+/* Producer: make every pushed entry visible. Returns true when the
+ * consumer asked to be woken (then the caller rings its doorbell). */
+static inline bool ffb_ring_prod_publish(struct ffb_ring_prod *p)
+{
+	if (p->tail == p->published)
+		return false;
+	/* P1: entries and payloads before the tail; pairs with C1 */
+	ffb_store_release(&p->ctl->p_tail, p->tail);
+	p->published = p->tail;
+	/* P3: tail store before the needs_wakeup load; pairs with C3 */
+	ffb_smp_mb();
+	return FFB_READ_ONCE(p->ctl->c_needs_wakeup) != 0;
+}
+
+/* Consumer: number of entries ready (re-reads p_tail only when the cached
+ * value shows none). Returns the count or FFB_RING_CORRUPT. Never blocks. */
+static inline int ffb_ring_cons_ready(struct ffb_ring_cons *c)
+{
+	uint32_t ready = c->cached_tail - c->head;
+	if (ready)
+		return (int)ready;
+	/* C1: entries below tail are written; pairs with P1 */
+	uint32_t tail = ffb_load_acquire(&c->ctl->p_tail);
+	if ((uint32_t)(tail - c->head) > c->size)
+		return FFB_RING_CORRUPT;
+	c->cached_tail = tail;
+	return (int)(tail - c->head);
+}
+
+/* Consumer: copy the next entry out, each field read once (R1). The caller
+ * has seen ffb_ring_cons_ready() > 0. The slot is not freed until
+ * ffb_ring_cons_release(). */
+static inline void ffb_ring_cons_pop(struct ffb_ring_cons *c, struct ffb_ring_entry *out)
+{
+	struct ffb_ring_entry *s = &c->slots[c->head & c->mask];
+	out->call_id = FFB_READ_ONCE(s->call_id);
+	out->handle = FFB_READ_ONCE(s->handle);
+	out->len = FFB_READ_ONCE(s->len);
+	out->kind = FFB_READ_ONCE(s->kind);
+	out->fn_or_status = FFB_READ_ONCE(s->fn_or_status);
+	out->aux = FFB_READ_ONCE(s->aux);
+	c->head++;
+}
+
+/* Consumer: hand every popped slot back to the producer. */
+static inline void ffb_ring_cons_release(struct ffb_ring_cons *c)
+{
+	if (c->head == c->published)
+		return;
+	/* C2: our entry reads before the head store; pairs with P2 */
+	ffb_store_release(&c->ctl->c_head, c->head);
+	c->published = c->head;
+}
+
+/* Consumer: announce that we are about to sleep. Returns 1 and the tail
+ * value to sleep on (`*sleep_on`) when the ring is still empty, 0 when an
+ * entry arrived meanwhile (the flag is cleared again and the caller
+ * consumes instead), FFB_RING_CORRUPT on a bad tail. */
+static inline int ffb_ring_cons_prepare_park(struct ffb_ring_cons *c, uint32_t *sleep_on)
+{
+	FFB_WRITE_ONCE(c->ctl->c_needs_wakeup, 1u);
+	/* C3: needs_wakeup store before the tail re-load; pairs with P3 */
+	ffb_smp_mb();
+	uint32_t tail = FFB_READ_ONCE(c->ctl->p_tail);
+	if ((uint32_t)(tail - c->head) > c->size)
+		return FFB_RING_CORRUPT;
+	if (tail != c->head) {
+		FFB_WRITE_ONCE(c->ctl->c_needs_wakeup, 0u);
+		return 0;
+	}
+	*sleep_on = tail;
+	return 1;
+}
+
+/* Consumer: back from sleep (or giving up on it); stop asking for wakes.
+ * A relaxed store: a stale 1 costs the producer one spurious wake. */
+static inline void ffb_ring_cons_end_park(struct ffb_ring_cons *c)
+{
+	FFB_WRITE_ONCE(c->ctl->c_needs_wakeup, 0u);
+}
+
+#endif /* FFB_RING_H */
