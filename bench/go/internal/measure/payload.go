@@ -1,0 +1,42 @@
+package measure
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+)
+
+// NewPayload returns size bytes of a fixed non-zero pattern.
+func NewPayload(size int) []byte {
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(i*131 + 7)
+	}
+	return b
+}
+
+// Stamp writes seq into the first, middle and last 8 bytes of b (b is at
+// least 8 bytes; shorter payloads get a 1-byte stamp), so a stale or
+// replayed answer cannot pass Verify.
+func Stamp(b []byte, seq uint64) {
+	if len(b) < 8 {
+		if len(b) > 0 {
+			b[0] = byte(seq)
+		}
+		return
+	}
+	binary.LittleEndian.PutUint64(b, seq)
+	binary.LittleEndian.PutUint64(b[(len(b)/2)&^7:], seq)
+	binary.LittleEndian.PutUint64(b[len(b)-8:], seq)
+}
+
+// Verify reports whether got is byte-for-byte want.
+func Verify(got, want []byte) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("echo returned %d bytes, want %d", len(got), len(want))
+	}
+	if !bytes.Equal(got, want) {
+		return fmt.Errorf("echo returned different bytes (%d-byte payload)", len(want))
+	}
+	return nil
+}
