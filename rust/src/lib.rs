@@ -1,0 +1,81 @@
+//! Safe, handle-based Rust API over `libffb`, the ffi-bridge core: call
+//! Rust or C callbacks by name across processes (or threads) through a
+//! shared-memory arena and lock-free rings, without a syscall per call.
+//!
+//! * [`Server`] registers closures under names and serves sessions over a
+//!   Unix socket ([`Server::bind`]) or in-process
+//!   ([`Server::connect_inproc`]). Every callback runs under
+//!   `catch_unwind`: a panic answers [`Code::PANIC`] and the server goes on.
+//! * [`Client`] connects, allocates [`Buffer`]s in the session arena,
+//!   invokes callbacks by name and gets a [`Response`] — for `ffi.echo` the
+//!   very same buffer back (zero copy).
+//! * [`Handle`] is the typed, generation-tagged name of a buffer; a stale
+//!   or forged handle is an [`Error`], never a dangling pointer.
+//! * [`Error`] carries a stable [`Code`] (the table of
+//!   `include/ffb_status.h`) and an optional message.
+//! * With the default feature `json`: [`to_json`], [`from_json`],
+//!   [`Client::invoke_json`], [`Server::register_json`].
+//!
+//! The crate never forms a Rust reference into shared memory: the arena is
+//! read and written through raw pointers after a checked lookup, and
+//! request bytes are handed to callbacks as copies.
+//!
+//! ```
+//! use ffb::{Code, Reply, Server};
+//!
+//! let server = Server::new()?;
+//! server.register("demo.upper", |req| Ok(Reply::bytes(req.to_vec().to_ascii_uppercase())))?;
+//! server.register("demo.panic", |_| -> ffb::Result<Reply> { panic!("on purpose") })?;
+//! server.start()?;
+//!
+//! let client = server.connect_inproc()?;
+//! assert_eq!(client.invoke_bytes("demo.upper", b"shout")?, b"SHOUT");
+//!
+//! let err = client.invoke_empty("demo.panic").unwrap_err();
+//! assert_eq!(err.code(), Code::PANIC);
+//! assert_eq!(err.message(), Some("on purpose"));
+//! assert_eq!(client.invoke_empty("no.such").unwrap_err().code(), Code::NOT_FOUND);
+//!
+//! let buf = client.alloc(1 << 20)?;
+//! let reply = client.echo(&buf, 1 << 20)?;
+//! assert_eq!(reply.handle(), Some(buf.handle())); // zero copy
+//! # drop(reply); drop(buf); drop(client);
+//! server.shutdown()?;
+//! # Ok::<(), ffb::Error>(())
+//! ```
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+mod buffer;
+mod callback;
+mod client;
+mod error;
+mod handle;
+#[cfg(feature = "json")]
+mod json;
+mod request;
+mod response;
+mod server;
+pub mod sys;
+
+pub use buffer::Buffer;
+pub use client::{Client, ClientOptions, ClientStats, WaitMode};
+pub use error::{Code, Error, Result};
+pub use handle::{Handle, Heap};
+#[cfg(feature = "json")]
+pub use json::{from_json, to_json};
+pub use request::{Reply, Request};
+pub use response::Response;
+pub use server::{Server, ServerOptions, ServerStats};
+
+/// The version string of the linked C core (`ffb_version`), e.g. `"0.1.0"`.
+///
+/// ```
+/// assert!(!ffb::version().is_empty());
+/// ```
+pub fn version() -> &'static str {
+    // SAFETY: ffb_version takes no arguments and returns a static string.
+    let p = unsafe { sys::ffb_version() };
+    error::static_str(p, "unknown")
+}

@@ -1,0 +1,625 @@
+//! [`Server`]: registers named Rust callbacks and serves sessions, on a
+//! Unix socket and/or in-process.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::callback::{self, Slot};
+use crate::client::{c_string, clamp_u32, Client, ClientOptions};
+use crate::error::{Code, Error, Result};
+use crate::request::{Reply, Request};
+use crate::sys;
+
+/// Options for [`Server::with_options`]; unset values keep the core's
+/// defaults (`ffb_server_options_init`).
+///
+/// ```
+/// use std::time::Duration;
+/// let o = ffb::ServerOptions::new()
+///     .max_sessions(16)
+///     .ring_entries(512)
+///     .spin(Duration::from_micros(20));
+/// # let _ = o;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    max_sessions: Option<u32>,
+    ring_entries: Option<u32>,
+    class_counts: Option<[u32; sys::FFB_NUM_CLASSES]>,
+    max_arena_size: Option<u64>,
+    socket_mode: Option<u32>,
+    spin: Option<Duration>,
+    handshake_timeout: Option<Duration>,
+    allowed_uids: Vec<libc::uid_t>,
+    futex_doorbell: Option<bool>,
+}
+
+impl ServerOptions {
+    /// All defaults: 64 sessions, 256-slot rings, 1 GiB arena cap, socket
+    /// mode 0600, 50 µs spin, 2 s handshake timeout, own uid only, futex
+    /// doorbell where the kernel has it.
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new();
+    /// # let _ = o;
+    /// ```
+    pub fn new() -> Self {
+        ServerOptions::default()
+    }
+
+    /// Cap on concurrent sessions.
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new().max_sessions(4);
+    /// # let _ = o;
+    /// ```
+    pub fn max_sessions(mut self, n: u32) -> Self {
+        self.max_sessions = Some(n);
+        self
+    }
+
+    /// Slots per ring (a power of two); also the per-session in-flight cap.
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new().ring_entries(1024);
+    /// # let _ = o;
+    /// ```
+    pub fn ring_entries(mut self, n: u32) -> Self {
+        self.ring_entries = Some(n);
+        self
+    }
+
+    /// Blocks per size class (64 B … 16 MiB) in each heap.
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new().class_counts([64, 64, 32, 32, 16, 8, 4, 4, 2, 1]);
+    /// # let _ = o;
+    /// ```
+    pub fn class_counts(mut self, counts: [u32; 10]) -> Self {
+        self.class_counts = Some(counts);
+        self
+    }
+
+    /// Per-session arena size cap in bytes.
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new().max_arena_size(256 << 20);
+    /// # let _ = o;
+    /// ```
+    pub fn max_arena_size(mut self, bytes: u64) -> Self {
+        self.max_arena_size = Some(bytes);
+        self
+    }
+
+    /// Mode of the listening socket file (e.g. `0o600`).
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new().socket_mode(0o660);
+    /// # let _ = o;
+    /// ```
+    pub fn socket_mode(mut self, mode: u32) -> Self {
+        self.socket_mode = Some(mode);
+        self
+    }
+
+    /// How long the loop busy-polls before it parks.
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new().spin(std::time::Duration::ZERO);
+    /// # let _ = o;
+    /// ```
+    pub fn spin(mut self, d: Duration) -> Self {
+        self.spin = Some(d);
+        self
+    }
+
+    /// How long a half-open client may take to send its hello.
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new().handshake_timeout(std::time::Duration::from_secs(1));
+    /// # let _ = o;
+    /// ```
+    pub fn handshake_timeout(mut self, d: Duration) -> Self {
+        self.handshake_timeout = Some(d);
+        self
+    }
+
+    /// Also accept clients running as `uid` (the server's own uid always is).
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new().allow_uid(1001);
+    /// # let _ = o;
+    /// ```
+    pub fn allow_uid(mut self, uid: u32) -> Self {
+        self.allowed_uids.push(uid as libc::uid_t);
+        self
+    }
+
+    /// Park on io_uring `FUTEX_WAIT` where the kernel has it (`true`, the
+    /// default) or always on eventfds (`false`).
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new().futex_doorbell(false);
+    /// # let _ = o;
+    /// ```
+    pub fn futex_doorbell(mut self, on: bool) -> Self {
+        self.futex_doorbell = Some(on);
+        self
+    }
+
+    /// The C options; borrows `self.allowed_uids` (the core copies them).
+    fn to_sys(&self) -> Result<sys::ffb_server_options> {
+        let mut o = std::mem::MaybeUninit::<sys::ffb_server_options>::zeroed();
+        // SAFETY: o is valid for writes of one ffb_server_options, which the
+        // core fills completely.
+        unsafe { sys::ffb_server_options_init(o.as_mut_ptr()) };
+        // SAFETY: initialised just above (and all-zero is valid anyway).
+        let mut o = unsafe { o.assume_init() };
+        if let Some(v) = self.max_sessions {
+            o.max_sessions = v;
+        }
+        if let Some(v) = self.ring_entries {
+            o.ring_entries = v;
+        }
+        if let Some(v) = self.class_counts {
+            o.class_counts = v;
+        }
+        if let Some(v) = self.max_arena_size {
+            o.max_arena_size = v;
+        }
+        if let Some(v) = self.socket_mode {
+            o.socket_mode = v;
+        }
+        if let Some(v) = self.spin {
+            o.spin_ns = clamp_u32(v.as_nanos());
+        }
+        if let Some(v) = self.handshake_timeout {
+            o.handshake_timeout_ms = clamp_u32(v.as_millis());
+        }
+        if !self.allowed_uids.is_empty() {
+            o.n_allowed_uids = u32::try_from(self.allowed_uids.len())
+                .map_err(|_| Error::with_message(Code::INVALID_ARGUMENT, "too many uids"))?;
+            o.allowed_uids = self.allowed_uids.as_ptr();
+        }
+        if let Some(v) = self.futex_doorbell {
+            o.use_futex_doorbell = i32::from(v);
+        }
+        Ok(o)
+    }
+}
+
+/// Counters of a server (`ffb_server_stats`).
+///
+/// ```
+/// let server = ffb::Server::new()?;
+/// assert_eq!(server.stats()?.calls, 0);
+/// # Ok::<(), ffb::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Sessions open now.
+    pub sessions_active: u64,
+    /// Handshakes completed.
+    pub sessions_total: u64,
+    /// Sessions refused (credentials, version, caps).
+    pub sessions_refused: u64,
+    /// Sessions closed for a protocol violation.
+    pub sessions_cut: u64,
+    /// CALL entries dispatched (built-ins included).
+    pub calls: u64,
+    /// Protocol violations seen.
+    pub protocol_errors: u64,
+    /// Doorbells rung toward clients.
+    pub wakeups_sent: u64,
+    /// Times the loop went to sleep.
+    pub parks: u64,
+}
+
+/// A server: named callbacks plus the event loop that serves sessions.
+///
+/// Every server has the built-ins `ffi.echo` (zero-copy echo) and
+/// `ffi.version`. [`Server::register`] adds a Rust closure under a name;
+/// each call of it runs under `catch_unwind`, so a panicking callback
+/// answers `PANIC` with the panic message and the server goes on.
+///
+/// `Server` is `Send + Sync`: register, unregister, lookup, stop and stats
+/// work from any thread, also while serving. Serve either on the calling
+/// thread ([`Server::run`], blocks until [`Server::stop`]) or on a thread of
+/// the core's ([`Server::start`]). Dropping the server (or
+/// [`Server::shutdown`]) stops the loop, joins its thread, says goodbye to
+/// every session, removes the socket file and frees the callbacks.
+///
+/// ```
+/// use ffb::{Reply, Server};
+/// let server = Server::new()?;
+/// server.register("greet", |req| Ok(Reply::bytes(format!("hello, {}", req.text()?))))?;
+/// server.start()?;
+/// let client = server.connect_inproc()?;
+/// assert_eq!(client.invoke_bytes("greet", b"world")?, b"hello, world");
+/// drop(client);
+/// server.shutdown()?;
+/// # Ok::<(), ffb::Error>(())
+/// ```
+pub struct Server {
+    raw: NonNull<sys::ffb_server>,
+    /// Live registrations by name. The lock is held across the core's
+    /// register/unregister so a slot is dropped only after its callback is
+    /// gone from the core.
+    callbacks: Mutex<HashMap<String, Slot>>,
+    serving: AtomicBool,
+}
+
+// SAFETY: ffb.h: "an ffb_server may be used from any thread (registration
+// is thread-safe; the event loop runs on one thread)"; the loop is entered
+// at most once at a time (the `serving` flag), and the callback slots are
+// Send + Sync.
+unsafe impl Send for Server {}
+// SAFETY: see Send: every &self method is one the core allows from any
+// thread concurrently.
+unsafe impl Sync for Server {}
+
+impl Server {
+    /// A server with default options, not listening on any socket (use
+    /// [`Server::listen`] or only in-process clients).
+    /// Errors: `SYSTEM` (io_uring setup).
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// # drop(server);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn new() -> Result<Server> {
+        Server::with_options(&ServerOptions::new())
+    }
+
+    /// A server with `options`. Errors: `INVALID_ARGUMENT` (bad options),
+    /// `SYSTEM`.
+    ///
+    /// ```
+    /// let server = ffb::Server::with_options(&ffb::ServerOptions::new().max_sessions(2))?;
+    /// # drop(server);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn with_options(options: &ServerOptions) -> Result<Server> {
+        let o = options.to_sys()?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: o is a valid options struct whose uid pointer (if any)
+        // borrows `options`, alive for the call; raw is a valid out-pointer.
+        Error::check(unsafe { sys::ffb_server_create(&o, &mut raw) })?;
+        let raw = NonNull::new(raw).ok_or(Error::new(Code::NULL_POINTER))?;
+        Ok(Server { raw, callbacks: Mutex::new(HashMap::new()), serving: AtomicBool::new(false) })
+    }
+
+    /// Create a server and listen on the Unix socket `path`.
+    ///
+    /// ```no_run
+    /// let server = ffb::Server::bind("/run/user/1000/app.sock")?;
+    /// server.run()?; // serves until stop()
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn bind(path: impl AsRef<Path>) -> Result<Server> {
+        Server::bind_with(path, &ServerOptions::new())
+    }
+
+    /// [`Server::with_options`] + [`Server::listen`].
+    ///
+    /// ```no_run
+    /// let server = ffb::Server::bind_with("/run/user/1000/app.sock",
+    ///     &ffb::ServerOptions::new().socket_mode(0o600))?;
+    /// # drop(server);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn bind_with(path: impl AsRef<Path>, options: &ServerOptions) -> Result<Server> {
+        let s = Server::with_options(options)?;
+        s.listen(path)?;
+        Ok(s)
+    }
+
+    /// Listen on the Unix socket `path` (a stale socket file is replaced, a
+    /// live one is `SYSTEM`/EADDRINUSE). Call before serving.
+    ///
+    /// ```no_run
+    /// let server = ffb::Server::new()?;
+    /// server.listen("/run/user/1000/app.sock")?;
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn listen(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = CString::new(path.as_ref().as_os_str().as_bytes())
+            .map_err(|_| Error::with_message(Code::INVALID_ARGUMENT, "socket path contains a NUL byte"))?;
+        // SAFETY: live server, NUL-terminated path.
+        Error::check(unsafe { sys::ffb_server_listen(self.raw(), path.as_ptr()) })
+    }
+
+    fn raw(&self) -> *mut sys::ffb_server {
+        self.raw.as_ptr()
+    }
+
+    /// The raw `ffb_server`, still owned by this `Server`. Useful for
+    /// `sys::ffb_server_stop` from a signal handler (it is
+    /// async-signal-safe) while the server is alive.
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// assert!(!server.as_raw().is_null());
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn as_raw(&self) -> *mut sys::ffb_server {
+        self.raw()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
+        // A panic while holding the lock cannot leave the map inconsistent
+        // with the core (each operation is one insert or remove), so a
+        // poisoned lock is safe to keep using.
+        self.callbacks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Register `f` under `name` (UTF-8, 1–255 bytes); returns its function
+    /// id. Any thread, also while serving, but not from inside a callback.
+    ///
+    /// `f` runs on the loop thread for each call; it must not block for
+    /// long. Its input is a copy-out [`Request`]; it answers with a
+    /// [`Reply`] or an [`Error`] (code and message go to the client). A
+    /// panic in `f` answers `PANIC` with the panic message.
+    /// Errors: `INVALID_UTF8`, `INVALID_ARGUMENT`, `ALREADY_EXISTS`,
+    /// `ARENA_FULL` (no function slot left).
+    ///
+    /// ```
+    /// use ffb::{Code, Error, Reply, Server};
+    /// let server = Server::new()?;
+    /// server.register("math.double", |req| {
+    ///     let mut b = [0u8; 8];
+    ///     req.read_at(0, &mut b)
+    ///         .map_err(|_| Error::with_message(Code::INVALID_ARGUMENT, "need 8 bytes"))?;
+    ///     Ok(Reply::bytes((2 * i64::from_le_bytes(b)).to_le_bytes().to_vec()))
+    /// })?;
+    /// assert_eq!(server.register("math.double", |_| Ok(Reply::empty())).unwrap_err().code(),
+    ///            Code::ALREADY_EXISTS);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn register<F>(&self, name: &str, f: F) -> Result<u32>
+    where
+        F: Fn(&Request<'_>) -> Result<Reply> + Send + Sync + 'static,
+    {
+        if callback::in_callback() {
+            return Err(callback::reentry_error());
+        }
+        let cname = c_string(name)?;
+        let (slot, tramp, ctx) = Slot::new(f);
+        let mut map = self.lock();
+        let mut id = 0u32;
+        // SAFETY: live server; cname is NUL-terminated; ctx stays valid
+        // until the slot is dropped, which happens only after the core has
+        // forgotten it (failed here, unregistered, or the server destroyed).
+        let st = unsafe { sys::ffb_server_register(self.raw(), cname.as_ptr(), tramp, ctx, &mut id) };
+        if st != sys::FFB_OK {
+            drop(map);
+            drop(slot);
+            return Err(Error::new(Code::from_raw(st)));
+        }
+        map.insert(name.to_owned(), slot);
+        Ok(id)
+    }
+
+    /// Remove `name`. When it returns, the callback is not running and
+    /// never will again, and its closure has been dropped; calls to it get
+    /// `NOT_FOUND`. Any thread except a callback. Errors: `NOT_FOUND`,
+    /// `INVALID_ARGUMENT` (a built-in, or from a callback). May wait for a
+    /// running call of that callback to finish.
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// server.register("tmp", |_| Ok(ffb::Reply::empty()))?;
+    /// server.unregister("tmp")?;
+    /// assert_eq!(server.unregister("tmp").unwrap_err().code(), ffb::Code::NOT_FOUND);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn unregister(&self, name: &str) -> Result<()> {
+        if callback::in_callback() {
+            return Err(callback::reentry_error());
+        }
+        let cname = c_string(name)?;
+        let mut map = self.lock();
+        // SAFETY: live server, NUL-terminated name; not called from a
+        // callback (checked above for ours).
+        Error::check(unsafe { sys::ffb_server_unregister(self.raw(), cname.as_ptr()) })?;
+        let slot = map.remove(name);
+        drop(map);
+        drop(slot);
+        Ok(())
+    }
+
+    /// The current function id of `name`. Any thread. `NOT_FOUND`.
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// assert_eq!(server.lookup("ffi.echo")?, 0x10000);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn lookup(&self, name: &str) -> Result<u32> {
+        let cname = c_string(name)?;
+        let mut id = 0u32;
+        // SAFETY: live server, NUL-terminated name, valid out-pointer.
+        Error::check(unsafe { sys::ffb_server_lookup(self.raw(), cname.as_ptr(), &mut id) })?;
+        Ok(id)
+    }
+
+    fn enter_serving(&self) -> Result<()> {
+        if self.serving.swap(true, Ordering::AcqRel) {
+            return Err(Error::with_message(Code::INVALID_ARGUMENT, "the server is already serving"));
+        }
+        Ok(())
+    }
+
+    /// Serve on the calling thread until [`Server::stop`] (from another
+    /// thread or a signal handler). Blocks. Returns `Ok` after a stop,
+    /// `SYSTEM` on a fatal io_uring error, `INVALID_ARGUMENT` if the server
+    /// is already serving.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let server = Arc::new(ffb::Server::new()?);
+    /// let s = Arc::clone(&server);
+    /// let loop_thread = std::thread::spawn(move || s.run());
+    /// let client = server.connect_inproc()?;
+    /// assert!(!client.version()?.is_empty());
+    /// drop(client);
+    /// server.stop()?;
+    /// loop_thread.join().unwrap()?;
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn run(&self) -> Result<()> {
+        self.enter_serving()?;
+        // SAFETY: live server; only one thread runs the loop (flag above).
+        let st = unsafe { sys::ffb_server_run(self.raw()) };
+        self.serving.store(false, Ordering::Release);
+        Error::check(st)
+    }
+
+    /// Serve on a new thread (the core's); returns at once. The thread is
+    /// joined by [`Server::shutdown`] or drop.
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// server.start()?;
+    /// let client = server.connect_inproc()?;
+    /// # drop(client);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn start(&self) -> Result<()> {
+        self.enter_serving()?;
+        // SAFETY: live server; only one loop (flag above).
+        let st = unsafe { sys::ffb_server_start(self.raw()) };
+        if st != sys::FFB_OK {
+            self.serving.store(false, Ordering::Release);
+        }
+        Error::check(st)
+    }
+
+    /// Ask the loop to stop: every session gets a goodbye (`CLOSED`) and is
+    /// dropped. Any thread; does not wait. Stopping a server that is not
+    /// serving is harmless.
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// server.stop()?;
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn stop(&self) -> Result<()> {
+        // SAFETY: live server; ffb_server_stop may be called from any thread.
+        Error::check(unsafe { sys::ffb_server_stop(self.raw()) })
+    }
+
+    /// A snapshot of the counters. Any thread.
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// println!("{:?}", server.stats()?);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn stats(&self) -> Result<ServerStats> {
+        let mut s = sys::ffb_server_stats::default();
+        // SAFETY: live server, valid out-pointer.
+        Error::check(unsafe { sys::ffb_server_stats(self.raw(), &mut s) })?;
+        Ok(ServerStats {
+            sessions_active: s.sessions_active,
+            sessions_total: s.sessions_total,
+            sessions_refused: s.sessions_refused,
+            sessions_cut: s.sessions_cut,
+            calls: s.calls,
+            protocol_errors: s.protocol_errors,
+            wakeups_sent: s.wakeups_sent,
+            parks: s.parks,
+        })
+    }
+
+    /// Whether the loop parks on io_uring `FUTEX_WAIT` (else eventfds).
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// println!("futex doorbell: {}", server.uses_futex());
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn uses_futex(&self) -> bool {
+        // SAFETY: live server.
+        unsafe { sys::ffb_server_uses_futex(self.raw()) != 0 }
+    }
+
+    /// A client of this server inside this process (a socketpair: same
+    /// handshake, arena and rings, no listening socket). The loop must be
+    /// serving ([`Server::start`], or [`Server::run`] on another thread).
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// server.start()?;
+    /// let client = server.connect_inproc()?;
+    /// let buf = client.alloc_bytes(b"zero copy")?;
+    /// assert!(client.echo(&buf, 9)?.is_zero_copy());
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn connect_inproc(&self) -> Result<Client> {
+        self.connect_inproc_with(&ClientOptions::new())
+    }
+
+    /// [`Server::connect_inproc`] with client options.
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// server.start()?;
+    /// let client = server.connect_inproc_with(&ffb::ClientOptions::new().wait_mode(ffb::WaitMode::Spin))?;
+    /// # drop(client);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn connect_inproc_with(&self, options: &ClientOptions) -> Result<Client> {
+        let o = options.to_sys();
+        let mut raw = ptr::null_mut();
+        // SAFETY: live server, valid options and out-pointer.
+        Error::check(unsafe { sys::ffb_server_connect_inproc(self.raw(), &o, &mut raw) })?;
+        // SAFETY: on OK the core gives us a client to own.
+        unsafe { Client::from_raw(raw, options) }
+    }
+
+    /// Stop gracefully and free everything: stop the loop, join its thread
+    /// (if started), say goodbye to every session, remove the socket file,
+    /// drop the callbacks. Returns the counters as the loop was told to
+    /// stop. Not from inside a callback (it would join its own thread).
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// server.start()?;
+    /// let stats = server.shutdown()?;
+    /// assert_eq!(stats.calls, 0);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn shutdown(self) -> Result<ServerStats> {
+        self.stop()?;
+        let stats = self.stats()?;
+        drop(self);
+        Ok(stats)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SAFETY: we own the server and nobody else uses it (drop has
+        // &mut self; a `run` on another thread would hold a borrow).
+        // destroy stops and joins the loop, so no callback runs afterwards;
+        // only then are the callback slots dropped (with the map, below).
+        unsafe { sys::ffb_server_destroy(self.raw()) };
+        let map = std::mem::take(&mut *self.lock());
+        drop(map);
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self.lock().keys().cloned().collect();
+        f.debug_struct("Server").field("raw", &self.raw).field("callbacks", &names).finish()
+    }
+}
