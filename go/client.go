@@ -1,0 +1,227 @@
+// client.go owns the Client: Dial, Close, the session's failure state and
+// the background goroutine that watches the socket for a goodbye or the
+// server's death.
+
+package ffb
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Client is one session with an ffi-bridge server. All methods are safe
+// for concurrent use by many goroutines. Make it with Dial; end it with
+// Close.
+type Client struct {
+	opts   options
+	s      *session
+	layout *arenaLayout
+	heaps  *heaps
+	reg    *registry
+
+	closed atomic.Bool
+	dead   atomic.Pointer[Error] // first fatal condition: peer gone, protocol, closed
+	done   chan struct{}         // closed when dead is set
+	mapMu  sync.RWMutex          // held exclusively by Close while it unmaps
+	wg     sync.WaitGroup        // background goroutines
+
+	prodMu   sync.Mutex // the request ring's single producer
+	prod     ringProd
+	relMu    sync.Mutex
+	releases []uint64 // server blocks to RELEASE with the next publish
+
+	drainMu sync.Mutex // the response ring's single consumer
+	cons    ringCons
+
+	namesMu sync.RWMutex
+	names   map[string]uint32
+
+	parkers atomic.Int32  // waiters asleep on their slot
+	kick    chan struct{} // buffered(1): wakes the bell goroutine
+
+	nCalls, nDropped, nProtocol, nParks atomic.Uint64
+}
+
+// Dial connects to the server listening on socketPath, performs the
+// handshake, verifies the arena fd (seals, size) before mapping it and the
+// layout after, and returns a ready Client. It blocks until the session is
+// up, ctx is done, or the connect timeout passes. Errors: SYSTEM (connect),
+// PEER_GONE, TIMEOUT, VERSION_MISMATCH, PERMISSION_DENIED,
+// TOO_MANY_SESSIONS, BAD_FD, PROTOCOL.
+func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, error) {
+	o := defaultOptions()
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := handshake(ctx, socketPath, o.connectTimeout)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClient(s, o)
+	if err != nil {
+		s.conn.Close()
+		s.clientBell.Close()
+		if s.serverBell >= 0 {
+			unix.Close(s.serverBell)
+		}
+		unix.Munmap(s.arena)
+		return nil, err
+	}
+	c.wg.Add(2)
+	go c.monitor()
+	go c.bellLoop()
+	return c, nil
+}
+
+// newClient builds the client state over a mapped, validated session.
+// It starts no goroutines (tests drive a Client built this way directly).
+func newClient(s *session, o options) (*Client, error) {
+	l := s.layout
+	c := &Client{
+		opts:   o,
+		s:      s,
+		layout: l,
+		heaps:  newHeaps(l),
+		reg:    newRegistry(l.maxInflight),
+		done:   make(chan struct{}),
+		names:  make(map[string]uint32),
+		kick:   make(chan struct{}, 1),
+	}
+	base := unsafe.Pointer(unsafe.SliceData(s.arena))
+	if !c.prod.attach(unsafe.Add(base, l.reqOff), l.reqEntries) ||
+		!c.cons.attach(unsafe.Add(base, l.respOff), l.respEntries) {
+		return nil, newError(CodeProtocol, "ring indices out of bounds at attach")
+	}
+	return c, nil
+}
+
+// Close ends the session: every pending call fails with CLOSED, the
+// background goroutines stop, the arena is unmapped and the fds closed.
+// Slices from Buffer.Bytes must not be used after Close. Safe to call more
+// than once and from any goroutine; returns nil, or ErrClosed if the
+// Client was already closed. Blocks until the goroutines have stopped.
+func (c *Client) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	c.fail(newError(CodeClosed, "client closed"))
+	if c.s.conn != nil {
+		c.s.conn.Close()
+	}
+	if c.s.clientBell != nil {
+		c.s.clientBell.Close()
+	}
+	c.wg.Wait()
+	c.drainMu.Lock()
+	c.prodMu.Lock()
+	c.mapMu.Lock()
+	if c.s.serverBell >= 0 {
+		unix.Close(c.s.serverBell)
+		c.s.serverBell = -1
+	}
+	if c.s.arena != nil {
+		unix.Munmap(c.s.arena)
+		c.s.arena = nil
+	}
+	c.mapMu.Unlock()
+	c.prodMu.Unlock()
+	c.drainMu.Unlock()
+	return nil
+}
+
+// Err returns the condition that ended the session (PEER_GONE, PROTOCOL,
+// CLOSED or the server's goodbye status), or nil while it is healthy.
+func (c *Client) Err() error {
+	if e := c.dead.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// fail ends the session with err (first caller wins): later calls fail at
+// once and every pending call completes with err.
+func (c *Client) fail(err *Error) {
+	if !c.dead.CompareAndSwap(nil, err) {
+		return
+	}
+	close(c.done)
+	for i := range c.reg.slots {
+		s := &c.reg.slots[i]
+		w := s.word.Load()
+		if uint32(w) == slotPending && s.word.CompareAndSwap(w, w+slotClaimed-slotPending) {
+			s.complete(uint32(w>>32), callResult{err: err})
+		}
+	}
+}
+
+// protocolViolation counts a broken rule and fails the session closed.
+func (c *Client) protocolViolation(what string) {
+	c.nProtocol.Add(1)
+	c.fail(newError(CodeProtocol, what))
+}
+
+// monitor reads the socket through the netpoller: a goodbye carries the
+// server's reason, EOF or an error means the server is gone. Either way
+// every pending call ends within the scheduler's netpoll latency, even
+// while other goroutines spin.
+func (c *Client) monitor() {
+	defer c.wg.Done()
+	var buf [64]byte
+	for {
+		n, err := c.s.conn.Read(buf[:])
+		if err != nil || n == 0 {
+			c.fail(newError(CodePeerGone, "server closed the session"))
+			return
+		}
+		if n == goodbyeSize && binary.LittleEndian.Uint64(buf[gbMagic:]) == goodbyeMagic {
+			st := Code(int32(binary.LittleEndian.Uint32(buf[gbStatus:])))
+			if st == CodeOK {
+				st = CodePeerGone
+			}
+			c.fail(newError(st, "server said goodbye"))
+			return
+		}
+		// Anything else on the socket after the handshake is a violation.
+		c.protocolViolation(fmt.Sprintf("unexpected %d-byte message on the socket", n))
+		return
+	}
+}
+
+// Stats is a snapshot of a Client's counters.
+type Stats struct {
+	Calls            uint64 // CALL and LOOKUP entries submitted
+	Pending          int    // call slots in use (including abandoned ones)
+	Dropped          uint64 // results for calls not pending (late, duplicate, forged)
+	ProtocolErrors   uint64 // broken rules seen in server-written data
+	Parks            uint64 // times the client slept on its bell
+	BlocksInUse      int    // client-heap blocks allocated or lent
+	ServerBlocksHeld int    // server-heap blocks held and not yet released
+}
+
+// Stats returns a snapshot of the counters. Any goroutine; does not block
+// on calls in flight.
+func (c *Client) Stats() Stats {
+	inUse, held := c.heaps.counts()
+	return Stats{
+		Calls:            c.nCalls.Load(),
+		Pending:          c.reg.pending(),
+		Dropped:          c.nDropped.Load(),
+		ProtocolErrors:   c.nProtocol.Load(),
+		Parks:            c.nParks.Load(),
+		BlocksInUse:      inUse,
+		ServerBlocksHeld: held,
+	}
+}
+
+// MaxInflight returns how many calls the server lets this session have
+// outstanding; further submits wait for a free slot.
+func (c *Client) MaxInflight() int { return int(c.layout.maxInflight) }
+
+// SessionID returns the server-assigned session id (non-zero).
+func (c *Client) SessionID() uint64 { return c.layout.sessionID }

@@ -1,0 +1,156 @@
+// dispatch.go is the consumer side of the response ring: one goroutine at
+// a time (whoever holds drainMu) pops RESULT entries, validates every
+// field it read once (R1), and hands each result to its pending slot, or
+// reclaims the blocks of a call whose waiter gave up. Nothing a server
+// writes can make it deliver a result to the wrong call.
+
+package ffb
+
+// decodeResult validates a RESULT entry for a call that lent handle lent
+// (0 if none) and returns what the waiter gets. take records a server
+// block as held and reports false for one already held. It never panics
+// on any entry (see FuzzDecodeResult). The returned release is a server
+// block the client took but must give back at once (a malformed reply).
+func decodeResult(l *arenaLayout, e *ringEntry, kind uint32, lent uint64, take func(handle) bool) (res callResult, release uint64) {
+	res = callResult{status: Code(int32(e.fnOrStatus)), handle: e.handle, len: e.len}
+	bad := func(msg string) (callResult, uint64) {
+		return callResult{err: newError(CodeProtocol, msg)}, release
+	}
+	if e.handle == 0 {
+		if e.len != 0 {
+			return bad("result names no block but a length")
+		}
+	} else if e.handle == lent {
+		d := decodeHandle(lent)
+		if _, capacity := l.blockRange(d); e.len > capacity {
+			return bad("zero-copy reply longer than its block")
+		}
+	} else {
+		d, code := l.checkHandle(e.handle, heapServer)
+		if code != CodeOK {
+			return bad("result names a block that is neither the lent one nor a valid server block")
+		}
+		if !take(d) {
+			return bad("result names a server block the client already holds")
+		}
+		if _, capacity := l.blockRange(d); e.len > capacity {
+			release = e.handle
+			return bad("reply longer than its block")
+		}
+	}
+	if kind == kindLookup && res.status == CodeOK {
+		if e.aux == 0 {
+			release = res.handle
+			if release == lent {
+				release = 0
+			}
+			return bad("lookup answered function id 0")
+		}
+		res.aux = e.aux
+	}
+	return res, 0
+}
+
+// tryDrain drains the response ring if no other goroutine is doing so.
+func (c *Client) tryDrain() {
+	if c.drainMu.TryLock() {
+		c.drainLocked()
+		c.drainMu.Unlock()
+	}
+}
+
+// drainLocked pops and dispatches every ready result. Caller holds drainMu.
+func (c *Client) drainLocked() {
+	if c.dead.Load() != nil {
+		return
+	}
+	for {
+		n := c.cons.ready()
+		if n == ringCorrupt {
+			c.protocolViolation("response ring tail out of bounds")
+			return
+		}
+		if n == 0 {
+			return
+		}
+		var e ringEntry
+		for ; n > 0; n-- {
+			c.cons.pop(&e)
+			c.dispatch(&e)
+		}
+		c.cons.release()
+	}
+}
+
+// dispatch routes one entry to its call, or drops and counts it.
+func (c *Client) dispatch(e *ringEntry) {
+	if e.kind != kindResult {
+		c.nDropped.Add(1)
+		return
+	}
+	i, g := callIDSlot(e.callID), callIDGen(e.callID)
+	if g == 0 || i >= uint32(len(c.reg.slots)) {
+		c.nDropped.Add(1)
+		return
+	}
+	s := &c.reg.slots[i]
+	if s.word.CompareAndSwap(slotWord(g, slotPending), slotWord(g, slotClaimed)) {
+		res, rel := decodeResult(c.layout, e, s.kind, s.inH, c.heaps.take)
+		if res.err != nil {
+			c.nProtocol.Add(1)
+		}
+		if rel != 0 {
+			c.releaseServerBlock(rel)
+		}
+		s.complete(g, res)
+		return
+	}
+	if s.word.CompareAndSwap(slotWord(g, slotAbandoned), slotWord(g, slotClaimed)) {
+		// A late answer: the request block is ours again (free it) and a
+		// server block in it goes straight back (RELEASE).
+		res, rel := decodeResult(c.layout, e, s.kind, s.inH, c.heaps.take)
+		if rel != 0 {
+			c.releaseServerBlock(rel)
+		}
+		if res.err == nil && res.handle != 0 && res.handle != s.inH {
+			c.releaseServerBlock(res.handle)
+		}
+		if s.inH != 0 {
+			c.heaps.free(s.inH, blockLent)
+		}
+		c.nDropped.Add(1)
+		c.reg.release(i)
+		return
+	}
+	c.nDropped.Add(1)
+}
+
+// releaseServerBlock forgets a held server block and queues its RELEASE.
+// STALE_HANDLE or DOUBLE_FREE if the client does not hold it; then
+// nothing is sent (a bad RELEASE would get the session cut).
+func (c *Client) releaseServerBlock(h uint64) error {
+	if err := c.heaps.give(h); err != nil {
+		return err
+	}
+	c.relMu.Lock()
+	c.releases = append(c.releases, h)
+	n := len(c.releases)
+	c.relMu.Unlock()
+	if n >= releaseBatch {
+		c.flushReleases()
+	}
+	return nil
+}
+
+// releaseBatch is how many RELEASE entries may wait for the next publish.
+const releaseBatch = 16
+
+// flushReleases publishes queued RELEASE entries now.
+func (c *Client) flushReleases() {
+	c.prodMu.Lock()
+	if c.dead.Load() == nil {
+		c.pushReleasesLocked()
+		c.publishLocked()
+	}
+	c.prodMu.Unlock()
+}

@@ -1,0 +1,190 @@
+// ring.go is the Go side of the SPSC ring (ring/ffb_ring.h): a producer
+// view for the request ring and a consumer view for the response ring,
+// over the mapped arena. Each view is used by one goroutine at a time (the
+// client serialises them with its own locks). Every atomic carries its
+// ring/ORDERING.md tag; Go's sync/atomic operations are sequentially
+// consistent, a superset of the acquire/release each tag needs, and an
+// atomic store is also the full fence P3/C3 require.
+
+package ffb
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// ringEntry mirrors struct ffb_ring_entry (32 bytes, little-endian hosts).
+type ringEntry struct {
+	callID     uint64
+	handle     uint64
+	len        uint32
+	kind       uint32
+	fnOrStatus uint32
+	aux        uint32
+}
+
+// ringCorrupt is returned by index readers when the peer's index is out
+// of bounds (tail - head > entries).
+const ringCorrupt = -1
+
+// ringWords locates the three shared control words of a ring. The pointers
+// point into the mapped arena, which is not Go heap memory.
+type ringWords struct {
+	pTail        *uint32
+	cHead        *uint32
+	cNeedsWakeup *uint32
+	slots        unsafe.Pointer
+	size, mask   uint32
+}
+
+func newRingWords(base unsafe.Pointer, size uint32) ringWords {
+	return ringWords{
+		pTail:        (*uint32)(unsafe.Add(base, ringPTail)),
+		cHead:        (*uint32)(unsafe.Add(base, ringCHead)),
+		cNeedsWakeup: (*uint32)(unsafe.Add(base, ringCNeedsWakeup)),
+		slots:        unsafe.Add(base, ringCtlSize),
+		size:         size,
+		mask:         size - 1,
+	}
+}
+
+func (w *ringWords) slot(i uint32) unsafe.Pointer {
+	return unsafe.Add(w.slots, uintptr(i&w.mask)*ringEntrySize)
+}
+
+// ringProd is the producer's private view (the client on the request ring).
+type ringProd struct {
+	ringWords
+	tail       uint32 // private, authoritative (R2)
+	cachedHead uint32 // last validated c_head
+	published  uint32 // last tail stored to p_tail
+}
+
+// attach starts from the current shared indices; false if inconsistent.
+func (p *ringProd) attach(base unsafe.Pointer, size uint32) bool {
+	p.ringWords = newRingWords(base, size)
+	p.tail = atomic.LoadUint32(p.pTail) // R1: read once; we own p_tail from here on
+	// P2: slots below c_head are free before we reuse them; pairs with C2
+	p.cachedHead = atomic.LoadUint32(p.cHead)
+	p.published = p.tail
+	return p.tail-p.cachedHead <= p.size
+}
+
+// free returns the number of free slots (re-reading c_head only when the
+// cached value shows fewer than want), or ringCorrupt.
+func (p *ringProd) free(want uint32) int {
+	if n := p.size - (p.tail - p.cachedHead); n >= want {
+		return int(n)
+	}
+	// P2: the consumer finished with slots below head; pairs with C2
+	head := atomic.LoadUint32(p.cHead)
+	if p.tail-head > p.size { // R1: validated before use
+		return ringCorrupt
+	}
+	p.cachedHead = head
+	return int(p.size - (p.tail - head))
+}
+
+// push appends e; the caller has seen free() > 0. Invisible until publish.
+func (p *ringProd) push(e *ringEntry) {
+	// Plain stores: the consumer may not read this slot before P1 below.
+	*(*ringEntry)(p.slot(p.tail)) = *e
+	p.tail++
+}
+
+// publish makes pushed entries visible and reports whether the consumer
+// asked to be woken.
+func (p *ringProd) publish() bool {
+	if p.tail == p.published {
+		return false
+	}
+	// P1: entries and payloads before the tail; pairs with C1.
+	// P3: Go's atomic store is also the full fence ordering it before the
+	// c_needs_wakeup load below; pairs with C3.
+	atomic.StoreUint32(p.pTail, p.tail)
+	p.published = p.tail
+	// R1: read once; a stale or forged value costs at most one wake.
+	return atomic.LoadUint32(p.cNeedsWakeup) != 0
+}
+
+// ringCons is the consumer's private view (the client on the response ring).
+type ringCons struct {
+	ringWords
+	head       uint32 // private, authoritative (R2)
+	cachedTail uint32 // last validated p_tail
+	published  uint32 // last head stored to c_head
+}
+
+// attach starts from the current shared indices; false if inconsistent.
+func (c *ringCons) attach(base unsafe.Pointer, size uint32) bool {
+	c.ringWords = newRingWords(base, size)
+	c.head = atomic.LoadUint32(c.cHead) // R1: read once; we own c_head from here on
+	// C1: entries below p_tail are written; pairs with P1
+	c.cachedTail = atomic.LoadUint32(c.pTail)
+	c.published = c.head
+	return c.cachedTail-c.head <= c.size
+}
+
+// ready returns the number of entries ready to pop, or ringCorrupt.
+func (c *ringCons) ready() int {
+	if n := c.cachedTail - c.head; n != 0 {
+		return int(n)
+	}
+	// C1: entries below tail are written; pairs with P1
+	tail := atomic.LoadUint32(c.pTail)
+	if tail-c.head > c.size { // R1: validated before use
+		return ringCorrupt
+	}
+	c.cachedTail = tail
+	return int(tail - c.head)
+}
+
+// pop copies the next entry out, each field read exactly once (R1). The
+// caller has seen ready() > 0. The slot stays owned until release.
+func (c *ringCons) pop(out *ringEntry) {
+	s := c.slot(c.head)
+	out.callID = atomic.LoadUint64((*uint64)(unsafe.Add(s, entCallID)))         // R1
+	out.handle = atomic.LoadUint64((*uint64)(unsafe.Add(s, entHandle)))         // R1
+	out.len = atomic.LoadUint32((*uint32)(unsafe.Add(s, entLen)))               // R1
+	out.kind = atomic.LoadUint32((*uint32)(unsafe.Add(s, entKind)))             // R1
+	out.fnOrStatus = atomic.LoadUint32((*uint32)(unsafe.Add(s, entFnOrStatus))) // R1
+	out.aux = atomic.LoadUint32((*uint32)(unsafe.Add(s, entAux)))               // R1
+	c.head++
+}
+
+// release hands every popped slot back to the producer.
+func (c *ringCons) release() {
+	if c.head == c.published {
+		return
+	}
+	// C2: our entry reads before the head store; pairs with P2
+	atomic.StoreUint32(c.cHead, c.head)
+	c.published = c.head
+}
+
+// prepareParkState is the outcome of prepareParking.
+const (
+	parkNo      = 0 // an entry arrived; consume instead of sleeping
+	parkYes     = 1 // still empty; sleep (the flag stays set)
+	parkCorrupt = ringCorrupt
+)
+
+// prepareParking sets c_needs_wakeup and re-checks the tail (C3).
+func (c *ringCons) prepareParking() int {
+	// C3: the flag store is a full fence before the tail re-load; pairs with P3
+	atomic.StoreUint32(c.cNeedsWakeup, 1)
+	tail := atomic.LoadUint32(c.pTail) // R1: validated below
+	if tail-c.head > c.size {
+		return parkCorrupt
+	}
+	if tail != c.head {
+		atomic.StoreUint32(c.cNeedsWakeup, 0) // relaxed intent: a stale 1 costs one spurious wake
+		return parkNo
+	}
+	return parkYes
+}
+
+// endParking clears the flag; a stale 1 costs the producer one spurious wake.
+func (c *ringCons) endParking() {
+	atomic.StoreUint32(c.cNeedsWakeup, 0)
+}

@@ -1,0 +1,131 @@
+// submit.go is the producer side of the request ring: many goroutines
+// submit through prodMu in front of the single-producer ring, RELEASE
+// entries ride along with the next publish, and the server is woken only
+// when it asked for it (P3).
+
+package ffb
+
+import (
+	"context"
+	"math"
+	"runtime"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+var bellOne = [8]byte{1} // 1 as an 8-byte little-endian eventfd increment
+
+const futexWake = 1 // FUTEX_WAKE, without FUTEX_PRIVATE_FLAG: the word is shared
+
+// pushReleasesLocked moves queued RELEASEs onto the ring while it has room.
+// Caller holds prodMu.
+func (c *Client) pushReleasesLocked() {
+	c.relMu.Lock()
+	defer c.relMu.Unlock()
+	for len(c.releases) > 0 {
+		free := c.prod.free(1)
+		if free == ringCorrupt {
+			c.protocolViolation("request ring head out of bounds")
+			return
+		}
+		if free < 1 {
+			return
+		}
+		h := c.releases[len(c.releases)-1]
+		c.releases = c.releases[:len(c.releases)-1]
+		c.prod.push(&ringEntry{handle: h, kind: kindRelease})
+	}
+}
+
+// publishLocked publishes pushed entries and rings the server if it
+// parked. Caller holds prodMu (so the bell fd and mapping stay valid).
+func (c *Client) publishLocked() {
+	if !c.prod.publish() {
+		return
+	}
+	if c.layout.flags&flagFutexBell != 0 {
+		// FUTEX_WAKE (shared, not private) on p_tail in our mapping; the
+		// server sleeps in FUTEX_WAIT on the same word (K1). Never blocks.
+		unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(c.prod.pTail)),
+			futexWake, math.MaxInt32, 0, 0, 0)
+		return
+	}
+	if c.s.serverBell >= 0 {
+		unix.Write(c.s.serverBell, bellOne[:]) // EAGAIN: the counter is already non-zero
+	}
+}
+
+// submit lends in (may be nil), takes a call slot (waiting while the
+// in-flight cap is reached) and publishes a CALL or LOOKUP entry. It
+// returns the slot and generation to wait on.
+func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer) (uint32, uint32, error) {
+	if e := c.dead.Load(); e != nil {
+		return 0, 0, e
+	}
+	var h uint64
+	var n uint32
+	if in != nil {
+		if err := in.lend(c); err != nil {
+			return 0, 0, err
+		}
+		h, n = in.h, uint32(in.n)
+	}
+	i, g, err := c.reg.acquire(ctx, c.done)
+	if err != nil {
+		if in != nil {
+			in.unlend()
+		}
+		if e := c.dead.Load(); e != nil {
+			return 0, 0, e
+		}
+		return 0, 0, err
+	}
+	s := &c.reg.slots[i]
+	s.kind, s.in, s.inH = kind, in, h
+	s.word.Store(slotWord(g, slotPending)) // publishes kind/in/inH to the dispatcher
+	e := ringEntry{callID: makeCallID(i, g), handle: h, len: n, kind: kind, fnOrStatus: fn}
+	for spins := 0; ; spins++ {
+		c.prodMu.Lock()
+		if c.dead.Load() != nil {
+			c.prodMu.Unlock()
+			break
+		}
+		c.pushReleasesLocked()
+		free := c.prod.free(1)
+		if free >= 1 {
+			c.prod.push(&e)
+			c.publishLocked()
+			c.prodMu.Unlock()
+			c.nCalls.Add(1)
+			return i, g, nil
+		}
+		if free == ringCorrupt {
+			c.prodMu.Unlock()
+			c.protocolViolation("request ring head out of bounds")
+			break
+		}
+		// Ring full: the server is behind. Make sure it is awake, then
+		// yield; the deadline still applies.
+		c.publishLocked()
+		c.prodMu.Unlock()
+		if ctx.Err() != nil {
+			break
+		}
+		runtime.Gosched()
+	}
+	// Not published: take the slot back unless fail() completed it.
+	if !s.word.CompareAndSwap(slotWord(g, slotPending), slotWord(g, slotClaimed)) {
+		for s.word.Load() != slotWord(g, slotDone) {
+			runtime.Gosched()
+		}
+	}
+	c.reg.release(i)
+	if in != nil {
+		in.unlend()
+	}
+	if e := c.dead.Load(); e != nil {
+		return 0, 0, e
+	}
+	return 0, 0, ctxError(ctx)
+}

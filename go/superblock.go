@@ -1,0 +1,210 @@
+// superblock.go decodes and validates the arena superblock from a private
+// copy (PROTOCOL.md §3). Nothing here trusts the server: every offset and
+// size is checked with overflow-safe arithmetic before any other code
+// derives an address from it.
+
+package ffb
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"sort"
+)
+
+// classInfo is one validated size class of one heap.
+type classInfo struct {
+	offset    uint64
+	blockSize uint32
+	count     uint32
+}
+
+// heapInfo is one validated heap: its byte range and its classes.
+type heapInfo struct {
+	nclasses uint32
+	offset   uint64
+	size     uint64
+	classes  [numClasses]classInfo
+}
+
+// arenaLayout is the client's private, validated copy of the superblock.
+type arenaLayout struct {
+	arenaSize   uint64
+	flags       uint32
+	maxInflight uint32
+	sessionID   uint64
+	tag         uint32
+	reqOff      uint64
+	reqEntries  uint32
+	respOff     uint64
+	respEntries uint32
+	heaps       [2]heapInfo // [0] client heap (1), [1] server heap (2)
+}
+
+// helloFacts are the server-hello fields the superblock must repeat.
+type helloFacts struct {
+	arenaSize   uint64
+	flags       uint32
+	sessionID   uint64
+	maxInflight uint32
+}
+
+type region struct{ lo, hi uint64 }
+
+func protoErr(format string, a ...any) error {
+	return newError(CodeProtocol, fmt.Sprintf("superblock: "+format, a...))
+}
+
+// parseSuperblock validates the private copy sb (superblockSize bytes)
+// against the hello and returns the layout, or a PROTOCOL /
+// VERSION_MISMATCH error.
+func parseSuperblock(sb []byte, h helloFacts) (*arenaLayout, error) {
+	if len(sb) < superblockSize {
+		return nil, protoErr("short copy (%d bytes)", len(sb))
+	}
+	le := binary.LittleEndian
+	if m := le.Uint64(sb[sbMagic:]); m != arenaMagic {
+		return nil, newError(CodeVersionMismatch, fmt.Sprintf("arena magic %#x", m))
+	}
+	if v := le.Uint32(sb[sbLayoutVersion:]); v != LayoutVersion {
+		return nil, newError(CodeVersionMismatch, fmt.Sprintf("arena layout version %d, want %d", v, LayoutVersion))
+	}
+	if s := le.Uint32(sb[sbSuperblockSize:]); s != superblockSize {
+		return nil, protoErr("superblock_size %d", s)
+	}
+	l := &arenaLayout{
+		arenaSize:   le.Uint64(sb[sbArenaSize:]),
+		flags:       le.Uint32(sb[sbFlags:]),
+		maxInflight: le.Uint32(sb[sbMaxInflight:]),
+		sessionID:   le.Uint64(sb[sbSessionID:]),
+		tag:         le.Uint32(sb[sbArenaTag:]),
+		reqOff:      le.Uint64(sb[sbReqRingOffset:]),
+		reqEntries:  le.Uint32(sb[sbReqRingEntries:]),
+		respEntries: le.Uint32(sb[sbRespRingEntries:]),
+		respOff:     le.Uint64(sb[sbRespRingOffset:]),
+	}
+	switch {
+	case l.arenaSize != h.arenaSize:
+		return nil, protoErr("arena_size %d, hello says %d", l.arenaSize, h.arenaSize)
+	case l.arenaSize > maxArenaSize || l.arenaSize < regionAlign:
+		return nil, protoErr("arena_size %d out of range", l.arenaSize)
+	case l.flags != h.flags:
+		return nil, protoErr("flags %#x, hello says %#x", l.flags, h.flags)
+	case l.sessionID != h.sessionID || l.sessionID == 0:
+		return nil, protoErr("session_id %d, hello says %d", l.sessionID, h.sessionID)
+	case l.tag < 1 || l.tag > 255:
+		return nil, protoErr("arena_tag %d", l.tag)
+	}
+	regions := []region{{0, regionAlign}}
+	for _, r := range []struct {
+		name    string
+		off     uint64
+		entries uint32
+	}{{"request", l.reqOff, l.reqEntries}, {"response", l.respOff, l.respEntries}} {
+		if r.entries < minRingEntries || r.entries > maxRingEntries || bits.OnesCount32(r.entries) != 1 {
+			return nil, protoErr("%s ring entries %d", r.name, r.entries)
+		}
+		if r.off%regionAlign != 0 {
+			return nil, protoErr("%s ring offset %#x not page aligned", r.name, r.off)
+		}
+		end, c := bits.Add64(r.off, ringCtlSize+uint64(r.entries)*ringEntrySize, 0)
+		if c != 0 || end > l.arenaSize {
+			return nil, protoErr("%s ring outside the arena", r.name)
+		}
+		regions = append(regions, region{r.off, end})
+	}
+	if l.maxInflight < 1 || l.maxInflight > l.respEntries {
+		return nil, protoErr("max_inflight %d (response ring %d)", l.maxInflight, l.respEntries)
+	}
+	if h.maxInflight != l.maxInflight {
+		return nil, protoErr("max_inflight %d, hello says %d", l.maxInflight, h.maxInflight)
+	}
+	for i := range l.heaps {
+		hr, err := parseHeap(sb[sbHeaps+i*heapDescSize:], i+1, l.arenaSize, &l.heaps[i])
+		if err != nil {
+			return nil, err
+		}
+		regions = append(regions, hr...)
+	}
+	sort.Slice(regions, func(a, b int) bool { return regions[a].lo < regions[b].lo })
+	for i := 1; i < len(regions); i++ {
+		if regions[i].lo < regions[i-1].hi {
+			return nil, protoErr("regions [%#x,%#x) and [%#x,%#x) overlap",
+				regions[i-1].lo, regions[i-1].hi, regions[i].lo, regions[i].hi)
+		}
+	}
+	return l, nil
+}
+
+// parseHeap validates heap descriptor d (heap number n) into out and
+// returns the byte regions of its non-empty classes.
+func parseHeap(d []byte, n int, arenaSize uint64, out *heapInfo) ([]region, error) {
+	le := binary.LittleEndian
+	out.nclasses = le.Uint32(d[heapNClasses:])
+	out.offset = le.Uint64(d[heapOffset:])
+	out.size = le.Uint64(d[heapSize:])
+	if out.nclasses > numClasses {
+		return nil, protoErr("heap %d: nclasses %d", n, out.nclasses)
+	}
+	hend, c := bits.Add64(out.offset, out.size, 0)
+	if c != 0 || hend > arenaSize {
+		return nil, protoErr("heap %d: range outside the arena", n)
+	}
+	var rs []region
+	for k := uint32(0); k < out.nclasses; k++ {
+		cd := d[heapClasses+int(k)*classDescSize:]
+		ci := classInfo{
+			offset:    le.Uint64(cd[classOffset:]),
+			blockSize: le.Uint32(cd[classBlockSizeAt:]),
+			count:     le.Uint32(cd[classCount:]),
+		}
+		if ci.blockSize != classBlockSize(k) {
+			return nil, protoErr("heap %d class %d: block size %d", n, k, ci.blockSize)
+		}
+		if ci.count > maxBlocks {
+			return nil, protoErr("heap %d class %d: count %d", n, k, ci.count)
+		}
+		if ci.offset%64 != 0 {
+			return nil, protoErr("heap %d class %d: offset %#x not 64-byte aligned", n, k, ci.offset)
+		}
+		hi, lo := bits.Mul64(uint64(ci.count), uint64(ci.blockSize))
+		end, c := bits.Add64(ci.offset, lo, 0)
+		if hi != 0 || c != 0 || end > arenaSize {
+			return nil, protoErr("heap %d class %d: outside the arena", n, k)
+		}
+		if ci.count > 0 {
+			if ci.offset < out.offset || end > hend {
+				return nil, protoErr("heap %d class %d: outside its heap", n, k)
+			}
+			rs = append(rs, region{ci.offset, end})
+		}
+		out.classes[k] = ci
+	}
+	return rs, nil
+}
+
+// checkHandle validates a peer-supplied handle for heap `heap` against the
+// layout (tag, heap, class, index, generation) and returns it decoded, or
+// the error code that names the violation.
+func (l *arenaLayout) checkHandle(h uint64, heap uint32) (handle, Code) {
+	d := decodeHandle(h)
+	switch {
+	case h == 0 || d.gen == 0:
+		return d, CodeInvalidHandle
+	case d.tag != l.tag:
+		return d, CodeForeignHandle
+	case d.heap != heap:
+		return d, CodeInvalidHandle
+	}
+	hp := &l.heaps[heap-1]
+	if d.class >= hp.nclasses || d.index >= hp.classes[d.class].count {
+		return d, CodeInvalidHandle
+	}
+	return d, CodeOK
+}
+
+// blockRange returns the arena offset and capacity of a checked handle.
+func (l *arenaLayout) blockRange(d handle) (off uint64, capacity uint32) {
+	ci := &l.heaps[d.heap-1].classes[d.class]
+	return ci.offset + uint64(d.index)*uint64(ci.blockSize), ci.blockSize
+}

@@ -1,0 +1,182 @@
+// wait.go is how a goroutine waits for its result: spin a bounded time
+// while helping drain the response ring, then park on its slot's channel
+// while the bell goroutine sleeps on the client-bell eventfd through the
+// Go netpoller (never a raw futex that pins an OS thread).
+
+package ffb
+
+import (
+	"context"
+	"runtime"
+	"time"
+)
+
+// await waits until slot i (generation g) is done and returns its result,
+// releasing the slot. On ctx expiry the call is abandoned (its late result
+// is reclaimed by the dispatcher) and the error is TIMEOUT (deadline) or
+// CLOSED (cancelled).
+func (c *Client) await(ctx context.Context, i, g uint32) (callResult, bool, error) {
+	s := &c.reg.slots[i]
+	done := slotWord(g, slotDone)
+	if s.word.Load() == done {
+		return c.collect(i), true, nil
+	}
+	deadline, hasDeadline := ctx.Deadline()
+	ctxDone := ctx.Done()
+	spinOnly := c.opts.spinOnly
+	var spinUntil time.Time
+	if !spinOnly {
+		spinUntil = time.Now().Add(c.opts.spin)
+	}
+	for iter := 1; ; iter++ {
+		c.tryDrain()
+		if s.word.Load() == done {
+			return c.collect(i), true, nil
+		}
+		if iter&31 != 0 {
+			continue
+		}
+		if err := c.checkWait(ctx, ctxDone, s, g); err != nil {
+			return c.abandon(i, g, err)
+		}
+		if hasDeadline || !spinOnly {
+			now := time.Now()
+			if hasDeadline && !now.Before(deadline) {
+				return c.abandon(i, g, ctxError(ctx))
+			}
+			if !spinOnly && !now.Before(spinUntil) {
+				break
+			}
+		}
+		if iter&1023 == 0 {
+			runtime.Gosched()
+		}
+	}
+	return c.park(ctx, i, g)
+}
+
+// checkWait ends a spinning wait on a dead session or a finished context.
+func (c *Client) checkWait(ctx context.Context, ctxDone <-chan struct{}, s *callSlot, g uint32) *Error {
+	if e := c.dead.Load(); e != nil {
+		// fail() may have run before this slot went pending: finish it here.
+		if s.word.CompareAndSwap(slotWord(g, slotPending), slotWord(g, slotClaimed)) {
+			s.complete(g, callResult{err: e})
+		}
+		return nil
+	}
+	if ctxDone != nil {
+		select {
+		case <-ctxDone:
+			return ctxError(ctx)
+		default:
+		}
+	}
+	return nil
+}
+
+// park sleeps until the dispatcher, fail() or ctx ends the wait.
+func (c *Client) park(ctx context.Context, i, g uint32) (callResult, bool, error) {
+	s := &c.reg.slots[i]
+	done := slotWord(g, slotDone)
+	c.parkers.Add(1)
+	defer c.parkers.Add(-1)
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	s.parked.Store(1)
+	defer s.parked.Store(0)
+	for {
+		if s.word.Load() == done {
+			return c.collect(i), true, nil
+		}
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+			return c.abandon(i, g, ctxError(ctx))
+		case <-c.done:
+			c.checkWait(ctx, nil, s, g)
+			for s.word.Load() != done {
+				runtime.Gosched() // a claimed slot completes in a moment
+			}
+		}
+	}
+}
+
+// abandon gives up on a call: the slot stays taken until its late result
+// arrives (or the session ends) and the input buffer is given up. If the
+// result is already in, it is returned instead.
+func (c *Client) abandon(i, g uint32, err *Error) (callResult, bool, error) {
+	s := &c.reg.slots[i]
+	in := s.in // read before the CAS: afterwards the dispatcher may recycle the slot
+	if s.word.CompareAndSwap(slotWord(g, slotPending), slotWord(g, slotAbandoned)) {
+		if in != nil {
+			in.giveUp()
+		}
+		return callResult{}, false, err
+	}
+	for s.word.Load() != slotWord(g, slotDone) {
+		runtime.Gosched() // claimed: the result is being written
+	}
+	return c.collect(i), true, nil
+}
+
+// collect copies the result out of a done slot, gives the input block back
+// to its Buffer, and releases the slot.
+func (c *Client) collect(i uint32) callResult {
+	s := &c.reg.slots[i]
+	res := s.res
+	in := s.in
+	c.reg.release(i)
+	if in != nil {
+		if res.err != nil && res.err.Code != CodeProtocol {
+			in.giveUp() // peer gone / closed: the block went with the session
+		} else {
+			in.unlend()
+		}
+	}
+	return res
+}
+
+// bellLoop sleeps on the client bell while some waiter is parked: it sets
+// c_needs_wakeup (C3), re-checks the ring, and reads the eventfd through
+// the netpoller; on wake it drains the ring and so wakes the waiters.
+func (c *Client) bellLoop() {
+	defer c.wg.Done()
+	var buf [8]byte
+	for {
+		if c.parkers.Load() == 0 {
+			select {
+			case <-c.kick:
+			case <-c.done:
+				return
+			}
+			continue
+		}
+		c.drainMu.Lock()
+		if c.dead.Load() != nil {
+			c.drainMu.Unlock()
+			return
+		}
+		st := c.cons.prepareParking()
+		if st != parkYes {
+			if st == parkCorrupt {
+				c.protocolViolation("response ring tail out of bounds")
+			}
+			c.drainLocked()
+			c.drainMu.Unlock()
+			continue
+		}
+		c.drainMu.Unlock()
+		c.nParks.Add(1)
+		if _, err := c.s.clientBell.Read(buf[:]); err != nil {
+			return // closed by Close
+		}
+		c.drainMu.Lock()
+		if c.dead.Load() == nil {
+			c.cons.endParking()
+			c.drainLocked()
+		}
+		c.drainMu.Unlock()
+	}
+}
