@@ -210,7 +210,7 @@ struct ffb_server_hello {
 	uint64_t session_id;
 	uint32_t max_inflight;
 	uint32_t reserved0;
-	uint64_t reserved[3];
+	uint64_t reserved[2];
 };
 
 /* server -> client, last message before the server closes a session on

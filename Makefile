@@ -1,0 +1,108 @@
+# ffi-bridge — the one entry point. `make` builds libffb and the ffb tool;
+# `make test`, `make demo`, `make bench`, `make install PREFIX=...`.
+# SANITIZE=address|undefined|thread builds into build-$(SANITIZE)/. V=1 shows commands.
+
+SANITIZE ?=
+PREFIX   ?= /usr/local
+BUILD    ?= build$(if $(SANITIZE),-$(SANITIZE))
+CC       ?= gcc
+CFLAGS   ?= -O2 -g
+V        ?= 0
+
+Q := $(if $(filter 1,$(V)),,@)
+SAN_address   := -fsanitize=address -fno-omit-frame-pointer
+SAN_undefined := -fsanitize=undefined -fno-sanitize-recover=all
+SAN_thread    := -fsanitize=thread -Wno-tsan
+SANFLAGS := $(SAN_$(SANITIZE))
+FFB_CFLAGS := -std=gnu11 -fPIC -Wall -Wextra -Wshadow -Wno-missing-field-initializers \
+	-D_GNU_SOURCE -Iinclude -Iring -Isrc $(SANFLAGS) $(CFLAGS)
+LIBS := -luring -lpthread
+
+SOVERSION := 0
+VERSION   := 0.1.0
+LIB_SRCS := $(wildcard src/*.c)
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+HEADERS  := $(wildcard include/*.h ring/*.h src/*.h)
+TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+
+DEPS_BUILD := liburing-dev pkg-config
+DEPS_TEST  := libcmocka-dev valgrind
+
+.PHONY: all test test-c test-go test-rust test-cross demo bench bench-quick torture install clean deps-build deps-test
+
+all: $(BUILD)/libffb.a $(BUILD)/libffb.so $(BUILD)/ffb
+
+$(BUILD)/.deps-build:
+	$(Q)mkdir -p $(BUILD) && mk/deps.sh $(DEPS_BUILD) && touch $@
+$(BUILD)/.deps-test:
+	$(Q)mkdir -p $(BUILD) && mk/deps.sh $(DEPS_TEST) && touch $@
+
+$(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/.deps-build
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(FFB_CFLAGS) -fvisibility=hidden -c $< -o $@
+
+$(BUILD)/libffb.a: $(LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Only the ffb_* API is exported; ffb__* internals stay hidden.
+$(BUILD)/libffb.so: $(LIB_OBJS) mk/libffb.map
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,libffb.so.$(SOVERSION) -Wl,--version-script=mk/libffb.map \
+		$(SANFLAGS) -o $@.$(VERSION) $(LIB_OBJS) $(LIBS)
+	$(Q)ln -sf libffb.so.$(VERSION) $@.$(SOVERSION) && ln -sf libffb.so.$(VERSION) $@
+
+$(BUILD)/ffb: src/tool/ffb.c $(BUILD)/libffb.a
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(FFB_CFLAGS) -o $@ $< $(BUILD)/libffb.a $(LIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(FFB_CFLAGS) -Itests -o $@ $< $(BUILD)/libffb.a -lcmocka $(LIBS)
+
+# ---- tests -----------------------------------------------------------------
+# Every suite runs; the first failure fails `make test`.
+test: test-c $(if $(SANITIZE),,test-go test-rust test-cross)
+
+test-c: $(TESTS) $(BUILD)/ffb
+	$(Q)for t in $(TESTS); do echo "== $$t"; FFB_BIN=$(abspath $(BUILD)/ffb) $$t || exit 1; done
+
+test-go: $(BUILD)/ffb
+	$(Q)if [ -f go/go.mod ]; then cd go && go vet ./... && CGO_ENABLED=0 go build ./... && \
+		FFB_BIN=$(abspath $(BUILD)/ffb) go test -race -count=1 ./... ; fi
+
+test-rust:
+	$(Q)if [ -f rust/Cargo.toml ]; then cd rust && cargo test --quiet ; fi
+
+test-cross: $(BUILD)/ffb
+	$(Q)BUILD=$(BUILD) tests/cross/run.sh
+
+# ---- main job, benchmarks, long runs ------------------------------------------
+demo: all
+	$(Q)BUILD=$(BUILD) mk/demo.sh
+
+bench: all
+	$(Q)$(MAKE) -C bench full BUILD=$(abspath $(BUILD))
+
+bench-quick: all
+	$(Q)$(MAKE) -C bench quick BUILD=$(abspath $(BUILD))
+
+torture: all
+	$(Q)BUILD=$(BUILD) tests/torture/run.sh
+
+# ---- install -----------------------------------------------------------------
+install: all
+	$(Q)install -d $(DESTDIR)$(PREFIX)/include/ffb $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	$(Q)install -m 644 include/ffb.h include/ffb_layout.h include/ffb_status.h $(DESTDIR)$(PREFIX)/include/ffb/
+	$(Q)install -m 644 $(BUILD)/libffb.a $(DESTDIR)$(PREFIX)/lib/
+	$(Q)install -m 755 $(BUILD)/libffb.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	$(Q)ln -sf libffb.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libffb.so.$(SOVERSION)
+	$(Q)ln -sf libffb.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libffb.so
+	$(Q)install -m 755 $(BUILD)/ffb $(DESTDIR)$(PREFIX)/bin/
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' mk/ffb.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/ffb.pc
+	@echo "installed ffb $(VERSION) into $(DESTDIR)$(PREFIX)"
+
+clean:
+	rm -rf build build-address build-undefined build-thread

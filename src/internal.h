@@ -1,0 +1,189 @@
+/*
+ * internal.h — cross-file internals of libffb (never installed).
+ *
+ * Names here are ffb__*: the heaps and their handle checks, the arena
+ * (memfd, layout, validation), the callback registry, the handshake
+ * messages, and the small utilities every file uses. The public contract
+ * is include/ffb.h; the bytes are include/ffb_layout.h.
+ */
+#ifndef FFB_INTERNAL_H
+#define FFB_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "ffb.h"
+#include "ffb_ring.h"
+
+#define FFB__UNUSED __attribute__((unused))
+
+/* ---- diagnostics (status.c) ------------------------------------------- */
+
+void ffb__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool ffb__utf8_valid(const uint8_t *s, size_t n);
+uint64_t ffb__now_ns(void);   /* CLOCK_MONOTONIC */
+uint64_t ffb__random_u64(void);
+
+/* ---- heaps and handles (heap.c) --------------------------------------- */
+
+enum ffb__block_state {
+	FFB__BLOCK_FREE = 0,
+	FFB__BLOCK_OWNED = 1,   /* held by its owner's user */
+	FFB__BLOCK_LENT = 2,    /* held by the peer until it gives it back */
+	FFB__BLOCK_RETIRED = 3  /* generation exhausted; never reused */
+};
+
+struct ffb__class {
+	uint64_t offset;        /* arena offset of block 0 */
+	uint32_t block_size;
+	uint32_t count;
+	/* owner only: */
+	uint32_t *gen;          /* current generation of each block */
+	uint8_t *state;         /* enum ffb__block_state */
+	uint32_t *free_stack;
+	uint32_t free_top;
+	/* non-owner with holdings only: generation held, 0 = not held */
+	uint32_t *held;
+};
+
+/* One heap as one side sees it: the owner has the allocator tables, the
+ * other side only the geometry (and, on the client, what it holds). */
+struct ffb__heap {
+	char *base;             /* start of this process's arena mapping */
+	uint64_t arena_size;
+	uint32_t heap_no;       /* FFB_HEAP_CLIENT or FFB_HEAP_SERVER */
+	uint32_t tag;           /* arena tag carried in handles */
+	uint32_t nclasses;
+	bool owner;
+	struct ffb__class cls[FFB_MAX_CLASSES];
+};
+
+/* Build the owner's view of a heap (allocator tables in private memory).
+ * Generations start at a random non-zero value. SYSTEM on ENOMEM. */
+ffb_status ffb__heap_init_owner(struct ffb__heap *h, const struct ffb_heap_desc *d, char *base,
+				uint64_t arena_size, uint32_t tag, uint32_t heap_no);
+/* Build a non-owner's view; with_holdings adds the table of held blocks. */
+ffb_status ffb__heap_init_view(struct ffb__heap *h, const struct ffb_heap_desc *d, char *base,
+			       uint64_t arena_size, uint32_t tag, uint32_t heap_no, bool with_holdings);
+void ffb__heap_destroy(struct ffb__heap *h);
+
+/* Geometry check any side can do: INVALID_HANDLE (0, wrong heap, class or
+ * index out of range), FOREIGN_HANDLE (another arena's tag). */
+ffb_status ffb__heap_check(const struct ffb__heap *h, uint64_t handle, uint32_t *cls, uint32_t *idx);
+
+/* Unchecked: address of block idx of class cls. */
+static inline char *ffb__heap_at(const struct ffb__heap *h, uint32_t cls, uint32_t idx)
+{
+	return h->base + h->cls[cls].offset + (uint64_t)idx * h->cls[cls].block_size;
+}
+
+/* Owner: allocate a block of >= size bytes (the smallest class with a free
+ * block), state OWNED. ARENA_FULL, BUFFER_TOO_SMALL. */
+ffb_status ffb__heap_alloc(struct ffb__heap *h, uint32_t size, uint64_t *out);
+
+/* Owner: checked lookup of a block in state `want` (OWNED or LENT).
+ * STALE_HANDLE, DOUBLE_FREE (block free, handle of its last life), BUSY
+ * (state differs), plus the geometry errors. */
+ffb_status ffb__heap_lookup(const struct ffb__heap *h, uint64_t handle, uint8_t want, void **data,
+			    uint32_t *capacity);
+
+/* Owner: move a block between states after the same checks as lookup. */
+ffb_status ffb__heap_transition(struct ffb__heap *h, uint64_t handle, uint8_t from, uint8_t to);
+
+/* Owner: free a block in state `from`; its generation moves on (a block
+ * whose generation would wrap is retired). */
+ffb_status ffb__heap_free(struct ffb__heap *h, uint64_t handle, uint8_t from);
+
+/* Non-owner with holdings: record/forget a block the peer gave us.
+ * hold: PROTOCOL if the block is already held. unhold: STALE_HANDLE /
+ * DOUBLE_FREE if we do not hold that generation. */
+ffb_status ffb__heap_hold(struct ffb__heap *h, uint64_t handle);
+ffb_status ffb__heap_unhold(struct ffb__heap *h, uint64_t handle, bool remove);
+
+/* Test hook: force a block's generation (to test retirement near wrap). */
+void ffb__heap_set_generation(struct ffb__heap *h, uint32_t cls, uint32_t idx, uint32_t gen);
+uint32_t ffb__heap_free_blocks(const struct ffb__heap *h, uint32_t cls);
+
+/* ---- arena (arena.c) -------------------------------------------------- */
+
+/* Lay out an arena for the given options into *sb (all fields). Returns
+ * INVALID_ARGUMENT if it exceeds max_arena_size or counts are out of
+ * range. */
+ffb_status ffb__layout_compute(const struct ffb_server_options *o, uint64_t session_id, uint32_t tag,
+			       uint32_t flags, struct ffb_superblock *sb);
+
+/* Create, size, map and seal a memfd holding *sb. */
+ffb_status ffb__arena_create(const struct ffb_superblock *sb, int *fd_out, char **base_out);
+
+/* Receiver checks on a received fd, before any mmap: regular file, exact
+ * seals, size. BAD_FD otherwise. */
+ffb_status ffb__arena_check_fd(int fd, uint64_t expected_size);
+
+/* Validate a private copy of a superblock against the hello and the
+ * geometry rules of PROTOCOL.md §3. VERSION_MISMATCH or PROTOCOL. */
+ffb_status ffb__superblock_validate(const struct ffb_superblock *sb, const struct ffb_server_hello *hello);
+
+/* ---- registry (registry.c) -------------------------------------------- */
+
+struct ffb__registry;
+
+ffb_status ffb__registry_create(struct ffb__registry **out);
+void ffb__registry_destroy(struct ffb__registry *r);
+ffb_status ffb__registry_add(struct ffb__registry *r, const char *name, size_t name_len, ffb_callback_fn fn,
+			     void *ctx, bool builtin, uint32_t *id_out);
+ffb_status ffb__registry_remove(struct ffb__registry *r, const char *name, size_t name_len);
+ffb_status ffb__registry_find(struct ffb__registry *r, const char *name, size_t name_len, uint32_t *id_out);
+
+/* Run the callback registered under `id` while holding it registered
+ * (unregister waits for it). NOT_FOUND if the id is unknown or stale;
+ * otherwise the callback's status. */
+ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *call);
+
+/* ---- handshake messages (handshake.c) --------------------------------- */
+
+/* Send one SEQPACKET message with up to FFB_MAX_HELLO_FDS fds, without
+ * blocking. SYSTEM on failure (errno kept). */
+ffb_status ffb__send_msg(int sock, const void *buf, size_t len, const int *fds, unsigned nfds);
+
+/* Receive one message and its fds (MSG_CMSG_CLOEXEC). BAD_FD on
+ * MSG_CTRUNC or a malformed control message (all received fds closed),
+ * PEER_GONE on EOF, SYSTEM otherwise. *len in/out. */
+ffb_status ffb__recv_msg(int sock, void *buf, size_t *len, int *fds, unsigned *nfds, int flags);
+
+void ffb__close_fds(int *fds, unsigned n);
+
+/* ---- client (client.c) ------------------------------------------------ */
+
+/* Run the client half of the handshake on a connected socket (which it
+ * then owns, also on failure). */
+ffb_status ffb__client_handshake(int sock, const struct ffb_client_options *o, ffb_client **out);
+
+/* ---- server side of a call (call.c) ----------------------------------- */
+
+struct ffb__session;
+
+struct ffb_call {
+	struct ffb__session *session;
+	uint32_t fn_id;
+	uint64_t in_handle;
+	char *in_data;
+	uint32_t in_len;
+	uint32_t in_capacity;
+	uint64_t reply_handle;  /* 0, in_handle, or a server block (OWNED) */
+	uint32_t reply_len;
+	const char *error_msg;  /* set by ffb_call_set_error; points into msg_buf */
+	char msg_buf[512];
+};
+
+/* The server heap of the call's session (for reply allocation). */
+struct ffb__heap *ffb__session_server_heap(struct ffb__session *s);
+uint64_t ffb__session_id(const struct ffb__session *s);
+
+/* Built-ins registered by every server. */
+ffb_status ffb__builtin_echo(ffb_call *call, void *ctx);
+ffb_status ffb__builtin_version(ffb_call *call, void *ctx);
+
+#endif /* FFB_INTERNAL_H */

@@ -1,0 +1,331 @@
+/*
+ * session.c — a server session's life: admission (credentials and caps),
+ * the handshake that creates and sends the arena, peer-death detection,
+ * and teardown that frees everything the session had.
+ *
+ * A session is freed only when no io_uring op references it any more:
+ * closing cancels its ops and parks it on the zombie list until their
+ * completions (even -ECANCELED) have arrived.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "server_internal.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#define IORING_OP_FUTEX_WAIT_ 51 /* liburing 2.3 predates the helper */
+#define FUTEX2_SIZE_U32_ 0x02
+#define FUTEX_BITSET_MATCH_ANY_ 0xffffffffull
+
+struct ffb__heap *ffb__session_server_heap(struct ffb__session *s)
+{
+	return &s->server_heap;
+}
+
+uint64_t ffb__session_id(const struct ffb__session *s)
+{
+	return s->id;
+}
+
+static void list_insert(struct ffb__session **head, struct ffb__session *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+static void list_remove(struct ffb__session **head, struct ffb__session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+/* Answer a client we will not serve, then hang up. */
+static void refuse(struct ffb_server *srv, int fd, ffb_status why)
+{
+	struct ffb_server_hello h = {.magic = FFB_SERVER_HELLO_MAGIC,
+				     .layout_version = FFB_LAYOUT_VERSION,
+				     .status = why};
+	ffb__send_msg(fd, &h, sizeof(h), NULL, 0);
+	close(fd);
+	FFB__STAT_ADD(srv->stats.sessions_refused, 1);
+	ffb__log(FFB_LOG_INFO, "refused a client: %s", ffb_status_name(why));
+}
+
+static bool uid_allowed(const struct ffb_server *srv, uid_t uid)
+{
+	if (uid == geteuid())
+		return true;
+	for (uint32_t i = 0; i < srv->opts.n_allowed_uids; i++)
+		if (srv->uids[i] == uid)
+			return true;
+	return false;
+}
+
+static int peer_pidfd(int fd, pid_t pid)
+{
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
+		return pidfd;
+	/* Older kernels: by pid (racy only if the pid was already reused). */
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+void ffb__session_accept(struct ffb_server *srv, int fd, bool check_creds)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		close(fd);
+		return;
+	}
+	if (check_creds && !uid_allowed(srv, cred.uid)) {
+		refuse(srv, fd, FFB_ERR_PERMISSION_DENIED);
+		return;
+	}
+	if (srv->nsessions >= srv->opts.max_sessions) {
+		refuse(srv, fd, FFB_ERR_TOO_MANY_SESSIONS);
+		return;
+	}
+	struct ffb__session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		refuse(srv, fd, FFB_ERR_SYSTEM);
+		return;
+	}
+	s->srv = srv;
+	s->sock = fd;
+	s->pidfd = check_creds ? peer_pidfd(fd, cred.pid) : -1;
+	s->client_bell = s->server_bell = -1;
+	s->state = FFB__HANDSHAKE;
+	s->deadline_ns = ffb__now_ns() + (uint64_t)srv->opts.handshake_timeout_ms * 1000000ull;
+	s->op_sock = (struct ffb__op){.kind = FFB__OP_SOCK, .s = s};
+	s->op_pidfd = (struct ffb__op){.kind = FFB__OP_PIDFD, .s = s};
+	s->op_bell = (struct ffb__op){.kind = FFB__OP_BELL, .s = s};
+	list_insert(&srv->sessions, s);
+	srv->nsessions++;
+	ffb__arm_poll(srv, &s->op_sock, fd, POLLIN | POLLRDHUP);
+}
+
+/* Create the arena and the bells, send them: HANDSHAKE -> ACTIVE. */
+static ffb_status start_session(struct ffb__session *s)
+{
+	struct ffb_server *srv = s->srv;
+	uint32_t tag = (uint32_t)(ffb__random_u64() % 255u) + 1u;
+	uint32_t flags = srv->futex_ok ? FFB_SB_FUTEX_DOORBELL : 0;
+	s->id = ++srv->next_session_id;
+	ffb_status st = ffb__layout_compute(&srv->opts, s->id, tag, flags, &s->sb);
+	if (st)
+		return st;
+	int memfd = -1;
+	st = ffb__arena_create(&s->sb, &memfd, &s->base);
+	if (st)
+		return st;
+	s->client_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!srv->futex_ok)
+		s->server_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->client_bell < 0 || (!srv->futex_ok && s->server_bell < 0)) {
+		close(memfd);
+		return FFB_ERR_SYSTEM;
+	}
+	st = ffb__heap_init_view(&s->client_heap, &s->sb.heaps[0], s->base, s->sb.arena_size, tag,
+				 FFB_HEAP_CLIENT, false);
+	if (!st)
+		st = ffb__heap_init_owner(&s->server_heap, &s->sb.heaps[1], s->base, s->sb.arena_size, tag,
+					  FFB_HEAP_SERVER);
+	if (st) {
+		close(memfd);
+		return st;
+	}
+	ffb_ring_cons_attach(&s->req, s->base + s->sb.req_ring_offset, s->sb.req_ring_entries);
+	ffb_ring_prod_attach(&s->resp, s->base + s->sb.resp_ring_offset, s->sb.resp_ring_entries);
+
+	struct ffb_server_hello h = {.magic = FFB_SERVER_HELLO_MAGIC,
+				     .layout_version = FFB_LAYOUT_VERSION,
+				     .status = FFB_OK,
+				     .arena_size = s->sb.arena_size,
+				     .flags = flags,
+				     .session_id = s->id,
+				     .max_inflight = s->sb.max_inflight};
+	int fds[FFB_MAX_HELLO_FDS] = {memfd, s->client_bell, s->server_bell};
+	h.nfds = srv->futex_ok ? 2 : 3;
+	st = ffb__send_msg(s->sock, &h, sizeof(h), fds, h.nfds);
+	close(memfd); /* our mapping keeps the arena; the client has its own fd */
+	return st;
+}
+
+static void on_client_hello(struct ffb__session *s)
+{
+	struct ffb_client_hello hello;
+	size_t len = sizeof(hello);
+	int fds[FFB_MAX_HELLO_FDS];
+	unsigned nfds = 0;
+	ffb_status st = ffb__recv_msg(s->sock, &hello, &len, fds, &nfds, MSG_DONTWAIT);
+	if (st == FFB_ERR_WOULD_BLOCK) {
+		ffb__arm_poll(s->srv, &s->op_sock, s->sock, POLLIN | POLLRDHUP);
+		return;
+	}
+	ffb__close_fds(fds, nfds); /* a client has no business sending us fds */
+	if (st != FFB_OK || len != sizeof(hello) || nfds) {
+		ffb__session_close(s, FFB_OK);
+		return;
+	}
+	if (hello.magic != FFB_CLIENT_HELLO_MAGIC || hello.layout_version != FFB_LAYOUT_VERSION) {
+		struct ffb_server_hello h = {.magic = FFB_SERVER_HELLO_MAGIC,
+					     .layout_version = FFB_LAYOUT_VERSION,
+					     .status = FFB_ERR_VERSION_MISMATCH};
+		ffb__send_msg(s->sock, &h, sizeof(h), NULL, 0);
+		FFB__STAT_ADD(s->srv->stats.sessions_refused, 1);
+		ffb__session_close(s, FFB_OK);
+		return;
+	}
+	st = start_session(s);
+	if (st) {
+		ffb__log(FFB_LOG_WARN, "session setup failed: %s", ffb_status_name(st));
+		ffb__session_close(s, FFB_OK);
+		return;
+	}
+	s->state = FFB__ACTIVE;
+	FFB__STAT_ADD(s->srv->stats.sessions_total, 1);
+	FFB__STAT_ADD(s->srv->stats.sessions_active, 1);
+	ffb__arm_poll(s->srv, &s->op_sock, s->sock, POLLIN | POLLRDHUP);
+	if (s->pidfd >= 0)
+		ffb__arm_poll(s->srv, &s->op_pidfd, s->pidfd, POLLIN);
+}
+
+void ffb__session_on_sock(struct ffb__session *s, int res)
+{
+	if (s->state == FFB__HANDSHAKE) {
+		on_client_hello(s);
+		return;
+	}
+	if (s->state != FFB__ACTIVE)
+		return;
+	/* After the handshake a client says nothing: readable means EOF
+	 * (the client closed or died) or a message it should not send. */
+	char buf[64];
+	size_t len = sizeof(buf);
+	int fds[FFB_MAX_HELLO_FDS];
+	unsigned nfds = 0;
+	ffb_status st = ffb__recv_msg(s->sock, buf, &len, fds, &nfds, MSG_DONTWAIT);
+	ffb__close_fds(fds, nfds);
+	if (st == FFB_ERR_WOULD_BLOCK && !(res & (POLLHUP | POLLRDHUP | POLLERR))) {
+		ffb__arm_poll(s->srv, &s->op_sock, s->sock, POLLIN | POLLRDHUP);
+		return;
+	}
+	if (st == FFB_OK) {
+		FFB__STAT_ADD(s->srv->stats.protocol_errors, 1);
+		ffb__session_close(s, FFB_ERR_PROTOCOL);
+		return;
+	}
+	ffb__session_close(s, FFB_OK);
+}
+
+void ffb__session_arm_bell(struct ffb__session *s, uint32_t sleep_on)
+{
+	struct ffb_server *srv = s->srv;
+	if (s->op_bell.armed)
+		return; /* still queued in the kernel: it will see the next wake */
+	if (!srv->futex_ok) {
+		ffb__arm_poll(srv, &s->op_bell, s->server_bell, POLLIN);
+		return;
+	}
+	struct io_uring_sqe *sqe = ffb__server_sqe(srv);
+	/* K1: the kernel re-checks p_tail == sleep_on atomically with
+	 * FUTEX_WAKE; shared (not private) futex: the client maps the same
+	 * memfd page. */
+	io_uring_prep_rw(IORING_OP_FUTEX_WAIT_, sqe, FUTEX2_SIZE_U32_, &s->req.ctl->p_tail, 0, sleep_on);
+	sqe->rw_flags = 0;
+	sqe->addr3 = FUTEX_BITSET_MATCH_ANY_;
+	io_uring_sqe_set_data(sqe, &s->op_bell);
+	s->op_bell.armed = true;
+	s->ops_pending++;
+}
+
+static void cancel_op(struct ffb_server *srv, struct ffb__op *op)
+{
+	if (!op->armed)
+		return;
+	struct io_uring_sqe *sqe = ffb__server_sqe(srv);
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+	io_uring_sqe_set_data64(sqe, 0);
+}
+
+static void session_free(struct ffb__session *s)
+{
+	if (s->base)
+		munmap(s->base, s->sb.arena_size);
+	ffb__heap_destroy(&s->client_heap);
+	ffb__heap_destroy(&s->server_heap);
+	int fds[4] = {s->sock, s->pidfd, s->client_bell, s->server_bell};
+	ffb__close_fds(fds, 4);
+	free(s);
+}
+
+void ffb__session_close(struct ffb__session *s, ffb_status why)
+{
+	struct ffb_server *srv = s->srv;
+	if (s->state == FFB__DEAD)
+		return;
+	if (why != FFB_OK && s->state == FFB__ACTIVE) {
+		struct ffb_goodbye bye = {.magic = FFB_GOODBYE_MAGIC, .status = why};
+		ffb__send_msg(s->sock, &bye, sizeof(bye), NULL, 0);
+	}
+	if (why == FFB_ERR_PROTOCOL)
+		FFB__STAT_ADD(srv->stats.sessions_cut, 1);
+	if (s->state == FFB__ACTIVE)
+		FFB__STAT_ADD(srv->stats.sessions_active, (uint64_t)-1);
+	/* The client sees EOF now, even while our io_uring ops still hold
+	 * a reference to the socket. */
+	shutdown(s->sock, SHUT_RDWR);
+	s->state = FFB__DEAD;
+	list_remove(&srv->sessions, s);
+	srv->nsessions--;
+	cancel_op(srv, &s->op_sock);
+	cancel_op(srv, &s->op_pidfd);
+	cancel_op(srv, &s->op_bell);
+	if (s->ops_pending == 0) {
+		session_free(s);
+		return;
+	}
+	list_insert(&srv->zombies, s);
+}
+
+bool ffb__session_op_done(struct ffb__op *op)
+{
+	struct ffb__session *s = op->s;
+	op->armed = false;
+	s->ops_pending--;
+	if (s->state != FFB__DEAD)
+		return true;
+	if (s->ops_pending == 0) {
+		list_remove(&s->srv->zombies, s);
+		session_free(s);
+	}
+	return false;
+}
+
+void ffb__session_expire_handshakes(struct ffb_server *srv, uint64_t now)
+{
+	struct ffb__session *s = srv->sessions, *next;
+	for (; s; s = next) {
+		next = s->next;
+		if (s->state == FFB__HANDSHAKE && now > s->deadline_ns)
+			ffb__session_close(s, FFB_OK);
+	}
+}
