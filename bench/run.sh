@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# run.sh — run every ffi-bridge benchmark and write machine-readable results.
+#
+#   bench/run.sh quick   # < 3 minutes: fewer iterations, short budgets
+#   bench/run.sh full    # < 20 minutes: the figures for the report
+#
+# Writes bench/results/raw-<UTC stamp>.jsonl (one JSON line per
+# measurement, the first line a {"meta":...} record of the machine and
+# versions), raw-<stamp>-hyperfine.json (whole-process comparison) and a
+# log; on success copies them to results/latest.jsonl and
+# results/latest-hyperfine.json and runs report.py (results/latest.md and
+# the plots). Every benchmark pins its server side to CPU 0 and its client
+# side to CPU 1 itself. Run it on a quiet machine: figures taken while
+# something else compiles are noisy (the meta line records the load).
+set -euo pipefail
+
+MODE=${1:-quick}
+case "$MODE" in quick | full) ;; *) echo "usage: $0 quick|full" >&2; exit 2 ;; esac
+
+BENCH=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH/.." && pwd)
+BIN=$BENCH/build
+RES=$BENCH/results
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RAW=$RES/raw-$STAMP.jsonl
+HYP=$RES/raw-$STAMP-hyperfine.json
+LOG=$RES/raw-$STAMP.log
+mkdir -p "$RES"
+: >"$RAW"
+
+if [ "$MODE" = quick ]; then
+	CL_ITERS=300000 RING_B1=5000000 RING_B32=20000000 FUTEX_ITERS=20000 MEMCPY_ITERS=200000
+	PEER_TIME=300ms PEER_TIME_MS=300 PEER_MIN=200 HF_COUNT=10000 HF_RUNS=3
+else
+	CL_ITERS=3000000 RING_B1=20000000 RING_B32=100000000 FUTEX_ITERS=200000 MEMCPY_ITERS=2000000
+	PEER_TIME=2s PEER_TIME_MS=2000 PEER_MIN=2000 HF_COUNT=100000 HF_RUNS=5
+fi
+SIZES=64,4096,65536,1048576,16777216
+
+say() { echo "run.sh: $*" >&2; }
+
+# Run a benchmark command; keep its JSON lines, log everything else. A
+# failing benchmark is logged and recorded as an error line, and the run
+# goes on.
+collect() {
+	local label=$1
+	shift
+	say "$label"
+	local out
+	if out=$("$@" 2>>"$LOG"); then
+		grep '^{' <<<"$out" >>"$RAW" || true
+	else
+		local rc=$?
+		grep '^{' <<<"$out" >>"$RAW" || true
+		say "$label FAILED (exit $rc), see $LOG"
+		printf '{"name":"%s","error":"exit %s","checked":false}\n' "$label" "$rc" >>"$RAW"
+	fi
+}
+
+meta() {
+	python3 - "$MODE" "$STAMP" "$ROOT" >>"$RAW" <<'PY'
+import json, os, platform, subprocess, sys
+mode, stamp, root = sys.argv[1:4]
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=30).stdout.strip()
+    except Exception:
+        return ""
+cpu = ""
+for line in open("/proc/cpuinfo"):
+    if line.startswith("model name"):
+        cpu = line.split(":", 1)[1].strip()
+        break
+print(json.dumps({"meta": {
+    "mode": mode, "date_utc": stamp, "kernel": platform.release(), "cpu": cpu,
+    "nproc": os.cpu_count(), "loadavg_start": open("/proc/loadavg").read().split()[:3],
+    "git_commit": sh(f"git -C {root} rev-parse --short HEAD"),
+    "gcc": sh("gcc --version | head -1"), "go": sh("go version"), "rustc": sh("rustc --version"),
+    "hyperfine": sh("hyperfine --version"),
+    "peers": {"grpc": sh(f"cd {root}/bench/go && go list -m -f '{{{{.Version}}}}' google.golang.org/grpc"),
+              "shmipc-go": sh(f"cd {root}/bench/go && go list -m -f '{{{{.Version}}}}' github.com/cloudwego/shmipc-go"),
+              "iceoryx2": sh(f"grep -A1 'name = \"iceoryx2\"' {root}/bench/rust/Cargo.lock | sed -n 's/version = //p' | tr -d '\"'")},
+    "placement": "server/echo/producer side CPU 0, client/timing side CPU 1, separate processes",
+}}))
+PY
+}
+
+# ---- 1. limit probes (C) ----------------------------------------------
+run_probes() {
+	local P=$BIN/probes
+	collect cacheline_rtt "$P/cacheline_rtt" "$CL_ITERS" pause
+	collect cacheline_rtt_nopause "$P/cacheline_rtt" "$CL_ITERS" nopause
+	collect ring_throughput_b1 "$P/ring_throughput" "$RING_B1" 1
+	collect ring_throughput_b32 "$P/ring_throughput" "$RING_B32" 32
+	collect futex_rtt "$P/futex_rtt" "$FUTEX_ITERS"
+	collect memcpy "$P/memcpy_probe" "$MEMCPY_ITERS"
+}
+
+# ---- 2. peers ----------------------------------------------------------
+run_peers() {
+	collect peers_go "$BIN/ffbbench" run -peer cgo,uds,grpc,shmipc -sizes "$SIZES" \
+		-time "$PEER_TIME" -min "$PEER_MIN"
+	collect peer_iceoryx2 "$BIN/iceoryx2-echo" run --sizes "$SIZES" --time-ms "$PEER_TIME_MS" --min "$PEER_MIN"
+}
+
+# ---- 3. ffi-bridge itself ----------------------------------------------
+# >>> FFI-BRIDGE MEASUREMENTS <<<
+# The Go client (go/, package ffb) and the C server (build/ffb from the
+# top-level `make`) are measured here: Go -> C-server echo, spin and park,
+# 64 B ... 16 MiB, plus pipelined calls. ffb_available says whether both
+# exist and build; run_ffb adds their JSON lines to $RAW.
+ffb_available() {
+	[ -x "$ROOT/build/ffb" ] && [ -f "$BENCH/go/ffbclient/ffbclient.go" ] &&
+		(cd "$BENCH/go" && go build -o "$BIN/ffbclient" ./cmd/ffbclient) 2>>"$LOG"
+}
+
+run_ffb() {
+	if ! ffb_available; then
+		say "ffi-bridge server/client not available yet: skipping ffb measurements"
+		printf '{"name":"ffb_skipped","note":"build/ffb or the Go client was not available","checked":false}\n' >>"$RAW"
+		return 0
+	fi
+	local args=(-server "$ROOT/build/ffb" -sizes "$SIZES" -time "$PEER_TIME" -min "$PEER_MIN")
+	collect ffb_go_spin "$BIN/ffbclient" run -mode spin "${args[@]}"
+	collect ffb_go_park "$BIN/ffbclient" run -mode park "${args[@]}"
+	collect ffb_go_pipelined "$BIN/ffbclient" pipeline -mode spin -server "$ROOT/build/ffb" -time "$PEER_TIME"
+}
+# >>> END FFI-BRIDGE MEASUREMENTS <<<
+
+# ---- 4. whole-process comparison (hyperfine) ---------------------------
+run_hyperfine() {
+	if ! command -v hyperfine >/dev/null; then
+		say "hyperfine not installed: skipping the whole-process comparison"
+		return 0
+	fi
+	local cmds=(
+		-n cgo "$BIN/ffbbench loop -peer cgo -size 64 -count $HF_COUNT"
+		-n uds "$BIN/ffbbench loop -peer uds -size 64 -count $HF_COUNT"
+		-n grpc "$BIN/ffbbench loop -peer grpc -size 64 -count $HF_COUNT"
+		-n shmipc "$BIN/ffbbench loop -peer shmipc -size 64 -count $HF_COUNT"
+		-n iceoryx2 "$BIN/iceoryx2-echo loop --size 64 --count $HF_COUNT"
+	)
+	if ffb_available; then
+		cmds+=(-n ffb-spin "$BIN/ffbclient loop -mode spin -server $ROOT/build/ffb -size 64 -count $HF_COUNT")
+		cmds+=(-n ffb-park "$BIN/ffbclient loop -mode park -server $ROOT/build/ffb -size 64 -count $HF_COUNT")
+	fi
+	say "hyperfine: $HF_COUNT checked 64 B echo calls per process, $HF_RUNS runs each"
+	hyperfine --style basic --warmup 1 --runs "$HF_RUNS" --export-json "$HYP" "${cmds[@]}" >>"$LOG" 2>&1 ||
+		say "hyperfine FAILED, see $LOG"
+}
+
+main() {
+	say "mode $MODE; building"
+	make -s -C "$BENCH" all >>"$LOG" 2>&1 || { say "build failed, see $LOG"; exit 1; }
+	meta
+	run_probes
+	run_peers
+	run_ffb
+	run_hyperfine
+	python3 -c 'import json,sys; print(json.dumps({"meta_end": {"loadavg_end": open("/proc/loadavg").read().split()[:3]}}))' >>"$RAW"
+	cp "$RAW" "$RES/latest.jsonl"
+	[ -f "$HYP" ] && cp "$HYP" "$RES/latest-hyperfine.json"
+	if [ -f "$BENCH/report.py" ]; then
+		python3 "$BENCH/report.py" "$RES/latest.jsonl" || say "report.py failed"
+	fi
+	say "done: $RAW"
+}
+
+main
