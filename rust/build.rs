@@ -34,10 +34,7 @@ fn main() {
     for file in &sources {
         build.file(file);
     }
-    // TEMPORARY while the core is being written: tolerate a broken core.
-    if let Err(e) = build.try_compile("ffb") {
-        println!("cargo:warning=C core does not build yet: {e}");
-    }
+    build.compile("ffb");
 
     println!("cargo:rustc-link-lib=uring");
     println!("cargo:rustc-link-lib=pthread");

@@ -438,7 +438,7 @@ impl Client {
     /// assert_eq!(err.code(), ffb::Code::NOT_FOUND);
     /// # Ok::<(), ffb::Error>(())
     /// ```
-    pub fn invoke_empty(&self, name: &str) -> Result<Response<'_, 'static>> {
+    pub fn invoke_empty(&self, name: &str) -> Result<Response<'_, '_>> {
         self.invoke_opt(name, None, 0)
     }
 
@@ -536,20 +536,28 @@ impl Client {
     }
 
     /// Turn the transport status and the result into a `Response`.
+    ///
+    /// The core fills `r` on every path (a transport failure as
+    /// `{status, 0, 0}`) and also returns the call's own status, so `r`
+    /// decides; `st` only matters if `r` claims success.
     fn finish<'c, 'i>(
         &'c self,
         st: sys::ffb_status,
         r: sys::ffb_result,
         input: Option<&'i Buffer<'c>>,
     ) -> Result<Response<'c, 'i>> {
-        if st != sys::FFB_OK {
-            if st == sys::FFB_ERR_TIMEOUT || st == sys::FFB_ERR_PEER_GONE {
-                // The input block was given up to the session (ffb.h).
-                if let Some(b) = input {
+        if r.status == sys::FFB_OK && st != sys::FFB_OK {
+            return Err(Error::new(Code::from_raw(st)));
+        }
+        if (r.status == sys::FFB_ERR_TIMEOUT || r.status == sys::FFB_ERR_PEER_GONE) && r.handle.id == 0 {
+            // After TIMEOUT or PEER_GONE the input block may have been given
+            // up to the session (ffb.h); the core knows whether it still is
+            // ours.
+            if let Some(b) = input {
+                if self.lookup(b.handle()).is_err() {
                     b.mark_lost();
                 }
             }
-            return Err(Error::new(Code::from_raw(st)));
         }
         let reply = Handle::from_sys(r.handle);
         let is_input = |h: Handle| input.is_some_and(|b| b.handle() == h);
