@@ -19,3 +19,8 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+// ffi-bridge's own Go client, from this repository.
+require github.com/ffi-bridge/ffi-bridge/go v0.0.0
+
+replace github.com/ffi-bridge/ffi-bridge/go => ../../go
