@@ -116,7 +116,9 @@ ffb_status ffb__client_handshake(int sock, const struct ffb_client_options *o, f
 	struct ffb_client_hello hello = {.magic = FFB_CLIENT_HELLO_MAGIC, .layout_version = FFB_LAYOUT_VERSION};
 	ffb_status st = ffb__send_msg(sock, &hello, sizeof(hello), NULL, 0);
 	struct ffb_server_hello h;
-	if (!st)
+	/* A server that refuses us may have answered and hung up before our
+	 * hello arrived: its answer is still queued, read it. */
+	if (!st || st == FFB_ERR_PEER_GONE)
 		st = recv_hello(sock, o, &h, fds, &nfds);
 	ffb_client *c = NULL;
 	if (!st) {

@@ -33,6 +33,7 @@ struct ffb__session {
 	struct ffb__session *next, *prev; /* srv->sessions or srv->zombies */
 	uint64_t id;
 	int state;
+	ffb_status refuse;            /* not 0: answer the hello with this, hang up */
 	int sock, pidfd, client_bell, server_bell;
 	char *base;
 	struct ffb_superblock sb;     /* private copy: never read back from the arena */
@@ -65,7 +66,8 @@ struct ffb_server {
 	unsigned n_adopt;
 	struct ffb__session *sessions; /* handshaking and active */
 	struct ffb__session *zombies;  /* closed, waiting for their ops */
-	uint32_t nsessions;
+	uint32_t nsessions;            /* admitted: counts against max_sessions */
+	uint32_t nrefusing;            /* refused, waiting to read the hello */
 	uint64_t next_session_id;
 	uint64_t notify_buf;
 	struct ffb__op op_accept, op_notify;

@@ -55,15 +55,18 @@ static void list_remove(struct ffb__session **head, struct ffb__session *s)
 	s->next = s->prev = NULL;
 }
 
-/* Answer a client we will not serve, then hang up. */
-static void refuse(struct ffb_server *srv, int fd, ffb_status why)
+#define MAX_REFUSING 64 /* refusals waiting for a hello; past that, hang up at once */
+
+/* Answer a client we will not serve, then hang up. Called once its hello
+ * is read: closing a socket with unread data would make the client see a
+ * reset instead of our answer. */
+static void send_refusal(struct ffb__session *s, ffb_status why)
 {
 	struct ffb_server_hello h = {.magic = FFB_SERVER_HELLO_MAGIC,
 				     .layout_version = FFB_LAYOUT_VERSION,
 				     .status = why};
-	ffb__send_msg(fd, &h, sizeof(h), NULL, 0);
-	close(fd);
-	FFB__STAT_ADD(srv->stats.sessions_refused, 1);
+	ffb__send_msg(s->sock, &h, sizeof(h), NULL, 0);
+	FFB__STAT_ADD(s->srv->stats.sessions_refused, 1);
 	ffb__log(FFB_LOG_INFO, "refused a client: %s", ffb_status_name(why));
 }
 
@@ -95,22 +98,27 @@ void ffb__session_accept(struct ffb_server *srv, int fd, bool check_creds)
 		close(fd);
 		return;
 	}
-	if (check_creds && !uid_allowed(srv, cred.uid)) {
-		refuse(srv, fd, FFB_ERR_PERMISSION_DENIED);
-		return;
-	}
-	if (srv->nsessions >= srv->opts.max_sessions) {
-		refuse(srv, fd, FFB_ERR_TOO_MANY_SESSIONS);
-		return;
-	}
-	struct ffb__session *s = calloc(1, sizeof(*s));
+	ffb_status refuse = FFB_OK;
+	if (check_creds && !uid_allowed(srv, cred.uid))
+		refuse = FFB_ERR_PERMISSION_DENIED;
+	else if (srv->nsessions >= srv->opts.max_sessions)
+		refuse = FFB_ERR_TOO_MANY_SESSIONS;
+	struct ffb__session *s = NULL;
+	if (!refuse || srv->nrefusing < MAX_REFUSING)
+		s = calloc(1, sizeof(*s));
 	if (!s) {
-		refuse(srv, fd, FFB_ERR_SYSTEM);
+		FFB__STAT_ADD(srv->stats.sessions_refused, 1);
+		close(fd);
 		return;
 	}
+	s->refuse = refuse;
+	if (refuse)
+		srv->nrefusing++;
+	else
+		srv->nsessions++;
 	s->srv = srv;
 	s->sock = fd;
-	s->pidfd = check_creds ? peer_pidfd(fd, cred.pid) : -1;
+	s->pidfd = check_creds && !refuse ? peer_pidfd(fd, cred.pid) : -1;
 	s->client_bell = s->server_bell = -1;
 	s->state = FFB__HANDSHAKE;
 	s->deadline_ns = ffb__now_ns() + (uint64_t)srv->opts.handshake_timeout_ms * 1000000ull;
@@ -118,7 +126,6 @@ void ffb__session_accept(struct ffb_server *srv, int fd, bool check_creds)
 	s->op_pidfd = (struct ffb__op){.kind = FFB__OP_PIDFD, .s = s};
 	s->op_bell = (struct ffb__op){.kind = FFB__OP_BELL, .s = s};
 	list_insert(&srv->sessions, s);
-	srv->nsessions++;
 	ffb__arm_poll(srv, &s->op_sock, fd, POLLIN | POLLRDHUP);
 }
 
@@ -185,12 +192,11 @@ static void on_client_hello(struct ffb__session *s)
 		ffb__session_close(s, FFB_OK);
 		return;
 	}
-	if (hello.magic != FFB_CLIENT_HELLO_MAGIC || hello.layout_version != FFB_LAYOUT_VERSION) {
-		struct ffb_server_hello h = {.magic = FFB_SERVER_HELLO_MAGIC,
-					     .layout_version = FFB_LAYOUT_VERSION,
-					     .status = FFB_ERR_VERSION_MISMATCH};
-		ffb__send_msg(s->sock, &h, sizeof(h), NULL, 0);
-		FFB__STAT_ADD(s->srv->stats.sessions_refused, 1);
+	ffb_status why = s->refuse;
+	if (!why && (hello.magic != FFB_CLIENT_HELLO_MAGIC || hello.layout_version != FFB_LAYOUT_VERSION))
+		why = FFB_ERR_VERSION_MISMATCH;
+	if (why) {
+		send_refusal(s, why);
 		ffb__session_close(s, FFB_OK);
 		return;
 	}
@@ -295,7 +301,10 @@ void ffb__session_close(struct ffb__session *s, ffb_status why)
 	shutdown(s->sock, SHUT_RDWR);
 	s->state = FFB__DEAD;
 	list_remove(&srv->sessions, s);
-	srv->nsessions--;
+	if (s->refuse && s->state == FFB__HANDSHAKE)
+		srv->nrefusing--;
+	else
+		srv->nsessions--;
 	cancel_op(srv, &s->op_sock);
 	cancel_op(srv, &s->op_pidfd);
 	cancel_op(srv, &s->op_bell);
