@@ -28,7 +28,7 @@ TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 DEPS_BUILD := liburing-dev pkg-config
 DEPS_TEST  := libcmocka-dev valgrind
 
-.PHONY: all test test-c test-go test-rust test-cross demo bench bench-quick torture install clean deps-build deps-test
+.PHONY: all test test-c test-go test-rust test-cross test-sanitizers demo bench bench-quick torture install clean deps-build deps-test
 
 all: $(BUILD)/libffb.a $(BUILD)/libffb.so $(BUILD)/ffb
 
@@ -74,6 +74,13 @@ test-go: $(BUILD)/ffb
 
 test-rust:
 	$(Q)if [ -f rust/Cargo.toml ]; then cd rust && cargo test --quiet ; fi
+
+# ASan+UBSan on every C test; TSan where both ends share a process.
+TSAN_TESTS := test_ring test_registry test_echo
+test-sanitizers:
+	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=address
+	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=undefined
+	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=thread TESTS="$(TSAN_TESTS:%=build-thread/tests/%)"
 
 test-cross: $(BUILD)/ffb
 	$(Q)BUILD=$(BUILD) tests/cross/run.sh
