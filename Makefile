@@ -37,10 +37,10 @@ $(BUILD)/.deps-build:
 $(BUILD)/.deps-test:
 	$(Q)mkdir -p $(BUILD) && mk/deps.sh $(DEPS_TEST) && touch $@
 
-$(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/.deps-build
+$(BUILD)/obj/%.o: src/%.c $(HEADERS) Makefile | $(BUILD)/.deps-build
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(FFB_CFLAGS) -fvisibility=hidden -c $< -o $@
+	$(Q)$(CC) $(FFB_CFLAGS) -c $< -o $@
 
 $(BUILD)/libffb.a: $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
