@@ -30,12 +30,13 @@ mkdir -p "$RES"
 
 if [ "$MODE" = quick ]; then
 	CL_ITERS=300000 RING_B1=5000000 RING_B32=20000000 FUTEX_ITERS=20000 MEMCPY_ITERS=200000
-	PEER_TIME=300ms PEER_TIME_MS=300 PEER_MIN=200 HF_COUNT=10000 HF_RUNS=3
+	PEER_TIME=300ms PEER_TIME_MS=300 PEER_MIN=200 HF_COUNT=10000 HF_RUNS=3 PING_COUNT=100000
 else
 	CL_ITERS=3000000 RING_B1=20000000 RING_B32=100000000 FUTEX_ITERS=200000 MEMCPY_ITERS=2000000
-	PEER_TIME=2s PEER_TIME_MS=2000 PEER_MIN=2000 HF_COUNT=100000 HF_RUNS=5
+	PEER_TIME=2s PEER_TIME_MS=2000 PEER_MIN=2000 HF_COUNT=100000 HF_RUNS=5 PING_COUNT=1000000
 fi
 SIZES=64,4096,65536,1048576,16777216
+FFB=${FFB_BUILD:-$ROOT/build}/ffb # the ffi-bridge server tool (top-level make)
 
 say() { echo "run.sh: $*" >&2; }
 
@@ -58,9 +59,9 @@ collect() {
 }
 
 meta() {
-	python3 - "$MODE" "$STAMP" "$ROOT" >>"$RAW" <<'PY'
+	python3 - "$MODE" "$STAMP" "$ROOT" "$FFB" >>"$RAW" <<'PY'
 import json, os, platform, subprocess, sys
-mode, stamp, root = sys.argv[1:4]
+mode, stamp, root, ffb = sys.argv[1:5]
 def sh(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=30).stdout.strip()
@@ -76,7 +77,7 @@ print(json.dumps({"meta": {
     "nproc": os.cpu_count(), "loadavg_start": open("/proc/loadavg").read().split()[:3],
     "git_commit": sh(f"git -C {root} rev-parse --short HEAD"),
     "gcc": sh("gcc --version | head -1"), "go": sh("go version"), "rustc": sh("rustc --version"),
-    "hyperfine": sh("hyperfine --version"),
+    "hyperfine": sh("hyperfine --version"), "ffb": sh(f"{ffb} version"),
     "peers": {"grpc": sh(f"cd {root}/bench/go && go list -m -f '{{{{.Version}}}}' google.golang.org/grpc"),
               "shmipc-go": sh(f"cd {root}/bench/go && go list -m -f '{{{{.Version}}}}' github.com/cloudwego/shmipc-go"),
               "iceoryx2": sh(f"grep -A1 'name = \"iceoryx2\"' {root}/bench/rust/Cargo.lock | sed -n 's/version = //p' | tr -d '\"'")},
@@ -105,25 +106,29 @@ run_peers() {
 
 # ---- 3. ffi-bridge itself ----------------------------------------------
 # >>> FFI-BRIDGE MEASUREMENTS <<<
-# The Go client (go/, package ffb) and the C server (build/ffb from the
-# top-level `make`) are measured here: Go -> C-server echo, spin and park,
-# 64 B ... 16 MiB, plus pipelined calls. ffb_available says whether both
-# exist and build; run_ffb adds their JSON lines to $RAW.
+# The Go client (go/, package ffb) calling the C server (`ffb serve` from
+# the top-level `make`): echo 64 B ... 16 MiB in spin and park mode (in
+# spin mode also with every byte of every reply checked, and with the
+# payload copied in from Go memory), pipelined
+# calls at depths 8/32/128, and the C client `ffb ping` as the C-to-C
+# floor. bench/go/cmd/ffbclient does the work; ffb_available says whether
+# the server tool and the Go client exist and build.
 ffb_available() {
-	[ -x "$ROOT/build/ffb" ] && [ -f "$BENCH/go/ffbclient/ffbclient.go" ] &&
-		(cd "$BENCH/go" && go build -o "$BIN/ffbclient" ./cmd/ffbclient) 2>>"$LOG"
+	[ -x "$FFB" ] && [ -x "$BIN/ffbclient" ]
 }
 
 run_ffb() {
 	if ! ffb_available; then
-		say "ffi-bridge server/client not available yet: skipping ffb measurements"
+		say "ffi-bridge not available ($FFB or the Go client missing; run make at the top level): skipping"
 		printf '{"name":"ffb_skipped","note":"build/ffb or the Go client was not available","checked":false}\n' >>"$RAW"
 		return 0
 	fi
-	local args=(-server "$ROOT/build/ffb" -sizes "$SIZES" -time "$PEER_TIME" -min "$PEER_MIN")
-	collect ffb_go_spin "$BIN/ffbclient" run -mode spin "${args[@]}"
-	collect ffb_go_park "$BIN/ffbclient" run -mode park "${args[@]}"
-	collect ffb_go_pipelined "$BIN/ffbclient" pipeline -mode spin -server "$ROOT/build/ffb" -time "$PEER_TIME"
+	local t=(-time "$PEER_TIME" -min "$PEER_MIN")
+	collect ffb_go_spin "$BIN/ffbclient" run -server "$FFB" -mode spin -sizes "$SIZES" -copyin -fullcheck "${t[@]}"
+	collect ffb_go_park "$BIN/ffbclient" run -server "$FFB" -mode park -sizes "$SIZES" "${t[@]}"
+	collect ffb_go_pipelined "$BIN/ffbclient" pipeline -server "$FFB" -mode spin -size 64 "${t[@]}"
+	collect ffb_c_ping_spin "$BIN/ffbclient" cping -server "$FFB" -mode spin -sizes "$SIZES" -count "$PING_COUNT"
+	collect ffb_c_ping_park "$BIN/ffbclient" cping -server "$FFB" -mode park -sizes 64,1048576 -count "$PING_COUNT"
 }
 # >>> END FFI-BRIDGE MEASUREMENTS <<<
 
@@ -141,10 +146,11 @@ run_hyperfine() {
 		-n iceoryx2 "$BIN/iceoryx2-echo loop --size 64 --count $HF_COUNT"
 	)
 	if ffb_available; then
-		cmds+=(-n ffb-spin "$BIN/ffbclient loop -mode spin -server $ROOT/build/ffb -size 64 -count $HF_COUNT")
-		cmds+=(-n ffb-park "$BIN/ffbclient loop -mode park -server $ROOT/build/ffb -size 64 -count $HF_COUNT")
+		cmds+=(-n ffb-spin "$BIN/ffbclient loop -mode spin -server $FFB -size 64 -count $HF_COUNT")
+		cmds+=(-n ffb-park "$BIN/ffbclient loop -mode park -server $FFB -size 64 -count $HF_COUNT")
 	fi
 	say "hyperfine: $HF_COUNT checked 64 B echo calls per process, $HF_RUNS runs each"
+	printf '{"hyperfine":{"count":%s,"size":64,"runs":%s}}\n' "$HF_COUNT" "$HF_RUNS" >>"$RAW"
 	hyperfine --style basic --warmup 1 --runs "$HF_RUNS" --export-json "$HYP" "${cmds[@]}" >>"$LOG" 2>&1 ||
 		say "hyperfine FAILED, see $LOG"
 }

@@ -2,7 +2,7 @@
 // calling the C server (`ffb serve`) it starts pinned to CPU 0, while it
 // runs pinned to CPU 1. It prints the same JSON lines as ffbbench.
 //
-//	ffbclient run      -server build/ffb -mode spin|park [-sizes ...] [-time 1s] [-min 200] [-copyin]
+//	ffbclient run      -server build/ffb -mode spin|park [-sizes ...] [-time 1s] [-min 200] [-copyin] [-fullcheck]
 //	ffbclient pipeline -server build/ffb -mode spin|park [-size 64] [-depths 8,32,128] [-time 1s]
 //	ffbclient cping    -server build/ffb -mode spin|park [-sizes ...] [-count 100000]
 //	ffbclient loop     -server build/ffb -mode spin|park [-size 64] [-count 1000000]
@@ -36,6 +36,8 @@ type flags struct {
 	maxIters *int
 	count    *int
 	copyIn   *bool
+	full     *bool
+	every    *int
 }
 
 func newFlags(name string) flags {
@@ -52,6 +54,8 @@ func newFlags(name string) flags {
 		maxIters: fs.Int("max", 1000000, "maximum timed iterations"),
 		count:    fs.Int("count", 100000, "calls (cping, loop)"),
 		copyIn:   fs.Bool("copyin", false, "also measure copying the payload in from Go memory"),
+		full:     fs.Bool("fullcheck", false, "also measure with every byte of every reply checked"),
+		every:    fs.Int("check-every", 64, "check the whole payload every N calls (stamps: every call)"),
 	}
 }
 
@@ -133,11 +137,16 @@ func run(cmd string, f flags) error {
 			return err
 		}
 		for _, n := range sizes {
-			for _, copyIn := range []bool{false, true} {
-				if copyIn && !*f.copyIn {
+			variants := []struct {
+				copyIn bool
+				every  int
+				on     bool
+			}{{false, *f.every, true}, {false, 1, *f.full}, {true, 1, *f.copyIn}}
+			for _, v := range variants {
+				if !v.on {
 					continue
 				}
-				r, err := ffbpeer.RunEcho(ctx, c, m, n, copyIn, budget(n))
+				r, err := ffbpeer.RunEcho(ctx, c, m, n, v.copyIn, v.every, budget(n))
 				if err != nil {
 					return err
 				}
@@ -161,8 +170,8 @@ func run(cmd string, f flags) error {
 			measure.Emit(os.Stdout, r)
 		}
 	case "loop":
-		b := measure.Budget{Time: time.Duration(1<<62), MinIters: *f.count, MaxIters: *f.count}
-		_, err := ffbpeer.RunEcho(ctx, c, m, *f.size, false, b)
+		b := measure.Budget{Time: time.Duration(1 << 62), MinIters: *f.count, MaxIters: *f.count}
+		_, err := ffbpeer.RunEcho(ctx, c, m, *f.size, false, *f.every, b)
 		return err
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
