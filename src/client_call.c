@@ -195,13 +195,17 @@ static void park(ffb_client *c, uint64_t deadline)
 
 static ffb_status wait_for(ffb_client *c, done_fn done, uint32_t arg, uint64_t deadline)
 {
-	uint64_t spin_until = ffb__now_ns() + c->opts.spin_ns;
-	for (;;) {
+	uint64_t spin_until = 0;
+	for (unsigned pass = 0;; pass++) {
 		ffb__client_drain(c);
 		if (done(c, arg))
 			return FFB_OK;
 		if (c->dead)
 			return c->dead;
+		if (pass & 7) { /* the clock every 8th pass: keep the spin tight */
+			ffb_cpu_relax();
+			continue;
+		}
 		uint64_t now = ffb__now_ns();
 		if (now >= deadline)
 			return FFB_ERR_TIMEOUT;
@@ -210,10 +214,10 @@ static ffb_status wait_for(ffb_client *c, done_fn done, uint32_t arg, uint64_t d
 			check_sock(c);
 			continue;
 		}
-		if (c->opts.wait_mode == FFB_WAIT_SPIN || now < spin_until) {
-			ffb_cpu_relax();
+		if (!spin_until)
+			spin_until = now + c->opts.spin_ns;
+		if (c->opts.wait_mode == FFB_WAIT_SPIN || now < spin_until)
 			continue;
-		}
 		park(c, deadline);
 	}
 }

@@ -390,28 +390,38 @@ ffb_status ffb_server_run(ffb_server *srv)
 	if (!srv->op_notify.armed)
 		ffb__arm_poll(srv, &srv->op_notify, srv->notify_fd, POLLIN);
 	take_adopted(srv);
-	uint64_t last_work = ffb__now_ns();
-	unsigned spins = 0;
+	uint64_t idle_since = 0; /* 0: busy */
+	unsigned busy = 0, idle = 0;
 	while (!__atomic_load_n(&srv->stop_flag, __ATOMIC_ACQUIRE)) {
-		bool did = service_all(srv);
+		/* Hot path: rings only. io_uring and the clock are looked at
+		 * when idle, and every 256th busy pass so a loaded server still
+		 * accepts and notices hang-ups. */
+		if (service_all(srv)) {
+			idle_since = 0;
+			if (++busy & 255)
+				continue;
+		}
 		if (io_uring_sq_ready(&srv->ring))
 			io_uring_submit(&srv->ring);
-		did |= reap(srv) > 0;
-		uint64_t now = ffb__now_ns();
-		if ((++spins & 1023) == 0)
-			ffb__session_expire_handshakes(srv, now);
-		if (did) {
-			last_work = now;
+		if (reap(srv)) {
+			idle_since = 0;
 			continue;
 		}
-		if (now - last_work < srv->opts.spin_ns) {
+		if (++idle & 7) { /* the clock every 8th idle pass */
 			ffb_cpu_relax();
 			continue;
 		}
+		uint64_t now = ffb__now_ns();
+		if ((idle & 1023) == 0)
+			ffb__session_expire_handshakes(srv, now);
+		if (!idle_since)
+			idle_since = now;
+		if (now - idle_since < srv->opts.spin_ns)
+			continue;
 		park(srv);
 		reap(srv);
 		ffb__session_expire_handshakes(srv, ffb__now_ns());
-		last_work = ffb__now_ns();
+		idle_since = 0;
 	}
 	close_all(srv);
 	__atomic_store_n(&srv->running, false, __ATOMIC_RELEASE);
