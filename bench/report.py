@@ -33,6 +33,8 @@ SERIES = [
     ("iceoryx2", "iceoryx2_echo_{n}"),
     ("memcpy (one copy)", "memcpy_{n}"),
 ]
+COLORS = ["#d62728", "#ff7f0e", "#e377c2", "#8c564b", "#1f77b4", "#2ca02c", "#17becf",
+          "#9467bd", "#bcbd22", "#7f7f7f", "#000000"]
 PEERS = ["cgo_echo_{n}", "uds_echo_{n}", "grpc_echo_{n}", "shmipc_echo_{n}", "iceoryx2_echo_{n}"]
 FFB_MAIN = "ffb_go_spin_echo_{n}"
 
@@ -113,9 +115,10 @@ def verdicts(recs):
         best = min(pipes.values(), key=lambda r: r["p50_ns"])
         ok = best["p50_ns"] < cgo
         reason = "" if ok else (
-            f"the Go client spends ~{ns(best['p50_ns'])} per call even when the ring is busy "
-            f"(mutex, in-flight registry, buffer state atomics, result hand-off per call); "
-            f"the ring itself moves a 32 B entry in {ns(p50(recs, 'ring_throughput_b32'))} batched")
+            f"the Go client spends ~{ns(best['p50_ns'])} of its own per call even with the ring busy, "
+            f"while the ring moves a 32 B entry in {ns(p50(recs, 'ring_throughput_b32'))} batched "
+            f"({ns(p50(recs, 'ring_throughput_b1'))} unbatched); where the time goes: "
+            f"`ffbclient pipeline -cpuprofile` (bench/README.md, findings)")
         out.append(("pipelined cost/call < one cgo call",
                     f"{ns(best['p50_ns'])}/call ({best['name']}) vs {ns(cgo)}", "met" if ok else "MISSED", reason))
     else:
@@ -227,12 +230,15 @@ def plots(recs, outdir):
         with open(fn, "w") as f:
             for n, v in pts:
                 f.write(f"{n} {v}\n")
-        plot_cmds.append(f"'{fn}' using 1:2 with linespoints lw 2 title '{label}'")
+        color = COLORS[i % len(COLORS)]
+        dash = 1 if label.startswith("ffi-bridge") else 2 if label.startswith("memcpy") else 1
+        plot_cmds.append(f"'{fn}' using 1:2 with linespoints lw 2 dt {dash} pt {i % 13 + 1} "
+                         f"lc rgb '{color}' title '{label}'")
     cl = p50(recs, "cacheline_rtt")
     if cl:
         plot_cmds.append(f"{cl} with lines dt 2 lc rgb 'black' title 'cache-line RTT (limit)'")
     lat_png = os.path.join(outdir, "latency-vs-size.png")
-    script = f"""set terminal pngcairo size 1100,700 noenhanced
+    script = f"""set terminal pngcairo size 1300,750 noenhanced
 set output '{lat_png}'
 set title 'Echo round trip p50 vs payload size (server CPU0, client CPU1)'
 set logscale xy
@@ -264,7 +270,8 @@ set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.8
 set xtics rotate by -35 scale 0
-set xtics auto
+set bmargin 14
+set rmargin 10
 set key inside top left
 plot '{fn}' using 3:xtic(2) title 'p50', '' using 4 title 'p99', '' using 5 title 'p99.9'
 """

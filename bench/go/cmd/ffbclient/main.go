@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,7 @@ type flags struct {
 	copyIn   *bool
 	full     *bool
 	every    *int
+	profile  *string
 }
 
 func newFlags(name string) flags {
@@ -56,6 +58,7 @@ func newFlags(name string) flags {
 		copyIn:   fs.Bool("copyin", false, "also measure copying the payload in from Go memory"),
 		full:     fs.Bool("fullcheck", false, "also measure with every byte of every reply checked"),
 		every:    fs.Int("check-every", 64, "check the whole payload every N calls (stamps: every call)"),
+		profile:  fs.String("cpuprofile", "", "write a CPU profile of the client to this file"),
 	}
 }
 
@@ -78,7 +81,19 @@ func main() {
 	}
 	f := newFlags(os.Args[1])
 	f.fs.Parse(os.Args[2:])
+	if *f.profile != "" {
+		out, err := os.Create(*f.profile)
+		if err == nil {
+			err = pprof.StartCPUProfile(out)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ffbclient:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(os.Args[1], f); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "ffbclient:", err)
 		os.Exit(1)
 	}
