@@ -129,6 +129,27 @@ run_ffb() {
 	collect ffb_go_pipelined "$BIN/ffbclient" pipeline -server "$FFB" -mode spin -size 64 "${t[@]}"
 	collect ffb_c_ping_spin "$BIN/ffbclient" cping -server "$FFB" -mode spin -sizes "$SIZES" -count "$PING_COUNT"
 	collect ffb_c_ping_park "$BIN/ffbclient" cping -server "$FFB" -mode park -sizes 64,1048576 -count "$PING_COUNT"
+	run_go_client_benchmarks
+}
+
+# The Go client's own `BenchmarkEcho*` (go test -bench in go/), when it has
+# them: run pinned to CPU 1 with FFB_SERVER pointing at the server tool;
+# their mean ns/op are recorded (go test gives no percentiles).
+run_go_client_benchmarks() {
+	if ! grep -qs '^func BenchmarkEcho' "$ROOT"/go/*_test.go; then
+		say "go/ has no BenchmarkEcho* yet: skipping go test -bench"
+		return 0
+	fi
+	say "go test -bench BenchmarkEcho in go/"
+	local out
+	if out=$(cd "$ROOT/go" && FFB_SERVER="$FFB" taskset -c 1 go test -run '^$' -bench '^BenchmarkEcho' \
+		-benchtime "$PEER_TIME" -benchmem . 2>>"$LOG"); then
+		python3 "$BENCH/gobench2json.py" go_test_ "go test process pinned to CPU1 (taskset); server as the benchmark places it" \
+			<<<"$out" >>"$RAW"
+	else
+		say "go test -bench in go/ FAILED, see $LOG"
+		printf '{"name":"go_test_BenchmarkEcho","error":"go test failed","checked":false}\n' >>"$RAW"
+	fi
 }
 # >>> END FFI-BRIDGE MEASUREMENTS <<<
 
