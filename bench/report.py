@@ -300,8 +300,9 @@ def main():
     md.append("")
     md.append("The machine is a shared 2-vCPU VM. Figures taken while other work ran on the same "
               "two CPUs (load average above ~0.5) are noisy — above all the tails and everything that "
-              "sleeps and is woken (sockets, gRPC, shmipc, futex, park mode). The cache-line probe's "
-              "sensitivity to `pause` suggests the two vCPUs may share a physical core on the host.")
+              "sleeps and is woken (sockets, gRPC, shmipc, futex, park mode). The vCPUs are host threads "
+              "whose placement may change between runs (one early run measured a 48 ns cache-line RTT, "
+              "most 190-250 ns): compare figures from the same run.")
     md.append("")
     md.append("## Verdict against the targets")
     md.append("")
