@@ -387,3 +387,29 @@ fn shutdown_reports_calls_and_clients_see_the_end() {
     let code = client.version().unwrap_err().code();
     assert!(matches!(code, Code::CLOSED | Code::PEER_GONE), "got {code:?}");
 }
+
+#[test]
+fn a_timed_out_call_gives_its_buffer_up_and_the_session_recovers() {
+    let server = serving();
+    server
+        .register("test.sleep", |req| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(Reply::input(req.len()))
+        })
+        .unwrap();
+    let client = server.connect_inproc().unwrap();
+    client.set_timeout(Some(std::time::Duration::from_millis(30)));
+    let buf = client.alloc_bytes(b"slow").unwrap();
+    let err = client.invoke("test.sleep", &buf, 4).unwrap_err();
+    assert_eq!(err.code(), Code::TIMEOUT);
+    assert!(buf.is_lost(), "the input block was given up");
+    assert!(buf.write_at(0, b"x").is_err());
+    assert!(buf.read_vec(1).is_err());
+    drop(buf); // must not free a block the session owns now
+    client.set_timeout(None);
+    // The late answer is reclaimed; the session goes on.
+    assert_eq!(client.invoke_bytes("test.upper", b"after").unwrap(), b"AFTER");
+    std::thread::sleep(std::time::Duration::from_millis(350));
+    assert_eq!(client.invoke_bytes("test.upper", b"later").unwrap(), b"LATER");
+    assert_eq!(client.stats().unwrap().pending, 0);
+}
