@@ -5,6 +5,8 @@
  * messages, pipelining, timeouts with late answers reclaimed, the eventfd
  * doorbell fallback, park mode, and the in-process pair.
  */
+#include <sys/stat.h>
+
 #include "client_internal.h"
 #include "testutil.h"
 
@@ -353,6 +355,61 @@ static void refused_when_session_cap_reached(void **state)
 	assert_int_equal(test_server_stop(&ts, SIGTERM), 0);
 }
 
+/* Connect from a child running as `uid`; returns the child's status code. */
+static int connect_as(const char *path, uid_t uid)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgid(uid) != 0 || setuid(uid) != 0)
+			_exit(100);
+		ffb_client *c = NULL;
+		ffb_status st = ffb_client_connect(path, NULL, &c);
+		if (st == FFB_OK) {
+			ffb_result r;
+			st = ffb_client_call(c, FFB_FN_ECHO, (ffb_handle){0}, 0, -1, &r);
+			ffb_client_close(c);
+		}
+		_exit(st);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void other_uid_is_refused_unless_allowed(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* needs root to become another uid; CI runs as root */
+	const uid_t nobody = 65534;
+	struct test_server ts;
+	struct ffb_server_options o;
+	ffb_server_options_init(&o);
+	o.socket_mode = 0666; /* let the file system admit it: SO_PEERCRED decides */
+	test_server_start_opts(&ts, NULL, &o);
+	assert_int_equal(chmod(ts.dir, 0755), 0);
+	assert_int_equal(connect_as(ts.path, nobody), FFB_ERR_PERMISSION_DENIED);
+	assert_int_equal(test_server_stop(&ts, SIGTERM), 0);
+
+	o.allowed_uids = &nobody;
+	o.n_allowed_uids = 1;
+	test_server_start_opts(&ts, NULL, &o);
+	assert_int_equal(chmod(ts.dir, 0755), 0);
+	assert_int_equal(connect_as(ts.path, nobody), FFB_OK);
+	assert_int_equal(connect_as(ts.path, 65533), FFB_ERR_PERMISSION_DENIED);
+	assert_int_equal(test_server_stop(&ts, SIGTERM), 0);
+}
+
+static void socket_file_is_private_by_default(void **state)
+{
+	(void)state;
+	struct stat st;
+	assert_int_equal(stat(server.path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_true(S_ISSOCK(st.st_mode));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +424,8 @@ int main(void)
 		cmocka_unit_test(futex_doorbell_with_parking_server),
 		cmocka_unit_test(inproc_pair_echoes),
 		cmocka_unit_test(refused_when_session_cap_reached),
+		cmocka_unit_test(other_uid_is_refused_unless_allowed),
+		cmocka_unit_test(socket_file_is_private_by_default),
 	};
 	return cmocka_run_group_tests(tests, start, stop);
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +55,7 @@ static inline void test_server_start_opts(struct test_server *ts, test_server_se
 	ts->pid = fork();
 	assert_true(ts->pid >= 0);
 	if (ts->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves no server behind */
 		close(ready[0]);
 		struct sigaction sa = {.sa_handler = testutil_on_term};
 		sigaction(SIGTERM, &sa, NULL);
