@@ -35,6 +35,7 @@
 
 static struct test_server server;
 static int idle_fds, idle_maps; /* the server's counts with no session */
+static const char *g_path;      /* connect here instead of server.path */
 
 static void small_options(struct ffb_server_options *o, uint32_t ring)
 {
@@ -76,15 +77,24 @@ static void server_setup(ffb_server *s)
 		ffb_set_log(log_to_stderr, NULL, FFB_LOG_INFO);
 }
 
+static int g_use_futex = 1; /* the server's doorbell for the running group */
+
 static int start_server(void **state)
 {
 	(void)state;
 	struct ffb_server_options o;
 	small_options(&o, RING);
+	o.use_futex_doorbell = g_use_futex;
 	test_server_start_opts(&server, server_setup, &o);
 	settled_counts(&idle_fds, &idle_maps);
 	assert_int_equal(idle_maps, 0);
 	return 0;
+}
+
+static int start_server_eventfd(void **state)
+{
+	g_use_futex = 0;
+	return start_server(state);
 }
 
 static int stop_server(void **state)
@@ -128,7 +138,7 @@ static ffb_client *connect_ok(void)
 	ffb_client_options_init(&o);
 	o.connect_timeout_ms = 3000;
 	ffb_client *c = NULL;
-	assert_int_equal(ffb_client_connect(server.path, &o, &c), FFB_OK);
+	assert_int_equal(ffb_client_connect(g_path ? g_path : server.path, &o, &c), FFB_OK);
 	return c;
 }
 
@@ -260,6 +270,18 @@ static void attack_each(make_fn make, int variants)
 		run_attack(attack_one_entry);
 }
 
+static void doorbell_is_the_one_configured(void **state)
+{
+	(void)state;
+	ffb_client *c = connect_ok();
+	if (!g_use_futex) {
+		assert_false(c->futex);
+		assert_true(c->server_bell >= 0);
+	}
+	echo_ok(c, 10, 0);
+	close_last(c);
+}
+
 /* ---- (a) request ring tail out of range ------------------------------- */
 
 static uint32_t g_tail_jump;
@@ -278,6 +300,33 @@ static void request_tail_past_entries_cuts_the_session(void **state)
 	for (size_t i = 0; i < sizeof(jumps) / sizeof(jumps[0]); i++) {
 		g_tail_jump = jumps[i];
 		run_attack(attack_tail);
+	}
+}
+
+/* The consumer index of the response ring (the client's) out of range: the
+ * server finds out when the ring looks full and it re-reads the index. */
+static uint32_t g_head_jump;
+
+static void attack_resp_head(ffb_client *h)
+{
+	struct ffb_ring_entry e[RING];
+	for (unsigned i = 0; i < RING; i++)
+		e[i] = (struct ffb_ring_entry){.call_id = ((uint64_t)9 << 32) | i, .kind = FFB_KIND_CALL,
+					       .fn_or_status = FFB_FN_ECHO};
+	push_raw(h, e, RING); /* RING answers fill the response ring */
+	assert_true(WAIT_UNTIL(ffb_ring_prod_free(&h->req, RING) == (int)RING, 2000));
+	uint32_t tail = __atomic_load_n(&h->resp.ctl->p_tail, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&h->resp.ctl->c_head, tail + g_head_jump, __ATOMIC_RELEASE);
+	push_raw(h, e, 1);
+}
+
+static void response_head_out_of_range_cuts_the_session(void **state)
+{
+	(void)state;
+	const uint32_t jumps[] = {1, 0x80000000u, (uint32_t)-(int32_t)(RING + 1)};
+	for (size_t i = 0; i < sizeof(jumps) / sizeof(jumps[0]); i++) {
+		g_head_jump = jumps[i];
+		run_attack(attack_resp_head);
 	}
 }
 
@@ -609,6 +658,32 @@ static void hostile_hellos_are_refused_without_server_leaks(void **state)
 	assert_int_equal(until_hangup(fd, buf, sizeof(buf)), 0);
 	close(fd);
 
+	/* a hello with more fds than the server's control buffer holds */
+	fd = raw_connect();
+	{
+		int many[16];
+		union {
+			char buf[CMSG_SPACE(sizeof(many))];
+			struct cmsghdr align;
+		} ctrl;
+		memset(&ctrl, 0, sizeof(ctrl));
+		for (int i = 0; i < 16; i++)
+			many[i] = eventfd(0, EFD_CLOEXEC);
+		struct iovec iov = {.iov_base = &hello, .iov_len = sizeof(hello)};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
+				     .msg_controllen = sizeof(ctrl.buf)};
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(many));
+		memcpy(CMSG_DATA(cm), many, sizeof(many));
+		assert_int_equal(sendmsg(fd, &msg, 0), sizeof(hello));
+		for (int i = 0; i < 16; i++)
+			close(many[i]);
+	}
+	assert_int_equal(until_hangup(fd, buf, sizeof(buf)), 0);
+	close(fd);
+
 	/* a wrong version: refused with VERSION_MISMATCH */
 	fd = raw_connect();
 	hello.layout_version = FFB_LAYOUT_VERSION + 1;
@@ -623,6 +698,15 @@ static void hostile_hellos_are_refused_without_server_leaks(void **state)
 	assert_int_equal(send(fd, &hello, 8, 0), 8);
 	assert_int_equal(until_hangup(fd, buf, sizeof(buf)), 0);
 	close(fd);
+
+	/* a hello, then gone before the answer: the arena sent into the
+	 * dead socket must not stay with the server */
+	for (int i = 0; i < 5; i++) {
+		fd = raw_connect();
+		hello.layout_version = FFB_LAYOUT_VERSION;
+		assert_int_equal(send(fd, &hello, sizeof(hello), 0), sizeof(hello));
+		close(fd);
+	}
 
 	/* no hello at all: dropped after the handshake timeout (300 ms) */
 	fd = raw_connect();
@@ -709,6 +793,52 @@ static void random_garbage_never_hurts_the_server_or_others(void **state)
 	assert_true(test_now_ns() - t0 < 20 * 1000000000ull);
 }
 
+/* The same attacks against a server running in this process, where its
+ * counters can be read: every cut is counted, sessions go back to zero,
+ * and (under ASan) nothing a cut session had is leaked. */
+static void in_process_server_counts_every_cut_and_frees_sessions(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ffb-hostile-XXXXXX", path[108];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	struct ffb_server_options o;
+	small_options(&o, RING);
+	ffb_server *srv;
+	assert_int_equal(ffb_server_create(&o, &srv), FFB_OK);
+	assert_int_equal(ffb_server_listen(srv, path), FFB_OK);
+	assert_int_equal(ffb_server_start(srv), FFB_OK);
+	g_path = path;
+
+	ffb_client *by = connect_ok();
+	echo_ok(by, 100, 40);
+	static const attack_fn attacks[] = {attack_tail, attack_one_entry, attack_double_release, attack_socket_fds,
+					    attack_resp_head};
+	g_tail_jump = RING + 1;
+	g_head_jump = 1;
+	g_make = make_bad_call_handle;
+	g_variant = 6;
+	const unsigned n = sizeof(attacks) / sizeof(attacks[0]);
+	for (unsigned i = 0; i < n; i++) {
+		ffb_client *h = connect_ok();
+		echo_ok(h, 10, 41);
+		attacks[i](h);
+		expect_cut(h);
+		ffb_client_close(h);
+		echo_ok(by, 100, 42 + i);
+	}
+	struct ffb_server_stats st;
+	assert_int_equal(ffb_server_stats(srv, &st), FFB_OK);
+	assert_int_equal(st.sessions_cut, n);
+	assert_true(st.protocol_errors >= n);
+	assert_int_equal(st.sessions_total, n + 1);
+	ffb_client_close(by);
+	assert_true(WAIT_UNTIL(ffb_server_stats(srv, &st) == FFB_OK && st.sessions_active == 0, 2000));
+	g_path = NULL;
+	ffb_server_destroy(srv);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* ===================================================================== */
 /* ---- hostile server against the C client ---------------------------- */
 
@@ -723,6 +853,8 @@ struct fake {
 
 /* A valid handshake from an in-process fake server: its hello is queued
  * before the client's handshake runs, so no thread is needed. */
+static uint32_t g_fake_start_index; /* where the fake's rings' indices start */
+
 static void fake_start(struct fake *f, uint32_t ring)
 {
 	struct ffb_server_options o;
@@ -730,6 +862,12 @@ static void fake_start(struct fake *f, uint32_t ring)
 	assert_int_equal(ffb__layout_compute(&o, 99, 0x42, FFB_SB_FUTEX_DOORBELL, &f->sb), FFB_OK);
 	int memfd;
 	assert_int_equal(ffb__arena_create(&f->sb, &memfd, &f->base), FFB_OK);
+	/* Indices are free-running: a server may start them anywhere. */
+	uint64_t rings[2] = {f->sb.req_ring_offset, f->sb.resp_ring_offset};
+	for (int i = 0; i < 2; i++) {
+		struct ffb_ring_ctl *ctl = (struct ffb_ring_ctl *)(f->base + rings[i]);
+		ctl->p_tail = ctl->c_head = g_fake_start_index;
+	}
 	f->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
@@ -1243,12 +1381,64 @@ static void random_results_never_reach_the_wrong_call(void **state)
 	assert_true(test_now_ns() - t0 < 20 * 1000000000ull);
 }
 
+/* Ring indices that cross UINT32_MAX: every answer still reaches its
+ * call, one at a time and in full-ring batches. */
+static void ring_indices_crossing_u32_wrap_deliver_correctly(void **state)
+{
+	(void)state;
+	g_fake_start_index = UINT32_MAX - 5;
+	struct fake f;
+	fake_start(&f, 8);
+	g_fake_start_index = 0;
+	assert_true(f.c->req.tail == UINT32_MAX - 5 && f.c->resp.head == UINT32_MAX - 5);
+	struct ffb_completion done[8];
+	struct ffb_ring_entry t;
+	for (uint32_t i = 0; i < 12; i++) {
+		ffb_handle a = block_with(f.c, 8 + i, 30 + i);
+		uint64_t id = submit_taken(&f, a, 8 + i, &t);
+		fake_answer(&f, id, FFB_KIND_RESULT, FFB_OK, a.id, 8 + i);
+		fake_publish(&f);
+		assert_int_equal(poll_all(f.c, done, 8, SEC), 1);
+		assert_true(done[0].call_id == id);
+		assert_int_equal(done[0].result.len, 8 + i);
+		void *d;
+		assert_int_equal(ffb_client_data(f.c, a, &d, NULL), FFB_OK);
+		assert_true(check(d, 8 + i, 30 + i));
+		assert_int_equal(ffb_client_free(f.c, a), FFB_OK);
+	}
+	for (int round = 0; round < 3; round++) {
+		uint64_t ids[8];
+		for (int i = 0; i < 8; i++)
+			assert_int_equal(ffb_client_submit(f.c, FFB_FN_ECHO, (ffb_handle){0}, 0, &ids[i]), FFB_OK);
+		assert_int_equal(ffb_client_flush(f.c), FFB_OK);
+		for (int i = 0; i < 8; i++) {
+			t = fake_take(&f);
+			assert_true(t.call_id == ids[i]);
+			/* answered in reverse, each with its own status */
+			f.resp.slots[(f.resp.tail + 7 - i) & f.resp.mask] =
+				(struct ffb_ring_entry){.call_id = t.call_id, .kind = FFB_KIND_RESULT, .fn_or_status = 30 + i};
+		}
+		f.resp.tail += 8;
+		fake_publish(&f);
+		assert_int_equal(poll_all(f.c, done, 8, SEC), 8);
+		for (int k = 0; k < 8; k++)
+			for (int i = 0; i < 8; i++)
+				if (done[k].call_id == ids[i])
+					assert_int_equal(done[k].result.status, 30 + i);
+	}
+	assert_true(f.c->resp.head < 100); /* it did wrap */
+	assert_int_equal(dropped(f.c) + proto_errors(f.c), 0);
+	fake_stop(&f);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest against_server[] = {
+		cmocka_unit_test(doorbell_is_the_one_configured),
 		cmocka_unit_test(boundary_requests_that_are_legal_are_served),
 		cmocka_unit_test(request_tail_past_entries_cuts_the_session),
+		cmocka_unit_test(response_head_out_of_range_cuts_the_session),
 		cmocka_unit_test(unknown_entry_kind_cuts_the_session),
 		cmocka_unit_test(call_with_forged_handle_cuts_the_session),
 		cmocka_unit_test(call_with_call_id_zero_cuts_the_session),
@@ -1261,6 +1451,7 @@ int main(void)
 		cmocka_unit_test(client_over_its_inflight_cap_does_not_stall_others),
 		cmocka_unit_test(hostile_hellos_are_refused_without_server_leaks),
 		cmocka_unit_test(random_garbage_never_hurts_the_server_or_others),
+		cmocka_unit_test(in_process_server_counts_every_cut_and_frees_sessions),
 	};
 	const struct CMUnitTest against_client[] = {
 		cmocka_unit_test(forged_call_ids_are_dropped_never_delivered),
@@ -1270,10 +1461,22 @@ int main(void)
 		cmocka_unit_test(corrupt_response_tail_fails_every_pending_call_with_protocol),
 		cmocka_unit_test(corrupt_request_head_is_protocol_on_next_submit),
 		cmocka_unit_test(goodbye_and_garbage_on_socket_end_pending_calls),
+		cmocka_unit_test(ring_indices_crossing_u32_wrap_deliver_correctly),
 		cmocka_unit_test(random_results_never_reach_the_wrong_call),
+	};
+	const struct CMUnitTest against_eventfd_server[] = {
+		cmocka_unit_test(doorbell_is_the_one_configured),
+		cmocka_unit_test(boundary_requests_that_are_legal_are_served),
+		cmocka_unit_test(request_tail_past_entries_cuts_the_session),
+		cmocka_unit_test(unknown_entry_kind_cuts_the_session),
+		cmocka_unit_test(double_release_cuts_the_session),
+		cmocka_unit_test(client_over_its_inflight_cap_does_not_stall_others),
+		cmocka_unit_test(random_garbage_never_hurts_the_server_or_others),
 	};
 	int failed = cmocka_run_group_tests_name("hostile client vs real server", against_server, start_server,
 						 stop_server);
+	failed += cmocka_run_group_tests_name("hostile client vs eventfd-doorbell server", against_eventfd_server,
+					      start_server_eventfd, stop_server);
 	failed += cmocka_run_group_tests_name("hostile server vs C client", against_client, NULL, NULL);
 	return failed;
 }
