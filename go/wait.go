@@ -79,20 +79,26 @@ func (c *Client) park(ctx context.Context, i, g uint32) (callResult, bool, error
 	s := &c.reg.slots[i]
 	done := slotWord(g, slotDone)
 	c.parkers.Add(1)
-	defer c.parkers.Add(-1)
 	select {
 	case c.kick <- struct{}{}:
 	default:
 	}
 	s.parked.Store(1)
-	defer s.parked.Store(0)
+	// unpark must run before the slot is released: the next call on this
+	// slot may park at once and needs its own flag.
+	unpark := func() {
+		s.parked.Store(0)
+		c.parkers.Add(-1)
+	}
 	for {
 		if s.word.Load() == done {
+			unpark()
 			return c.collect(i), true, nil
 		}
 		select {
 		case <-s.wake:
 		case <-ctx.Done():
+			unpark()
 			return c.abandon(i, g, ctxError(ctx))
 		case <-c.done:
 			c.checkWait(ctx, nil, s, g)
