@@ -8,8 +8,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest.parent().expect("rust/ lives inside the project").to_path_buf();
+    let manifest = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
+    let root = manifest
+        .parent()
+        .expect("rust/ lives inside the project")
+        .to_path_buf();
     let src = root.join("src");
     let include = root.join("include");
     let ring = root.join("ring");

@@ -49,16 +49,26 @@ fn echo_check(client: &Client, size: usize) -> ffb::Result<()> {
         reply.is_zero_copy()
     );
     if !same || !intact {
-        return Err(ffb::Error::with_message(Code::PROTOCOL, "echo did not return the same buffer"));
+        return Err(ffb::Error::with_message(
+            Code::PROTOCOL,
+            "echo did not return the same buffer",
+        ));
     }
     Ok(())
 }
 
 fn expect_error(client: &Client, name: &str, want: Code) -> ffb::Result<()> {
     match client.invoke_empty(name) {
-        Ok(_) => Err(ffb::Error::with_message(Code::UNKNOWN, format!("{name} unexpectedly succeeded"))),
+        Ok(_) => Err(ffb::Error::with_message(
+            Code::UNKNOWN,
+            format!("{name} unexpectedly succeeded"),
+        )),
         Err(e) if e.code() == want => {
-            println!("{name}: error {} ({})", e.code(), e.message().unwrap_or("no message"));
+            println!(
+                "{name}: error {} ({})",
+                e.code(),
+                e.message().unwrap_or("no message")
+            );
             Ok(())
         }
         Err(e) => Err(e),

@@ -43,8 +43,16 @@ fn sum(input: SumIn) -> ffb::Result<SumOut> {
         .values
         .iter()
         .try_fold(0i64, |acc, v| acc.checked_add(*v))
-        .ok_or_else(|| Error::with_message(Code::INVALID_ARGUMENT, "demo.json.sum: the sum overflows i64"))?;
-    Ok(SumOut { sum, count: input.values.len() })
+        .ok_or_else(|| {
+            Error::with_message(
+                Code::INVALID_ARGUMENT,
+                "demo.json.sum: the sum overflows i64",
+            )
+        })?;
+    Ok(SumOut {
+        sum,
+        count: input.values.len(),
+    })
 }
 
 fn usage() -> ExitCode {
@@ -124,11 +132,18 @@ fn main() -> ExitCode {
 fn serve(socket: &str, signals: &libc::sigset_t) -> ffb::Result<u64> {
     let server = Server::bind(socket)?;
     server.register_json("demo.json.sum", sum)?;
-    server.register("demo.upper", |req| Ok(Reply::bytes(req.to_vec().to_ascii_uppercase())))?;
-    server.register("demo.fail", |_| {
-        Err(Error::with_message(Code::INVALID_ARGUMENT, "demo.fail: failing on purpose"))
+    server.register("demo.upper", |req| {
+        Ok(Reply::bytes(req.to_vec().to_ascii_uppercase()))
     })?;
-    server.register("demo.panic", |_| -> ffb::Result<Reply> { panic!("demo.panic: panicking on purpose") })?;
+    server.register("demo.fail", |_| {
+        Err(Error::with_message(
+            Code::INVALID_ARGUMENT,
+            "demo.fail: failing on purpose",
+        ))
+    })?;
+    server.register("demo.panic", |_| -> ffb::Result<Reply> {
+        panic!("demo.panic: panicking on purpose")
+    })?;
     server.start()?;
 
     println!(
@@ -139,7 +154,11 @@ fn serve(socket: &str, signals: &libc::sigset_t) -> ffb::Result<u64> {
     let _ = std::io::stdout().flush();
 
     let sig = wait_for_stop_signal(signals);
-    let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+    let name = if sig == libc::SIGINT {
+        "SIGINT"
+    } else {
+        "SIGTERM"
+    };
     eprintln!("server: {name}, stopping");
     let stats = server.shutdown()?;
     Ok(stats.calls)

@@ -64,7 +64,12 @@ pub struct Buffer<'c> {
 
 impl<'c> Buffer<'c> {
     pub(crate) fn new(client: &'c Client, handle: Handle, capacity: u32) -> Self {
-        Buffer { client, handle, capacity, lost: Cell::new(false) }
+        Buffer {
+            client,
+            handle,
+            capacity,
+            lost: Cell::new(false),
+        }
     }
 
     pub(crate) fn client(&self) -> &'c Client {
@@ -114,10 +119,15 @@ impl<'c> Buffer<'c> {
     /// bounds-checked against the capacity: the start address.
     fn span(&self, offset: usize, len: usize) -> Result<*mut u8> {
         if self.lost.get() {
-            return Err(Error::with_message(Code::BUSY, "buffer was given up by a failed call"));
+            return Err(Error::with_message(
+                Code::BUSY,
+                "buffer was given up by a failed call",
+            ));
         }
         let (p, cap) = self.client.data(self.handle)?;
-        let end = offset.checked_add(len).ok_or(Error::new(Code::BUFFER_TOO_SMALL))?;
+        let end = offset
+            .checked_add(len)
+            .ok_or(Error::new(Code::BUFFER_TOO_SMALL))?;
         if end > cap as usize {
             return Err(Error::new(Code::BUFFER_TOO_SMALL));
         }
@@ -199,7 +209,10 @@ impl<'c> Buffer<'c> {
     pub fn free(self) -> Result<()> {
         let this = std::mem::ManuallyDrop::new(self);
         if this.lost.get() {
-            return Err(Error::with_message(Code::BUSY, "buffer was given up by a failed call"));
+            return Err(Error::with_message(
+                Code::BUSY,
+                "buffer was given up by a failed call",
+            ));
         }
         this.client.free_raw(this.handle)
     }

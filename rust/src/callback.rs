@@ -61,7 +61,10 @@ impl Slot {
         let raw = Box::into_raw(Box::new(f));
         // SAFETY: Box::into_raw never returns NULL.
         let ctx = unsafe { NonNull::new_unchecked(raw.cast::<c_void>()) };
-        let slot = Slot { ctx, drop_fn: drop_box::<F> };
+        let slot = Slot {
+            ctx,
+            drop_fn: drop_box::<F>,
+        };
         (slot, Some(trampoline::<F>), ctx.as_ptr())
     }
 }
@@ -196,5 +199,8 @@ where
 /// The error a register/unregister from inside a callback gets (it could
 /// deadlock against an unregister waiting for that very callback).
 pub(crate) fn reentry_error() -> Error {
-    Error::with_message(Code::INVALID_ARGUMENT, "cannot register or unregister from inside a callback")
+    Error::with_message(
+        Code::INVALID_ARGUMENT,
+        "cannot register or unregister from inside a callback",
+    )
 }

@@ -193,7 +193,8 @@ fn timeout_to_ns(d: Option<Duration>) -> i64 {
 }
 
 pub(crate) fn c_string(s: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| Error::with_message(Code::INVALID_ARGUMENT, "string contains a NUL byte"))
+    CString::new(s)
+        .map_err(|_| Error::with_message(Code::INVALID_ARGUMENT, "string contains a NUL byte"))
 }
 
 impl Client {
@@ -222,8 +223,9 @@ impl Client {
     /// # Ok::<(), ffb::Error>(())
     /// ```
     pub fn connect_with(path: impl AsRef<Path>, options: &ClientOptions) -> Result<Client> {
-        let path = CString::new(path.as_ref().as_os_str().as_bytes())
-            .map_err(|_| Error::with_message(Code::INVALID_ARGUMENT, "socket path contains a NUL byte"))?;
+        let path = CString::new(path.as_ref().as_os_str().as_bytes()).map_err(|_| {
+            Error::with_message(Code::INVALID_ARGUMENT, "socket path contains a NUL byte")
+        })?;
         let o = options.to_sys();
         let mut raw = ptr::null_mut();
         // SAFETY: path is NUL-terminated, o and raw are valid for the call;
@@ -238,7 +240,10 @@ impl Client {
     ///
     /// # Safety
     /// `raw` must be NULL or a live `ffb_client` owned by nobody else.
-    pub(crate) unsafe fn from_raw(raw: *mut sys::ffb_client, options: &ClientOptions) -> Result<Client> {
+    pub(crate) unsafe fn from_raw(
+        raw: *mut sys::ffb_client,
+        options: &ClientOptions,
+    ) -> Result<Client> {
         let raw = NonNull::new(raw).ok_or(Error::new(Code::NULL_POINTER))?;
         Ok(Client {
             raw,
@@ -338,9 +343,14 @@ impl Client {
         let mut cap = 0u32;
         // SAFETY: live client, valid out-pointers; the core validates the
         // handle before it writes them.
-        Error::check(unsafe { sys::ffb_client_data(self.raw(), handle.to_sys(), &mut p, &mut cap) })?;
+        Error::check(unsafe {
+            sys::ffb_client_data(self.raw(), handle.to_sys(), &mut p, &mut cap)
+        })?;
         if p.is_null() && cap != 0 {
-            return Err(Error::with_message(Code::NULL_POINTER, "core returned no address"));
+            return Err(Error::with_message(
+                Code::NULL_POINTER,
+                "core returned no address",
+            ));
         }
         Ok((p.cast::<u8>(), cap))
     }
@@ -411,7 +421,9 @@ impl Client {
         let mut r = sys::ffb_result::default();
         // SAFETY: live client; h is either 0 or a handle of this session
         // (checked by input_of and again by the core); r is a valid out-ptr.
-        let st = unsafe { sys::ffb_client_call(self.raw(), fn_id, h, len, self.timeout_ns.get(), &mut r) };
+        let st = unsafe {
+            sys::ffb_client_call(self.raw(), fn_id, h, len, self.timeout_ns.get(), &mut r)
+        };
         self.finish(st, r, input)
     }
 
@@ -426,7 +438,12 @@ impl Client {
     /// assert_eq!(r.to_vec()?, b"HELLO");
     /// # Ok::<(), ffb::Error>(())
     /// ```
-    pub fn invoke<'c, 'i>(&'c self, name: &str, input: &'i Buffer<'c>, len: usize) -> Result<Response<'c, 'i>> {
+    pub fn invoke<'c, 'i>(
+        &'c self,
+        name: &str,
+        input: &'i Buffer<'c>,
+        len: usize,
+    ) -> Result<Response<'c, 'i>> {
         self.invoke_opt(name, Some(input), len)
     }
 
@@ -452,8 +469,16 @@ impl Client {
         let (h, len) = self.input_of(input, len)?;
         let mut r = sys::ffb_result::default();
         // SAFETY: live client, NUL-terminated name, input checked as in call.
-        let st =
-            unsafe { sys::ffb_client_invoke(self.raw(), name.as_ptr(), h, len, self.timeout_ns.get(), &mut r) };
+        let st = unsafe {
+            sys::ffb_client_invoke(
+                self.raw(),
+                name.as_ptr(),
+                h,
+                len,
+                self.timeout_ns.get(),
+                &mut r,
+            )
+        };
         self.finish(st, r, input)
     }
 
@@ -522,10 +547,16 @@ impl Client {
         let len = u32::try_from(len).map_err(|_| Error::new(Code::BUFFER_TOO_SMALL))?;
         match input {
             None if len == 0 => Ok((sys::ffb_handle::default(), 0)),
-            None => Err(Error::with_message(Code::INVALID_ARGUMENT, "len without an input buffer")),
+            None => Err(Error::with_message(
+                Code::INVALID_ARGUMENT,
+                "len without an input buffer",
+            )),
             Some(b) => {
                 if !ptr::eq(b.client(), self) {
-                    return Err(Error::with_message(Code::FOREIGN_HANDLE, "buffer belongs to another client"));
+                    return Err(Error::with_message(
+                        Code::FOREIGN_HANDLE,
+                        "buffer belongs to another client",
+                    ));
                 }
                 if len > b.capacity() {
                     return Err(Error::new(Code::BUFFER_TOO_SMALL));
@@ -549,7 +580,9 @@ impl Client {
         if r.status == sys::FFB_OK && st != sys::FFB_OK {
             return Err(Error::new(Code::from_raw(st)));
         }
-        if (r.status == sys::FFB_ERR_TIMEOUT || r.status == sys::FFB_ERR_PEER_GONE) && r.handle.id == 0 {
+        if (r.status == sys::FFB_ERR_TIMEOUT || r.status == sys::FFB_ERR_PEER_GONE)
+            && r.handle.id == 0
+        {
             // After TIMEOUT or PEER_GONE the input block may have been given
             // up to the session (ffb.h); the core knows whether it still is
             // ours.
@@ -585,10 +618,15 @@ impl Client {
                 _ => {
                     // A reply block the server gave us: ours until freed.
                     match self.lookup(h) {
-                        Ok(cap) if r.len <= cap => Response::owned(Buffer::new(self, h, cap), r.len),
+                        Ok(cap) if r.len <= cap => {
+                            Response::owned(Buffer::new(self, h, cap), r.len)
+                        }
                         Ok(_) => {
                             let _ = self.free_raw(h);
-                            return Err(Error::with_message(Code::PROTOCOL, "reply longer than its block"));
+                            return Err(Error::with_message(
+                                Code::PROTOCOL,
+                                "reply longer than its block",
+                            ));
                         }
                         Err(e) => return Err(e),
                     }

@@ -223,7 +223,10 @@ impl Error {
     /// assert_eq!(e.message(), None);
     /// ```
     pub fn new(code: Code) -> Error {
-        Error { code, message: None }
+        Error {
+            code,
+            message: None,
+        }
     }
 
     /// An error with `code` and a message.
@@ -233,7 +236,10 @@ impl Error {
     /// assert_eq!(e.message(), Some("oops"));
     /// ```
     pub fn with_message(code: Code, message: impl Into<String>) -> Error {
-        Error { code, message: Some(message.into()) }
+        Error {
+            code,
+            message: Some(message.into()),
+        }
     }
 
     /// The stable code.

@@ -34,7 +34,10 @@ impl<'call> Request<'call> {
     /// `call` must be the live `ffb_call` of the running callback, valid for
     /// `'call`.
     pub(crate) unsafe fn from_raw(call: NonNull<sys::ffb_call>) -> Self {
-        Request { call, _call: PhantomData }
+        Request {
+            call,
+            _call: PhantomData,
+        }
     }
 
     fn raw(&self) -> *mut sys::ffb_call {
@@ -107,7 +110,9 @@ impl<'call> Request<'call> {
     /// The input block's address, with `offset..offset+len` checked
     /// against `limit` (len or capacity).
     fn span(&self, offset: usize, len: usize, limit: usize) -> Result<*mut u8> {
-        let end = offset.checked_add(len).ok_or(Error::new(Code::BUFFER_TOO_SMALL))?;
+        let end = offset
+            .checked_add(len)
+            .ok_or(Error::new(Code::BUFFER_TOO_SMALL))?;
         if end > limit {
             return Err(Error::new(Code::BUFFER_TOO_SMALL));
         }

@@ -38,15 +38,24 @@ pub struct Response<'c, 'i> {
 
 impl<'c, 'i> Response<'c, 'i> {
     pub(crate) fn empty() -> Self {
-        Response { len: 0, body: Body::Empty }
+        Response {
+            len: 0,
+            body: Body::Empty,
+        }
     }
 
     pub(crate) fn input(b: &'i Buffer<'c>, len: u32) -> Self {
-        Response { len, body: Body::Input(b) }
+        Response {
+            len,
+            body: Body::Input(b),
+        }
     }
 
     pub(crate) fn owned(b: Buffer<'c>, len: u32) -> Self {
-        Response { len, body: Body::Owned(b) }
+        Response {
+            len,
+            body: Body::Owned(b),
+        }
     }
 
     /// Length of the reply in bytes.

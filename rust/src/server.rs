@@ -293,7 +293,11 @@ impl Server {
         // borrows `options`, alive for the call; raw is a valid out-pointer.
         Error::check(unsafe { sys::ffb_server_create(&o, &mut raw) })?;
         let raw = NonNull::new(raw).ok_or(Error::new(Code::NULL_POINTER))?;
-        Ok(Server { raw, callbacks: Mutex::new(HashMap::new()), serving: AtomicBool::new(false) })
+        Ok(Server {
+            raw,
+            callbacks: Mutex::new(HashMap::new()),
+            serving: AtomicBool::new(false),
+        })
     }
 
     /// Create a server and listen on the Unix socket `path`.
@@ -330,8 +334,9 @@ impl Server {
     /// # Ok::<(), ffb::Error>(())
     /// ```
     pub fn listen(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = CString::new(path.as_ref().as_os_str().as_bytes())
-            .map_err(|_| Error::with_message(Code::INVALID_ARGUMENT, "socket path contains a NUL byte"))?;
+        let path = CString::new(path.as_ref().as_os_str().as_bytes()).map_err(|_| {
+            Error::with_message(Code::INVALID_ARGUMENT, "socket path contains a NUL byte")
+        })?;
         // SAFETY: live server, NUL-terminated path.
         Error::check(unsafe { sys::ffb_server_listen(self.raw(), path.as_ptr()) })
     }
@@ -397,7 +402,8 @@ impl Server {
         // SAFETY: live server; cname is NUL-terminated; ctx stays valid
         // until the slot is dropped, which happens only after the core has
         // forgotten it (failed here, unregistered, or the server destroyed).
-        let st = unsafe { sys::ffb_server_register(self.raw(), cname.as_ptr(), tramp, ctx, &mut id) };
+        let st =
+            unsafe { sys::ffb_server_register(self.raw(), cname.as_ptr(), tramp, ctx, &mut id) };
         if st != sys::FFB_OK {
             drop(map);
             drop(slot);
@@ -452,7 +458,10 @@ impl Server {
 
     fn enter_serving(&self) -> Result<()> {
         if self.serving.swap(true, Ordering::AcqRel) {
-            return Err(Error::with_message(Code::INVALID_ARGUMENT, "the server is already serving"));
+            return Err(Error::with_message(
+                Code::INVALID_ARGUMENT,
+                "the server is already serving",
+            ));
         }
         Ok(())
     }
@@ -620,6 +629,9 @@ impl Drop for Server {
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<String> = self.lock().keys().cloned().collect();
-        f.debug_struct("Server").field("raw", &self.raw).field("callbacks", &names).finish()
+        f.debug_struct("Server")
+            .field("raw", &self.raw)
+            .field("callbacks", &names)
+            .finish()
     }
 }

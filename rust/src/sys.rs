@@ -99,8 +99,10 @@ pub struct ffb_handle {
     pub id: u64,
 }
 
-pub type ffb_log_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, level: c_int, msg: *const c_char)>;
-pub type ffb_callback_fn = Option<unsafe extern "C" fn(call: *mut ffb_call, ctx: *mut c_void) -> ffb_status>;
+pub type ffb_log_fn =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, level: c_int, msg: *const c_char)>;
+pub type ffb_callback_fn =
+    Option<unsafe extern "C" fn(call: *mut ffb_call, ctx: *mut c_void) -> ffb_status>;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -186,7 +188,8 @@ extern "C" {
 
     // server
     pub fn ffb_server_options_init(o: *mut ffb_server_options);
-    pub fn ffb_server_create(o: *const ffb_server_options, out: *mut *mut ffb_server) -> ffb_status;
+    pub fn ffb_server_create(o: *const ffb_server_options, out: *mut *mut ffb_server)
+        -> ffb_status;
     pub fn ffb_server_listen(s: *mut ffb_server, path: *const c_char) -> ffb_status;
     pub fn ffb_server_register(
         s: *mut ffb_server,
@@ -196,7 +199,11 @@ extern "C" {
         fn_id: *mut u32,
     ) -> ffb_status;
     pub fn ffb_server_unregister(s: *mut ffb_server, name: *const c_char) -> ffb_status;
-    pub fn ffb_server_lookup(s: *mut ffb_server, name: *const c_char, fn_id: *mut u32) -> ffb_status;
+    pub fn ffb_server_lookup(
+        s: *mut ffb_server,
+        name: *const c_char,
+        fn_id: *mut u32,
+    ) -> ffb_status;
     pub fn ffb_server_run(s: *mut ffb_server) -> ffb_status;
     pub fn ffb_server_start(s: *mut ffb_server) -> ffb_status;
     pub fn ffb_server_stop(s: *mut ffb_server) -> ffb_status;
@@ -236,7 +243,11 @@ extern "C" {
         data: *mut *mut c_void,
         capacity: *mut u32,
     ) -> ffb_status;
-    pub fn ffb_client_resolve(c: *mut ffb_client, name: *const c_char, fn_id: *mut u32) -> ffb_status;
+    pub fn ffb_client_resolve(
+        c: *mut ffb_client,
+        name: *const c_char,
+        fn_id: *mut u32,
+    ) -> ffb_status;
     pub fn ffb_client_call(
         c: *mut ffb_client,
         fn_id: u32,

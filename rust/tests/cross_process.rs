@@ -30,7 +30,11 @@ fn child_server() {
     println!("ready pid={}", std::process::id());
     std::io::stdout().flush().unwrap();
     let mut sink = String::new();
-    while std::io::stdin().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {}
+    while std::io::stdin()
+        .read_line(&mut sink)
+        .map(|n| n > 0)
+        .unwrap_or(false)
+    {}
     let stats = server.shutdown().expect("shutdown");
     println!("child: shut down cleanly, {} calls served", stats.calls);
 }
@@ -101,32 +105,56 @@ fn cross_process_calls_share_the_arena() {
             assert_eq!(r.to_vec().unwrap(), pattern);
         }
 
-        let r = client.invoke_bytes("test.upper", b"across processes").unwrap();
+        let r = client
+            .invoke_bytes("test.upper", b"across processes")
+            .unwrap();
         assert_eq!(r, b"ACROSS PROCESSES");
         let buf = client.alloc_bytes(b"xyz").unwrap();
         let reply = client.invoke("test.upper", &buf, 3).unwrap();
         assert_eq!(reply.handle().unwrap().heap(), Heap::Server);
         drop(reply);
 
-        let out: SumOut = client.invoke_json("test.sum", &SumIn { values: vec![40, 2] }).unwrap();
+        let out: SumOut = client
+            .invoke_json(
+                "test.sum",
+                &SumIn {
+                    values: vec![40, 2],
+                },
+            )
+            .unwrap();
         assert_eq!(out, SumOut { sum: 42, count: 2 });
 
-        assert_eq!(client.invoke_empty("nope").unwrap_err().code(), Code::NOT_FOUND);
+        assert_eq!(
+            client.invoke_empty("nope").unwrap_err().code(),
+            Code::NOT_FOUND
+        );
         let e = client.invoke_empty("test.fail").unwrap_err();
-        assert_eq!((e.code(), e.message()), (Code::INVALID_ARGUMENT, Some("test.fail: on purpose")));
+        assert_eq!(
+            (e.code(), e.message()),
+            (Code::INVALID_ARGUMENT, Some("test.fail: on purpose"))
+        );
         for _ in 0..100 {
             let e = client.invoke_empty("test.panic").unwrap_err();
             assert_eq!((e.code(), e.message()), (Code::PANIC, Some(PANIC_MESSAGE)));
         }
-        assert_eq!(client.invoke_bytes("test.upper", b"alive").unwrap(), b"ALIVE");
+        assert_eq!(
+            client.invoke_bytes("test.upper", b"alive").unwrap(),
+            b"ALIVE"
+        );
 
         let stale = client.alloc(8).unwrap();
         let h = stale.handle();
         stale.free().unwrap();
-        assert!(matches!(client.lookup(h).unwrap_err().code(), Code::STALE_HANDLE | Code::DOUBLE_FREE));
+        assert!(matches!(
+            client.lookup(h).unwrap_err().code(),
+            Code::STALE_HANDLE | Code::DOUBLE_FREE
+        ));
     }
     let out = server.finish();
-    assert!(out.contains("child: shut down cleanly"), "server said: {out}");
+    assert!(
+        out.contains("child: shut down cleanly"),
+        "server said: {out}"
+    );
     assert!(!path.exists(), "the socket file is removed on shutdown");
 }
 
@@ -165,8 +193,15 @@ fn a_dying_server_fails_calls_with_peer_gone() {
     client.set_timeout(Some(Duration::from_secs(5)));
     let t = Instant::now();
     let code = client.version().unwrap_err().code();
-    assert!(matches!(code, Code::PEER_GONE | Code::CLOSED), "got {code:?}");
-    assert!(t.elapsed() < Duration::from_secs(3), "took {:?}", t.elapsed());
+    assert!(
+        matches!(code, Code::PEER_GONE | Code::CLOSED),
+        "got {code:?}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]

@@ -42,7 +42,10 @@ fn echo_64_bytes_and_1_mib_returns_the_same_handle() {
         assert!(reply.is_zero_copy());
         assert_eq!(reply.len(), size);
         assert_eq!(reply.to_vec().unwrap(), pattern);
-        assert!(reply.into_buffer().is_none(), "a zero-copy reply owns no block");
+        assert!(
+            reply.into_buffer().is_none(),
+            "a zero-copy reply owns no block"
+        );
         // The buffer is ours again after the call.
         buf.write_at(0, b"again").unwrap();
         buf.free().unwrap();
@@ -103,9 +106,15 @@ fn unknown_name_is_not_found() {
     let client = server.connect_inproc().unwrap();
     let err = client.invoke_empty("no.such.function").unwrap_err();
     assert_eq!(err.code(), Code::NOT_FOUND);
-    assert_eq!(client.resolve("no.such.function").unwrap_err().code(), Code::NOT_FOUND);
+    assert_eq!(
+        client.resolve("no.such.function").unwrap_err().code(),
+        Code::NOT_FOUND
+    );
     let buf = client.alloc(8).unwrap();
-    assert_eq!(client.invoke("also.missing", &buf, 8).unwrap_err().code(), Code::NOT_FOUND);
+    assert_eq!(
+        client.invoke("also.missing", &buf, 8).unwrap_err().code(),
+        Code::NOT_FOUND
+    );
     // The buffer is still ours.
     buf.free().unwrap();
 }
@@ -142,7 +151,10 @@ fn a_handler_panicking_many_times_leaves_the_server_serving() {
         assert_eq!(err.message(), Some(PANIC_MESSAGE), "call {i}");
     }
     assert_eq!(client.version().unwrap(), ffb::version());
-    assert_eq!(client.invoke_bytes("test.upper", b"still here").unwrap(), b"STILL HERE");
+    assert_eq!(
+        client.invoke_bytes("test.upper", b"still here").unwrap(),
+        b"STILL HERE"
+    );
     let stats = client.stats().unwrap();
     assert_eq!(stats.pending, 0);
     assert!(server.stats().unwrap().calls >= 1002);
@@ -157,9 +169,15 @@ fn stale_handle_is_an_error_not_a_dangling_pointer() {
     assert_eq!(client.lookup(h).unwrap(), 256);
     buf.free().unwrap();
     let code = client.lookup(h).unwrap_err().code();
-    assert!(matches!(code, Code::STALE_HANDLE | Code::DOUBLE_FREE), "got {code:?}");
+    assert!(
+        matches!(code, Code::STALE_HANDLE | Code::DOUBLE_FREE),
+        "got {code:?}"
+    );
     let code = client.adopt(h).unwrap_err().code();
-    assert!(matches!(code, Code::STALE_HANDLE | Code::DOUBLE_FREE), "got {code:?}");
+    assert!(
+        matches!(code, Code::STALE_HANDLE | Code::DOUBLE_FREE),
+        "got {code:?}"
+    );
 
     // The block is reused with a new generation: the old handle stays dead.
     let again = client.alloc(100).unwrap();
@@ -167,7 +185,10 @@ fn stale_handle_is_an_error_not_a_dangling_pointer() {
         assert_ne!(again.handle().generation(), h.generation());
     }
     let code = client.lookup(h).unwrap_err().code();
-    assert!(matches!(code, Code::STALE_HANDLE | Code::DOUBLE_FREE), "got {code:?}");
+    assert!(
+        matches!(code, Code::STALE_HANDLE | Code::DOUBLE_FREE),
+        "got {code:?}"
+    );
 
     // Forged handles are refused too.
     let forged = ffb::Handle::from_raw(h.raw() ^ (0xFF << 24)).unwrap();
@@ -175,7 +196,10 @@ fn stale_handle_is_an_error_not_a_dangling_pointer() {
         client.lookup(forged).unwrap_err().code(),
         Code::FOREIGN_HANDLE | Code::INVALID_HANDLE
     ));
-    let forged = ffb::Handle::from_raw(0xFFFF_FFFF_0000_0000 | u64::from(again.handle().arena_tag()) << 24 | 1 << 22 | 0x3FFFF).unwrap();
+    let forged = ffb::Handle::from_raw(
+        0xFFFF_FFFF_0000_0000 | u64::from(again.handle().arena_tag()) << 24 | 1 << 22 | 0x3FFFF,
+    )
+    .unwrap();
     assert!(client.lookup(forged).is_err());
 }
 
@@ -197,12 +221,27 @@ fn buffer_bounds_are_checked() {
     let buf = client.alloc(64).unwrap();
     assert_eq!(buf.capacity(), 64);
     buf.write_at(0, &[1u8; 64]).unwrap();
-    assert_eq!(buf.write_at(1, &[1u8; 64]).unwrap_err().code(), Code::BUFFER_TOO_SMALL);
-    assert_eq!(buf.write_at(usize::MAX, b"x").unwrap_err().code(), Code::BUFFER_TOO_SMALL);
+    assert_eq!(
+        buf.write_at(1, &[1u8; 64]).unwrap_err().code(),
+        Code::BUFFER_TOO_SMALL
+    );
+    assert_eq!(
+        buf.write_at(usize::MAX, b"x").unwrap_err().code(),
+        Code::BUFFER_TOO_SMALL
+    );
     let mut out = [0u8; 65];
-    assert_eq!(buf.read_at(0, &mut out).unwrap_err().code(), Code::BUFFER_TOO_SMALL);
-    assert_eq!(client.echo(&buf, 65).unwrap_err().code(), Code::BUFFER_TOO_SMALL);
-    assert_eq!(client.alloc((16 << 20) + 1).unwrap_err().code(), Code::BUFFER_TOO_SMALL);
+    assert_eq!(
+        buf.read_at(0, &mut out).unwrap_err().code(),
+        Code::BUFFER_TOO_SMALL
+    );
+    assert_eq!(
+        client.echo(&buf, 65).unwrap_err().code(),
+        Code::BUFFER_TOO_SMALL
+    );
+    assert_eq!(
+        client.alloc((16 << 20) + 1).unwrap_err().code(),
+        Code::BUFFER_TOO_SMALL
+    );
 }
 
 #[test]
@@ -218,42 +257,91 @@ fn a_buffer_of_another_client_is_refused() {
 fn json_round_trip() {
     let server = serving();
     let client = server.connect_inproc().unwrap();
-    let out: SumOut = client.invoke_json("test.sum", &SumIn { values: vec![1, 2, 3, -10] }).unwrap();
+    let out: SumOut = client
+        .invoke_json(
+            "test.sum",
+            &SumIn {
+                values: vec![1, 2, 3, -10],
+            },
+        )
+        .unwrap();
     assert_eq!(out, SumOut { sum: -4, count: 4 });
-    let out: SumOut = client.invoke_json("test.sum", &SumIn { values: vec![] }).unwrap();
+    let out: SumOut = client
+        .invoke_json("test.sum", &SumIn { values: vec![] })
+        .unwrap();
     assert_eq!(out, SumOut { sum: 0, count: 0 });
     // Bad input: the handler's decode fails with SERIALIZATION.
     let err = client.invoke_bytes("test.sum", b"{not json").unwrap_err();
     assert_eq!(err.code(), Code::SERIALIZATION);
-    assert!(err.message().unwrap_or("").contains("key must be a string"), "{err}");
+    assert!(
+        err.message().unwrap_or("").contains("key must be a string"),
+        "{err}"
+    );
     // Helpers alone.
     let bytes = ffb::to_json(&SumIn { values: vec![7] }).unwrap();
     assert_eq!(bytes, br#"{"values":[7]}"#);
-    assert_eq!(ffb::from_json::<SumIn>(&bytes).unwrap(), SumIn { values: vec![7] });
+    assert_eq!(
+        ffb::from_json::<SumIn>(&bytes).unwrap(),
+        SumIn { values: vec![7] }
+    );
 }
 
 #[test]
 fn register_unregister_and_reregister() {
     let server = serving();
     let client = server.connect_inproc().unwrap();
-    let id1 = server.register("dyn.f", |_| Ok(Reply::bytes("one"))).unwrap();
+    let id1 = server
+        .register("dyn.f", |_| Ok(Reply::bytes("one")))
+        .unwrap();
     assert_eq!(server.lookup("dyn.f").unwrap(), id1);
-    assert_eq!(client.invoke_empty("dyn.f").unwrap().to_vec().unwrap(), b"one");
-    assert_eq!(server.register("dyn.f", |_| Ok(Reply::empty())).unwrap_err().code(), Code::ALREADY_EXISTS);
+    assert_eq!(
+        client.invoke_empty("dyn.f").unwrap().to_vec().unwrap(),
+        b"one"
+    );
+    assert_eq!(
+        server
+            .register("dyn.f", |_| Ok(Reply::empty()))
+            .unwrap_err()
+            .code(),
+        Code::ALREADY_EXISTS
+    );
 
     server.unregister("dyn.f").unwrap();
-    assert_eq!(client.invoke_empty("dyn.f").unwrap_err().code(), Code::NOT_FOUND);
-    assert_eq!(client.call(id1, None, 0).unwrap_err().code(), Code::NOT_FOUND);
+    assert_eq!(
+        client.invoke_empty("dyn.f").unwrap_err().code(),
+        Code::NOT_FOUND
+    );
+    assert_eq!(
+        client.call(id1, None, 0).unwrap_err().code(),
+        Code::NOT_FOUND
+    );
 
-    let id2 = server.register("dyn.f", |_| Ok(Reply::bytes("two"))).unwrap();
+    let id2 = server
+        .register("dyn.f", |_| Ok(Reply::bytes("two")))
+        .unwrap();
     assert_ne!(id1, id2, "a reused slot gets a new generation");
     // The client's cached id is stale: invoke re-resolves.
-    assert_eq!(client.invoke_empty("dyn.f").unwrap().to_vec().unwrap(), b"two");
-
-    assert_eq!(server.unregister("ffi.echo").unwrap_err().code(), Code::INVALID_ARGUMENT);
-    assert_eq!(server.register("", |_| Ok(Reply::empty())).unwrap_err().code(), Code::INVALID_ARGUMENT);
     assert_eq!(
-        server.register(&"x".repeat(256), |_| Ok(Reply::empty())).unwrap_err().code(),
+        client.invoke_empty("dyn.f").unwrap().to_vec().unwrap(),
+        b"two"
+    );
+
+    assert_eq!(
+        server.unregister("ffi.echo").unwrap_err().code(),
+        Code::INVALID_ARGUMENT
+    );
+    assert_eq!(
+        server
+            .register("", |_| Ok(Reply::empty()))
+            .unwrap_err()
+            .code(),
+        Code::INVALID_ARGUMENT
+    );
+    assert_eq!(
+        server
+            .register(&"x".repeat(256), |_| Ok(Reply::empty()))
+            .unwrap_err()
+            .code(),
         Code::INVALID_ARGUMENT
     );
 }
@@ -263,9 +351,17 @@ fn closures_are_dropped_on_unregister_and_on_server_drop() {
     let token = Arc::new(());
     let server = serving();
     let t1 = Arc::clone(&token);
-    server.register("hold.a", move |_| Ok(Reply::bytes(format!("{}", Arc::strong_count(&t1))))).unwrap();
+    server
+        .register("hold.a", move |_| {
+            Ok(Reply::bytes(format!("{}", Arc::strong_count(&t1))))
+        })
+        .unwrap();
     let t2 = Arc::clone(&token);
-    server.register("hold.b", move |_| Ok(Reply::bytes(format!("{}", Arc::strong_count(&t2))))).unwrap();
+    server
+        .register("hold.b", move |_| {
+            Ok(Reply::bytes(format!("{}", Arc::strong_count(&t2))))
+        })
+        .unwrap();
     assert_eq!(Arc::strong_count(&token), 3);
     server.unregister("hold.a").unwrap();
     assert_eq!(Arc::strong_count(&token), 2);
@@ -281,14 +377,21 @@ fn registering_from_inside_a_callback_is_refused_not_deadlocked() {
     server
         .register("meta.register", move |_| {
             let s = weak.upgrade().expect("server alive");
-            let code = s.register("meta.inner", |_| Ok(Reply::empty())).unwrap_err().code();
+            let code = s
+                .register("meta.inner", |_| Ok(Reply::empty()))
+                .unwrap_err()
+                .code();
             let code2 = s.unregister("meta.register").unwrap_err().code();
             Ok(Reply::bytes(format!("{} {}", code.name(), code2.name())))
         })
         .unwrap();
     server.start().unwrap();
     let client = server.connect_inproc().unwrap();
-    let out = client.invoke_empty("meta.register").unwrap().to_vec().unwrap();
+    let out = client
+        .invoke_empty("meta.register")
+        .unwrap()
+        .to_vec()
+        .unwrap();
     assert_eq!(out, b"INVALID_ARGUMENT INVALID_ARGUMENT");
 }
 
@@ -336,7 +439,9 @@ fn register_and_unregister_while_other_threads_call() {
         }
         s.spawn(move || {
             for _ in 0..300 {
-                server.register("churn.f", |_| Ok(Reply::bytes("churn"))).unwrap();
+                server
+                    .register("churn.f", |_| Ok(Reply::bytes("churn")))
+                    .unwrap();
                 std::thread::yield_now();
                 server.unregister("churn.f").unwrap();
             }
@@ -349,7 +454,10 @@ fn a_client_moves_to_another_thread() {
     let server = serving();
     let client = server.connect_inproc().unwrap();
     let client = std::thread::spawn(move || {
-        assert_eq!(client.invoke_bytes("test.upper", b"moved").unwrap(), b"MOVED");
+        assert_eq!(
+            client.invoke_bytes("test.upper", b"moved").unwrap(),
+            b"MOVED"
+        );
         client
     })
     .join()
@@ -372,7 +480,10 @@ fn run_on_the_callers_thread_and_stop() {
     loop_thread.join().unwrap().unwrap();
     // The session got a goodbye: calls now fail instead of hanging.
     let code = client.version().unwrap_err().code();
-    assert!(matches!(code, Code::CLOSED | Code::PEER_GONE), "got {code:?}");
+    assert!(
+        matches!(code, Code::CLOSED | Code::PEER_GONE),
+        "got {code:?}"
+    );
 }
 
 #[test]
@@ -385,7 +496,10 @@ fn shutdown_reports_calls_and_clients_see_the_end() {
     let stats = server.shutdown().unwrap();
     assert!(stats.calls >= 10);
     let code = client.version().unwrap_err().code();
-    assert!(matches!(code, Code::CLOSED | Code::PEER_GONE), "got {code:?}");
+    assert!(
+        matches!(code, Code::CLOSED | Code::PEER_GONE),
+        "got {code:?}"
+    );
 }
 
 #[test]
@@ -408,8 +522,14 @@ fn a_timed_out_call_gives_its_buffer_up_and_the_session_recovers() {
     drop(buf); // must not free a block the session owns now
     client.set_timeout(None);
     // The late answer is reclaimed; the session goes on.
-    assert_eq!(client.invoke_bytes("test.upper", b"after").unwrap(), b"AFTER");
+    assert_eq!(
+        client.invoke_bytes("test.upper", b"after").unwrap(),
+        b"AFTER"
+    );
     std::thread::sleep(std::time::Duration::from_millis(350));
-    assert_eq!(client.invoke_bytes("test.upper", b"later").unwrap(), b"LATER");
+    assert_eq!(
+        client.invoke_bytes("test.upper", b"later").unwrap(),
+        b"LATER"
+    );
     assert_eq!(client.stats().unwrap().pending, 0);
 }

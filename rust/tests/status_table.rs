@@ -10,7 +10,8 @@ use ffb::Code;
 /// (name without FFB_/FFB_ERR_, value, comment) for each enum entry.
 fn header_table() -> Vec<(String, i32, String)> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../include/ffb_status.h");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let body = text
         .split("typedef enum ffb_status {")
         .nth(1)
@@ -26,10 +27,20 @@ fn header_table() -> Vec<(String, i32, String)> {
             Some((d, c)) => (d, c.trim_end_matches("*/").trim().to_owned()),
             None => (line, String::new()),
         };
-        let (name, value) = decl.split_once('=').expect("every entry has an explicit value");
+        let (name, value) = decl
+            .split_once('=')
+            .expect("every entry has an explicit value");
         let name = name.trim();
-        let name = name.strip_prefix("FFB_ERR_").or_else(|| name.strip_prefix("FFB_")).unwrap();
-        let value: i32 = value.trim().trim_end_matches(',').trim().parse().expect("integer value");
+        let name = name
+            .strip_prefix("FFB_ERR_")
+            .or_else(|| name.strip_prefix("FFB_"))
+            .unwrap();
+        let value: i32 = value
+            .trim()
+            .trim_end_matches(',')
+            .trim()
+            .parse()
+            .expect("integer value");
         out.push((name.to_owned(), value, comment));
     }
     out
@@ -41,25 +52,41 @@ fn every_header_code_is_in_the_rust_table_with_the_same_value() {
     assert!(header.len() >= 29, "parsed only {} entries", header.len());
     let rust: BTreeMap<&str, Code> = Code::TABLE.iter().copied().collect();
     for (name, value, _) in &header {
-        let got = rust.get(name.as_str()).unwrap_or_else(|| panic!("Code::{name} missing"));
-        assert_eq!(got.raw(), *value, "Code::{name}: got {}, want {value}", got.raw());
+        let got = rust
+            .get(name.as_str())
+            .unwrap_or_else(|| panic!("Code::{name} missing"));
+        assert_eq!(
+            got.raw(),
+            *value,
+            "Code::{name}: got {}, want {value}",
+            got.raw()
+        );
         assert_eq!(Code::from_raw(*value).name(), name, "name of value {value}");
     }
 }
 
 #[test]
 fn the_rust_table_has_nothing_the_header_lacks() {
-    let header: BTreeMap<String, i32> = header_table().into_iter().map(|(n, v, _)| (n, v)).collect();
+    let header: BTreeMap<String, i32> =
+        header_table().into_iter().map(|(n, v, _)| (n, v)).collect();
     assert_eq!(header.len(), Code::TABLE.len());
     for (name, code) in Code::TABLE {
-        assert_eq!(header.get(*name), Some(&code.raw()), "Code::{name} not in the header");
+        assert_eq!(
+            header.get(*name),
+            Some(&code.raw()),
+            "Code::{name} not in the header"
+        );
     }
 }
 
 #[test]
 fn descriptions_follow_the_header_comments() {
     for (name, value, comment) in header_table() {
-        assert_eq!(Code::from_raw(value).description(), comment, "description of {name}");
+        assert_eq!(
+            Code::from_raw(value).description(),
+            comment,
+            "description of {name}"
+        );
     }
 }
 
@@ -88,26 +115,56 @@ fn layout_constants_match_ffb_layout_h() {
         text.lines()
             .find_map(|l| {
                 let mut it = l.split_whitespace();
-                (it.next() == Some("#define") && it.next() == Some(name)).then(|| it.next().unwrap().to_owned())
+                (it.next() == Some("#define") && it.next() == Some(name))
+                    .then(|| it.next().unwrap().to_owned())
             })
             .unwrap_or_else(|| panic!("#define {name} missing"))
     };
     let num = |s: String| -> u64 {
         let s = s.trim_end_matches('u').trim_end_matches("ull");
-        s.strip_prefix("0x").map(|h| u64::from_str_radix(h, 16).unwrap()).unwrap_or_else(|| s.parse().unwrap())
+        s.strip_prefix("0x")
+            .map(|h| u64::from_str_radix(h, 16).unwrap())
+            .unwrap_or_else(|| s.parse().unwrap())
     };
     use ffb::sys;
-    assert_eq!(num(define("FFB_LAYOUT_VERSION")), u64::from(sys::FFB_LAYOUT_VERSION));
+    assert_eq!(
+        num(define("FFB_LAYOUT_VERSION")),
+        u64::from(sys::FFB_LAYOUT_VERSION)
+    );
     assert_eq!(num(define("FFB_NUM_CLASSES")), sys::FFB_NUM_CLASSES as u64);
     assert_eq!(num(define("FFB_MAX_CLASSES")), sys::FFB_MAX_CLASSES as u64);
-    assert_eq!(num(define("FFB_MAX_NAME_LEN")), sys::FFB_MAX_NAME_LEN as u64);
-    assert_eq!(num(define("FFB_HEAP_CLIENT")), u64::from(sys::FFB_HEAP_CLIENT));
-    assert_eq!(num(define("FFB_HEAP_SERVER")), u64::from(sys::FFB_HEAP_SERVER));
-    assert_eq!(num(define("FFB_HANDLE_CLASS_SHIFT")), u64::from(sys::FFB_HANDLE_CLASS_SHIFT));
-    assert_eq!(num(define("FFB_HANDLE_HEAP_SHIFT")), u64::from(sys::FFB_HANDLE_HEAP_SHIFT));
-    assert_eq!(num(define("FFB_HANDLE_TAG_SHIFT")), u64::from(sys::FFB_HANDLE_TAG_SHIFT));
-    assert_eq!(num(define("FFB_HANDLE_GEN_SHIFT")), u64::from(sys::FFB_HANDLE_GEN_SHIFT));
-    assert_eq!(num(define("FFB_HANDLE_INDEX_BITS")), u64::from(sys::FFB_HANDLE_INDEX_MASK.count_ones()));
+    assert_eq!(
+        num(define("FFB_MAX_NAME_LEN")),
+        sys::FFB_MAX_NAME_LEN as u64
+    );
+    assert_eq!(
+        num(define("FFB_HEAP_CLIENT")),
+        u64::from(sys::FFB_HEAP_CLIENT)
+    );
+    assert_eq!(
+        num(define("FFB_HEAP_SERVER")),
+        u64::from(sys::FFB_HEAP_SERVER)
+    );
+    assert_eq!(
+        num(define("FFB_HANDLE_CLASS_SHIFT")),
+        u64::from(sys::FFB_HANDLE_CLASS_SHIFT)
+    );
+    assert_eq!(
+        num(define("FFB_HANDLE_HEAP_SHIFT")),
+        u64::from(sys::FFB_HANDLE_HEAP_SHIFT)
+    );
+    assert_eq!(
+        num(define("FFB_HANDLE_TAG_SHIFT")),
+        u64::from(sys::FFB_HANDLE_TAG_SHIFT)
+    );
+    assert_eq!(
+        num(define("FFB_HANDLE_GEN_SHIFT")),
+        u64::from(sys::FFB_HANDLE_GEN_SHIFT)
+    );
+    assert_eq!(
+        num(define("FFB_HANDLE_INDEX_BITS")),
+        u64::from(sys::FFB_HANDLE_INDEX_MASK.count_ones())
+    );
     assert_eq!(sys::FFB_MAX_BLOCK_SIZE, 1 << 24);
     assert_eq!(sys::FFB_FN_ECHO, 0x10000);
     assert_eq!(sys::FFB_FN_VERSION, 0x10001);

@@ -25,14 +25,30 @@ pub const PANIC_MESSAGE: &str = "test.panic: panicking on purpose";
 pub fn register_handlers(server: &Server) {
     server
         .register_json("test.sum", |input: SumIn| {
-            Ok(SumOut { sum: input.values.iter().sum(), count: input.values.len() })
+            Ok(SumOut {
+                sum: input.values.iter().sum(),
+                count: input.values.len(),
+            })
         })
         .unwrap();
-    server.register("test.upper", |req| Ok(Reply::bytes(req.to_vec().to_ascii_uppercase()))).unwrap();
     server
-        .register("test.fail", |_| Err(Error::with_message(Code::INVALID_ARGUMENT, "test.fail: on purpose")))
+        .register("test.upper", |req| {
+            Ok(Reply::bytes(req.to_vec().to_ascii_uppercase()))
+        })
         .unwrap();
-    server.register("test.panic", |_| -> ffb::Result<Reply> { panic!("{}", PANIC_MESSAGE) }).unwrap();
+    server
+        .register("test.fail", |_| {
+            Err(Error::with_message(
+                Code::INVALID_ARGUMENT,
+                "test.fail: on purpose",
+            ))
+        })
+        .unwrap();
+    server
+        .register("test.panic", |_| -> ffb::Result<Reply> {
+            panic!("{}", PANIC_MESSAGE)
+        })
+        .unwrap();
     // In place: reverse the input inside its own block, answer with it.
     server
         .register("test.reverse_in_place", |req| {
@@ -42,7 +58,9 @@ pub fn register_handlers(server: &Server) {
             Ok(Reply::input(v.len()))
         })
         .unwrap();
-    server.register("test.empty", |_| Ok(Reply::empty())).unwrap();
+    server
+        .register("test.empty", |_| Ok(Reply::empty()))
+        .unwrap();
 }
 
 /// A socket path no other test or process uses.
@@ -58,7 +76,11 @@ pub fn quiet_panics() {
     ONCE.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let msg = info.payload().downcast_ref::<String>().map(String::as_str).unwrap_or("");
+            let msg = info
+                .payload()
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .unwrap_or("");
             if !msg.starts_with("test.panic") {
                 default(info);
             }
