@@ -18,6 +18,7 @@
  * never deliver a result to the wrong call, must count what it drops, must
  * fail with PROTOCOL where the ring itself is corrupt, and must not crash.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
@@ -540,6 +541,50 @@ static void message_on_socket_after_handshake_cuts_the_session(void **state)
 	run_attack(attack_socket_fds);
 }
 
+/* FAILS against the current src/ (reported bug): dispatch.c writes the
+ * client bell with a plain write(2) on the shared description, so the
+ * server's one event loop blocks for good (every session frozen).
+ *
+ * The client bell is the same open file description in both processes, so
+ * a client can clear its O_NONBLOCK and fill its counter to the maximum.
+ * The server's write of a wake-up must not then block its event loop:
+ * a bystander must still be served. (After the check the hostile client
+ * drains the counter, which releases a server stuck in write().) */
+static void client_bell_made_blocking_and_full_cannot_freeze_the_server(void **state)
+{
+	(void)state;
+	ffb_client *by = connect_ok();
+	echo_ok(by, 100, 50);
+	ffb_client *h = connect_ok();
+	echo_ok(h, 10, 51);
+	int fl = fcntl(h->client_bell, F_GETFL);
+	assert_int_equal(fcntl(h->client_bell, F_SETFL, fl & ~O_NONBLOCK), 0);
+	uint64_t max = 0xfffffffffffffffeull;
+	assert_int_equal(write(h->client_bell, &max, sizeof(max)), sizeof(max));
+	/* ask for a wake-up and give the server something to answer */
+	__atomic_store_n(&h->resp.ctl->c_needs_wakeup, 1u, __ATOMIC_SEQ_CST);
+	struct ffb_ring_entry e = {.call_id = ((uint64_t)1 << 32) | 1, .kind = FFB_KIND_CALL,
+				   .fn_or_status = FFB_FN_ECHO};
+	push_raw(h, &e, 1);
+	usleep(50000);
+
+	ffb_handle b;
+	assert_int_equal(ffb_client_alloc(by, 64, &b), FFB_OK);
+	ffb_result r;
+	ffb_status st = ffb_client_call(by, FFB_FN_ECHO, b, 64, 2 * SEC, &r);
+	/* release a server stuck in write(), clean up, then judge */
+	uint64_t v;
+	(void)!read(h->client_bell, &v, sizeof(v));
+	bool alive = test_server_alive(&server);
+	ffb_client_close(h);
+	if (st == FFB_OK)
+		ffb_client_free(by, b);
+	echo_ok(by, 100, 52);
+	close_last(by);
+	assert_int_equal(st, FFB_OK); /* TIMEOUT: the server loop was stuck in write(client_bell) */
+	assert_true(alive);
+}
+
 /* ---- what is legal must stay legal ------------------------------------- */
 
 static void boundary_requests_that_are_legal_are_served(void **state)
@@ -843,7 +888,7 @@ static void in_process_server_counts_every_cut_and_frees_sessions(void **state)
 /* ---- hostile server against the C client ---------------------------- */
 
 struct fake {
-	int sock, bell;
+	int sock, bell, server_bell; /* server_bell: -1 with the futex doorbell */
 	char *base;
 	struct ffb_superblock sb;
 	struct ffb_ring_cons req;
@@ -854,12 +899,16 @@ struct fake {
 /* A valid handshake from an in-process fake server: its hello is queued
  * before the client's handshake runs, so no thread is needed. */
 static uint32_t g_fake_start_index; /* where the fake's rings' indices start */
+static int g_fake_server_bell = -1;  /* >= 0: eventfd doorbell, this fd (taken over) */
 
 static void fake_start(struct fake *f, uint32_t ring)
 {
 	struct ffb_server_options o;
 	small_options(&o, ring);
-	assert_int_equal(ffb__layout_compute(&o, 99, 0x42, FFB_SB_FUTEX_DOORBELL, &f->sb), FFB_OK);
+	uint32_t flags = g_fake_server_bell >= 0 ? 0 : FFB_SB_FUTEX_DOORBELL;
+	f->server_bell = g_fake_server_bell;
+	g_fake_server_bell = -1;
+	assert_int_equal(ffb__layout_compute(&o, 99, 0x42, flags, &f->sb), FFB_OK);
 	int memfd;
 	assert_int_equal(ffb__arena_create(&f->sb, &memfd, &f->base), FFB_OK);
 	/* Indices are free-running: a server may start them anywhere. */
@@ -874,12 +923,12 @@ static void fake_start(struct fake *f, uint32_t ring)
 	struct ffb_server_hello h = {.magic = FFB_SERVER_HELLO_MAGIC,
 				     .layout_version = FFB_LAYOUT_VERSION,
 				     .arena_size = f->sb.arena_size,
-				     .flags = FFB_HELLO_FUTEX_DOORBELL,
-				     .nfds = 2,
+				     .flags = flags,
+				     .nfds = flags ? 2 : 3,
 				     .session_id = 99,
 				     .max_inflight = f->sb.max_inflight};
-	int fds[2] = {memfd, f->bell};
-	assert_int_equal(ffb__send_msg(sv[0], &h, sizeof(h), fds, 2), FFB_OK);
+	int fds[3] = {memfd, f->bell, f->server_bell};
+	assert_int_equal(ffb__send_msg(sv[0], &h, sizeof(h), fds, h.nfds), FFB_OK);
 	close(memfd);
 	f->sock = sv[0];
 	struct ffb_client_options co;
@@ -899,6 +948,8 @@ static void fake_stop(struct fake *f)
 	ffb_client_close(f->c);
 	munmap(f->base, f->sb.arena_size);
 	close(f->bell);
+	if (f->server_bell >= 0)
+		close(f->server_bell);
 	close(f->sock);
 }
 
@@ -1431,6 +1482,48 @@ static void ring_indices_crossing_u32_wrap_deliver_correctly(void **state)
 	fake_stop(&f);
 }
 
+/* FAILS against the current src/ (reported bug): client_call.c
+ * wake_server() writes the received server bell with a plain write(2), so
+ * the call blocks forever whatever its timeout.
+ *
+ * The bells are shared open file descriptions: the peer chose their flags.
+ * A server bell handed over in blocking mode with its counter at the
+ * maximum must not hang the client's write in wake_server(): a call with a
+ * 300 ms timeout has to come back (TIMEOUT), not block forever. The call
+ * runs in a child process so a hang is caught and killed. */
+static void blocking_full_server_bell_cannot_hang_a_call(void **state)
+{
+	(void)state;
+	int sb = eventfd(0, EFD_CLOEXEC); /* blocking */
+	assert_true(sb >= 0);
+	uint64_t max = 0xfffffffffffffffeull; /* one more write would block */
+	assert_int_equal(write(sb, &max, sizeof(max)), sizeof(max));
+	g_fake_server_bell = sb;
+	struct fake f;
+	fake_start(&f, 8);
+	assert_false(f.c->futex);
+	/* the fake server "is parked": it asks to be woken */
+	__atomic_store_n(&f.req.ctl->c_needs_wakeup, 1u, __ATOMIC_SEQ_CST);
+
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		ffb_result r;
+		ffb_status st = ffb_client_call(f.c, FFB_FN_ECHO, (ffb_handle){0}, 0, 300 * 1000000ll, &r);
+		_exit(st == FFB_ERR_TIMEOUT ? 0 : 10 + (int)st);
+	}
+	int status = 0;
+	bool exited = WAIT_UNTIL(waitpid(child, &status, WNOHANG) == child, 3000);
+	if (!exited) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+	}
+	fake_stop(&f);
+	assert_true(exited); /* the client hung in write(server_bell) */
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1452,6 +1545,7 @@ int main(void)
 		cmocka_unit_test(hostile_hellos_are_refused_without_server_leaks),
 		cmocka_unit_test(random_garbage_never_hurts_the_server_or_others),
 		cmocka_unit_test(in_process_server_counts_every_cut_and_frees_sessions),
+		cmocka_unit_test(client_bell_made_blocking_and_full_cannot_freeze_the_server),
 	};
 	const struct CMUnitTest against_client[] = {
 		cmocka_unit_test(forged_call_ids_are_dropped_never_delivered),
@@ -1462,6 +1556,7 @@ int main(void)
 		cmocka_unit_test(corrupt_request_head_is_protocol_on_next_submit),
 		cmocka_unit_test(goodbye_and_garbage_on_socket_end_pending_calls),
 		cmocka_unit_test(ring_indices_crossing_u32_wrap_deliver_correctly),
+		cmocka_unit_test(blocking_full_server_bell_cannot_hang_a_call),
 		cmocka_unit_test(random_results_never_reach_the_wrong_call),
 	};
 	const struct CMUnitTest against_eventfd_server[] = {
