@@ -616,6 +616,15 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if callback::in_callback() {
+            // The last reference went away inside a callback, i.e. on a
+            // loop thread: destroying here would join that very thread and
+            // free the running callback. Stop the loop and leak the server
+            // and its callbacks instead.
+            let _ = self.stop();
+            std::mem::forget(std::mem::take(&mut *self.lock()));
+            return;
+        }
         // SAFETY: we own the server and nobody else uses it (drop has
         // &mut self; a `run` on another thread would hold a borrow).
         // destroy stops and joins the loop, so no callback runs afterwards;
