@@ -533,3 +533,45 @@ fn a_timed_out_call_gives_its_buffer_up_and_the_session_recovers() {
     );
     assert_eq!(client.stats().unwrap().pending, 0);
 }
+
+#[test]
+fn eventfd_doorbell_serves_the_same() {
+    let server = Server::with_options(&ffb::ServerOptions::new().futex_doorbell(false)).unwrap();
+    assert!(!server.uses_futex());
+    register_handlers(&server);
+    server.start().unwrap();
+    let client = server.connect_inproc().unwrap();
+    let buf = client.alloc(1 << 20).unwrap();
+    for _ in 0..200 {
+        assert_eq!(client.echo(&buf, 1 << 20).unwrap().handle(), Some(buf.handle()));
+    }
+    // Let the server park, then wake it with a call.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(client.invoke_bytes("test.upper", b"wake").unwrap(), b"WAKE");
+}
+
+#[test]
+fn spin_mode_client() {
+    let server = serving();
+    let client = server
+        .connect_inproc_with(&ffb::ClientOptions::new().wait_mode(ffb::WaitMode::Spin))
+        .unwrap();
+    let buf = client.alloc(64).unwrap();
+    for _ in 0..1000 {
+        client.echo(&buf, 64).unwrap();
+    }
+    assert_eq!(client.stats().unwrap().parks, 0);
+}
+
+#[test]
+fn options_are_checked_and_caps_enforced() {
+    let err = Server::with_options(&ffb::ServerOptions::new().ring_entries(3)).unwrap_err();
+    assert_eq!(err.code(), Code::INVALID_ARGUMENT);
+
+    let server = Server::with_options(&ffb::ServerOptions::new().max_sessions(1)).unwrap();
+    server.start().unwrap();
+    let first = server.connect_inproc().unwrap();
+    let err = server.connect_inproc().unwrap_err();
+    assert_eq!(err.code(), Code::TOO_MANY_SESSIONS);
+    assert_eq!(first.version().unwrap(), ffb::version());
+}
