@@ -1,7 +1,8 @@
 //! [`Client`]: one session with a server (C or Rust), over a Unix socket or
 //! in-process.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::marker::PhantomData;
 use std::os::unix::ffi::OsStrExt;
@@ -175,6 +176,9 @@ pub struct ClientStats {
 pub struct Client {
     raw: NonNull<sys::ffb_client>,
     timeout_ns: Cell<i64>,
+    /// Pipelined calls given up by `call_many`: call id -> input handle,
+    /// freed when their late completion shows up.
+    abandoned: RefCell<HashMap<u64, Handle>>,
     // Not Sync: the C client is used by one thread at a time.
     _not_sync: PhantomData<Cell<()>>,
 }
@@ -248,6 +252,7 @@ impl Client {
         Ok(Client {
             raw,
             timeout_ns: Cell::new(timeout_to_ns(options.call_timeout)),
+            abandoned: RefCell::new(HashMap::new()),
             _not_sync: PhantomData,
         })
     }
@@ -281,6 +286,27 @@ impl Client {
     /// ```
     pub fn set_timeout(&self, timeout: Option<Duration>) {
         self.timeout_ns.set(timeout_to_ns(timeout));
+    }
+
+    /// The current call deadline (`None`: wait forever).
+    ///
+    /// ```no_run
+    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// assert_eq!(client.timeout(), None);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn timeout(&self) -> Option<Duration> {
+        u64::try_from(self.timeout_ns.get())
+            .ok()
+            .map(Duration::from_nanos)
+    }
+
+    pub(crate) fn abandon(&self, call_id: u64, input: Handle) {
+        self.abandoned.borrow_mut().insert(call_id, input);
+    }
+
+    pub(crate) fn take_abandoned(&self, call_id: u64) -> Option<Handle> {
+        self.abandoned.borrow_mut().remove(&call_id)
     }
 
     /// Allocate a client-heap buffer of at least `size` bytes (0 gives the
@@ -543,7 +569,11 @@ impl Client {
         })
     }
 
-    fn input_of(&self, input: Option<&Buffer<'_>>, len: usize) -> Result<(sys::ffb_handle, u32)> {
+    pub(crate) fn input_of(
+        &self,
+        input: Option<&Buffer<'_>>,
+        len: usize,
+    ) -> Result<(sys::ffb_handle, u32)> {
         let len = u32::try_from(len).map_err(|_| Error::new(Code::BUFFER_TOO_SMALL))?;
         match input {
             None if len == 0 => Ok((sys::ffb_handle::default(), 0)),
@@ -571,7 +601,7 @@ impl Client {
     /// The core fills `r` on every path (a transport failure as
     /// `{status, 0, 0}`) and also returns the call's own status, so `r`
     /// decides; `st` only matters if `r` claims success.
-    fn finish<'c, 'i>(
+    pub(crate) fn finish<'c, 'i>(
         &'c self,
         st: sys::ffb_status,
         r: sys::ffb_result,

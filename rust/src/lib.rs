@@ -47,6 +47,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+mod batch;
 mod buffer;
 mod callback;
 mod client;

@@ -76,6 +76,7 @@ fn example_client_against_example_server() {
         "demo.panic: error PANIC (demo.panic: panicking on purpose)",
         "after panic: server version",
         "calls/s",
+        "pipelined",
     ] {
         assert!(text.contains(want), "client output lacks {want:?}:\n{text}");
     }

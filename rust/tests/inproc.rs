@@ -543,7 +543,10 @@ fn eventfd_doorbell_serves_the_same() {
     let client = server.connect_inproc().unwrap();
     let buf = client.alloc(1 << 20).unwrap();
     for _ in 0..200 {
-        assert_eq!(client.echo(&buf, 1 << 20).unwrap().handle(), Some(buf.handle()));
+        assert_eq!(
+            client.echo(&buf, 1 << 20).unwrap().handle(),
+            Some(buf.handle())
+        );
     }
     // Let the server park, then wake it with a call.
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -574,4 +577,100 @@ fn options_are_checked_and_caps_enforced() {
     let err = server.connect_inproc().unwrap_err();
     assert_eq!(err.code(), Code::TOO_MANY_SESSIONS);
     assert_eq!(first.version().unwrap(), ffb::version());
+}
+
+#[test]
+fn call_many_pipelines_past_the_ring_size() {
+    let server = serving();
+    let client = server.connect_inproc().unwrap();
+    let n = 600; // more than the 256-slot ring: submit waits for answers
+    let bufs: Vec<_> = (0..n)
+        .map(|i| client.alloc_bytes(format!("msg {i}").as_bytes()).unwrap())
+        .collect();
+    let inputs: Vec<_> = bufs
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b, format!("msg {i}").len()))
+        .collect();
+    let echo = client.resolve("ffi.echo").unwrap();
+    let results = client.call_many(echo, &inputs);
+    assert_eq!(results.len(), n);
+    for (i, r) in results.iter().enumerate() {
+        let r = r.as_ref().unwrap();
+        assert_eq!(r.handle(), Some(bufs[i].handle()));
+        assert_eq!(r.to_vec().unwrap(), format!("msg {i}").as_bytes());
+    }
+    drop(results);
+    let upper = client.resolve("test.upper").unwrap();
+    for (i, r) in client.call_many(upper, &inputs).into_iter().enumerate() {
+        assert_eq!(r.unwrap().to_vec().unwrap(), format!("MSG {i}").as_bytes());
+    }
+    assert_eq!(client.stats().unwrap().pending, 0);
+}
+
+#[test]
+fn call_many_reports_errors_per_call() {
+    let server = serving();
+    let client = server.connect_inproc().unwrap();
+    let a = client.alloc(8).unwrap();
+    let b = client.alloc(8).unwrap();
+    let id = client.resolve("test.fail").unwrap();
+    let rs = client.call_many(id, &[(&a, 8), (&b, 8), (&a, 8), (&b, 9000)]);
+    assert_eq!(
+        rs[0].as_ref().unwrap_err().message(),
+        Some("test.fail: on purpose")
+    );
+    assert_eq!(rs[1].as_ref().unwrap_err().code(), Code::INVALID_ARGUMENT);
+    assert_eq!(
+        rs[2].as_ref().unwrap_err().code(),
+        Code::BUSY,
+        "a is lent to call 0"
+    );
+    assert_eq!(rs[3].as_ref().unwrap_err().code(), Code::BUFFER_TOO_SMALL);
+    let rs = client.call_many(0xFFFF_0FFF, &[(&a, 1)]);
+    assert_eq!(rs[0].as_ref().unwrap_err().code(), Code::NOT_FOUND);
+}
+
+#[test]
+fn call_many_times_out_and_a_later_batch_reclaims_the_late_answers() {
+    let server = serving();
+    server
+        .register("test.nap", |req| {
+            std::thread::sleep(std::time::Duration::from_millis(60));
+            Ok(Reply::input(req.len()))
+        })
+        .unwrap();
+    let client = server.connect_inproc().unwrap();
+    let nap = client.resolve("test.nap").unwrap();
+    let bufs: Vec<_> = (0..4).map(|_| client.alloc(64).unwrap()).collect();
+    let inputs: Vec<_> = bufs.iter().map(|b| (b, 64)).collect();
+    client.set_timeout(Some(std::time::Duration::from_millis(30)));
+    let rs = client.call_many(nap, &inputs);
+    let timed_out = rs
+        .iter()
+        .filter(|r| matches!(r, Err(e) if e.code() == Code::TIMEOUT))
+        .count();
+    assert!(timed_out >= 3, "{rs:?}");
+    drop(rs);
+    let lost: Vec<_> = bufs
+        .iter()
+        .filter(|b| b.is_lost())
+        .map(|b| b.handle())
+        .collect();
+    assert_eq!(lost.len(), timed_out);
+    drop(bufs);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    client.set_timeout(None);
+    // A later batch collects the late completions and frees their blocks.
+    let fresh = client.alloc(64).unwrap();
+    let echo = client.resolve("ffi.echo").unwrap();
+    assert!(client.call_many(echo, &[(&fresh, 64)])[0].is_ok());
+    for h in lost {
+        let code = client.lookup(h).unwrap_err().code();
+        assert!(
+            matches!(code, Code::STALE_HANDLE | Code::DOUBLE_FREE),
+            "got {code:?}"
+        );
+    }
+    assert_eq!(client.stats().unwrap().pending, 0);
 }
