@@ -84,6 +84,12 @@ def p50(recs, name):
     return r.get("p50_ns") if r and r.get("checked") else None
 
 
+def cl_ref(recs):
+    """The cache-line RTT that anchors the ffi-bridge figures: the one taken
+    right before them (same load) if the run has it."""
+    return p50(recs, "cacheline_rtt_ffbref") or p50(recs, "cacheline_rtt")
+
+
 def ratio(a, b):
     return f"{a / b:.2f}x" if a and b else "—"
 
@@ -91,7 +97,7 @@ def ratio(a, b):
 def verdicts(recs):
     """Each target: (target, figure, verdict, reason)."""
     out = []
-    cl = p50(recs, "cacheline_rtt")
+    cl = cl_ref(recs)
     e64 = p50(recs, "ffb_go_spin_echo_64")
     c64 = p50(recs, "ffb_c_spin_echo_64")
     if e64 and cl:
@@ -188,7 +194,7 @@ def ratio_table(recs):
     lines = ["| payload | ffi-bridge Go spin p50 | / cache-line RTT | " +
              " | ".join(f"vs {p.split('_')[0]}" for p in PEERS) + " |",
              "| --- | --- | --- | " + " | ".join("---" for _ in PEERS) + " |"]
-    cl = p50(recs, "cacheline_rtt")
+    cl = cl_ref(recs)
     for n in SIZES:
         f = p50(recs, FFB_MAIN.format(n=n))
         cells = []
@@ -234,7 +240,7 @@ def plots(recs, outdir):
         dash = 1 if label.startswith("ffi-bridge") else 2 if label.startswith("memcpy") else 1
         plot_cmds.append(f"'{fn}' using 1:2 with linespoints lw 2 dt {dash} pt {i % 13 + 1} "
                          f"lc rgb '{color}' title '{label}'")
-    cl = p50(recs, "cacheline_rtt")
+    cl = cl_ref(recs)
     if cl:
         plot_cmds.append(f"{cl} with lines dt 2 lc rgb 'black' title 'cache-line RTT (limit)'")
     lat_png = os.path.join(outdir, "latency-vs-size.png")

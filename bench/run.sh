@@ -124,6 +124,9 @@ run_ffb() {
 		return 0
 	fi
 	local t=(-time "$PEER_TIME" -min "$PEER_MIN")
+	# the cache-line reference again, right before the figure it anchors,
+	# so that target compares two figures taken under the same load
+	collect cacheline_rtt_ffbref "$BIN/probes/cacheline_rtt" "$CL_ITERS" pause cacheline_rtt_ffbref
 	collect ffb_go_spin "$BIN/ffbclient" run -server "$FFB" -mode spin -sizes "$SIZES" -copyin -fullcheck "${t[@]}"
 	collect ffb_go_park "$BIN/ffbclient" run -server "$FFB" -mode park -sizes "$SIZES" "${t[@]}"
 	collect ffb_go_pipelined "$BIN/ffbclient" pipeline -server "$FFB" -mode spin -size 64 "${t[@]}"

@@ -14,9 +14,11 @@
  * reordered store) fails the run (checked=false, exit 1). The echo side
  * reports its own verdict by exit status.
  *
- * Usage: cacheline_rtt [iterations] [pause|nopause]
+ * Usage: cacheline_rtt [iterations] [pause|nopause] [name]
  *   pause   spin with ffb_cpu_relax() as the ring's wait loops do (default)
  *   nopause spin on the bare load (the hardware floor)
+ *   name    the measurement's name (default cacheline_rtt[_nopause]), e.g.
+ *           to take a reference right before the measurement it anchors
  */
 #include "probe_common.h"
 #include "ffb_barrier.h"
@@ -97,7 +99,8 @@ int main(int argc, char **argv)
 		ok = 0;
 
 	struct stats s = stats_of(lat, iters);
-	emit_json(spin_pause ? "cacheline_rtt" : "cacheline_rtt_nopause", "cacheline", "limit", 64,
+	const char *name = argc > 3 ? argv[3] : spin_pause ? "cacheline_rtt" : "cacheline_rtt_nopause";
+	emit_json(name, "cacheline", "limit", 64,
 		  "echo process CPU0, client process CPU1 (fork, memfd MAP_SHARED)", &s,
 		  (double)iters * 1e9 / (double)elapsed, iters, ok, "");
 	return ok ? 0 : 1;
