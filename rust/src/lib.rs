@@ -55,6 +55,7 @@ mod error;
 mod handle;
 #[cfg(feature = "json")]
 mod json;
+mod log;
 mod request;
 mod response;
 mod server;
@@ -66,6 +67,7 @@ pub use error::{Code, Error, Result};
 pub use handle::{Handle, Heap};
 #[cfg(feature = "json")]
 pub use json::{from_json, to_json};
+pub use log::{set_log, LogLevel};
 pub use request::{Reply, Request};
 pub use response::Response;
 pub use server::{Server, ServerOptions, ServerStats};
