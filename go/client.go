@@ -31,13 +31,16 @@ type Client struct {
 	mapMu  sync.RWMutex          // held exclusively by Close while it unmaps
 	wg     sync.WaitGroup        // background goroutines
 
-	prodMu   sync.Mutex // the request ring's single producer
-	prod     ringProd
-	relMu    sync.Mutex
-	releases []uint64 // server blocks to RELEASE with the next publish
+	prodMu      sync.Mutex // the request ring's single producer
+	prod        ringProd
+	relMu       sync.Mutex
+	releases    []uint64     // server blocks to RELEASE with the next publish
+	nReleases   atomic.Int32 // len(releases), read without relMu
+	unpublished atomic.Bool  // deferred submits wait for a publish
 
-	drainMu sync.Mutex // the response ring's single consumer
-	cons    ringCons
+	drainMu   sync.Mutex // the response ring's single consumer
+	cons      ringCons
+	drainHead atomic.Uint32 // cons.head as of the last drain, for lock-free peeks
 
 	namesMu sync.RWMutex
 	names   map[string]uint32
@@ -98,6 +101,7 @@ func newClient(s *session, o options) (*Client, error) {
 		!c.cons.attach(unsafe.Add(base, l.respOff), l.respEntries) {
 		return nil, newError(CodeProtocol, "ring indices out of bounds at attach")
 	}
+	c.drainHead.Store(c.cons.head)
 	return c, nil
 }
 

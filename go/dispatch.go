@@ -6,6 +6,8 @@
 
 package ffb
 
+import "sync/atomic"
+
 // decodeResult validates a RESULT entry for a call that lent handle lent
 // (0 if none) and returns what the waiter gets. take records a server
 // block as held and reports false for one already held. It never panics
@@ -52,7 +54,12 @@ func decodeResult(l *arenaLayout, e *ringEntry, kind uint32, lent uint64, take f
 }
 
 // tryDrain drains the response ring if no other goroutine is doing so.
+// A cheap look at the tail first keeps spinning waiters off the lock.
 func (c *Client) tryDrain() {
+	// C1 (peek only): the drainer re-reads the tail with its own C1 load.
+	if atomic.LoadUint32(c.cons.pTail) == c.drainHead.Load() {
+		return
+	}
 	if c.drainMu.TryLock() {
 		c.drainLocked()
 		c.drainMu.Unlock()
@@ -79,6 +86,7 @@ func (c *Client) drainLocked() {
 			c.dispatch(&e)
 		}
 		c.cons.release()
+		c.drainHead.Store(c.cons.head)
 	}
 }
 
@@ -135,6 +143,7 @@ func (c *Client) releaseServerBlock(h uint64) error {
 	c.relMu.Lock()
 	c.releases = append(c.releases, h)
 	n := len(c.releases)
+	c.nReleases.Add(1)
 	c.relMu.Unlock()
 	if n >= releaseBatch {
 		c.flushReleases()

@@ -35,7 +35,9 @@ func TestSuperblockRejectsBadFields(t *testing.T) {
 		{"block size", func(sb []byte) { le.PutUint32(sb[sbHeaps+heapClasses+classBlockSizeAt:], 128) }, ErrProtocol},
 		{"count", func(sb []byte) { le.PutUint32(sb[sbHeaps+heapClasses+classCount:], maxBlocks+1) }, ErrProtocol},
 		{"class overflow", func(sb []byte) { le.PutUint64(sb[sbHeaps+heapClasses+classOffset:], ^uint64(0)-63) }, ErrProtocol},
-		{"class misaligned", func(sb []byte) { le.PutUint64(sb[sbHeaps+heapClasses+classOffset:], le.Uint64(sb[sbHeaps+heapClasses+classOffset:])+8) }, ErrProtocol},
+		{"class misaligned", func(sb []byte) {
+			le.PutUint64(sb[sbHeaps+heapClasses+classOffset:], le.Uint64(sb[sbHeaps+heapClasses+classOffset:])+8)
+		}, ErrProtocol},
 		{"heaps overlap", func(sb []byte) {
 			copy(sb[sbHeaps+heapDescSize:sbHeaps+2*heapDescSize], sb[sbHeaps:sbHeaps+heapDescSize])
 		}, ErrProtocol},
@@ -107,7 +109,11 @@ func TestCheckHelloRefusesBadFDs(t *testing.T) {
 		{"bell not eventfd", ok, 0, []int{dupArena(), dupArena(), eventFD(t)}, ErrBadFD},
 		{"too few fds", ok, 0, []int{dupArena(), eventFD(t)}, ErrBadFD},
 		{"ctrunc", ok, unix.MSG_CTRUNC, []int{dupArena(), eventFD(t), eventFD(t)}, ErrBadFD},
-		{"refused", func() []byte { m := helloMsg(fa, 0); binary.LittleEndian.PutUint32(m[shStatus:], uint32(CodeTooManySessions)); return m }(), 0, nil, ErrTooManySessions},
+		{"refused", func() []byte {
+			m := helloMsg(fa, 0)
+			binary.LittleEndian.PutUint32(m[shStatus:], uint32(CodeTooManySessions))
+			return m
+		}(), 0, nil, ErrTooManySessions},
 		{"short", ok[:40], 0, nil, ErrProtocol},
 		{"bad magic", func() []byte { m := helloMsg(fa, 3); m[0] ^= 1; return m }(), 0, nil, ErrVersionMismatch},
 		{"size differs", func() []byte {

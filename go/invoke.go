@@ -24,7 +24,9 @@ type Call struct {
 
 // Submit starts a call of the callback registered as name with input in
 // (nil for none) and returns at once with a Call to Wait on, so one
-// goroutine can have many calls in flight. in is lent to the call until
+// goroutine can have many calls in flight. Submitted calls are published
+// to the server in batches: at the latest when any goroutine next waits
+// (Call.Wait, Invoke) or calls Flush. in is lent to the call until
 // Wait returns. Submit blocks only to resolve a name not yet cached (one
 // round trip) or while the session's in-flight cap is reached, up to ctx.
 // Errors: those of Invoke that arise before the call is sent.
@@ -33,11 +35,11 @@ func (c *Client) Submit(ctx context.Context, name string, in *Buffer) (Call, err
 	if err != nil {
 		return Call{}, err
 	}
-	return c.submitFn(ctx, fn, in, name, cached)
+	return c.submitFn(ctx, fn, in, name, cached, true)
 }
 
-func (c *Client) submitFn(ctx context.Context, fn uint32, in *Buffer, name string, cached bool) (Call, error) {
-	i, g, err := c.submit(ctx, kindCall, fn, in)
+func (c *Client) submitFn(ctx context.Context, fn uint32, in *Buffer, name string, cached, deferPublish bool) (Call, error) {
+	i, g, err := c.submit(ctx, kindCall, fn, in, deferPublish)
 	if err != nil {
 		return Call{}, err
 	}
@@ -70,7 +72,7 @@ func (call Call) Wait(ctx context.Context) (*Buffer, error) {
 		if rerr != nil {
 			return nil, rerr
 		}
-		again, serr := c.submitFn(ctx, fn, call.in, call.name, false)
+		again, serr := c.submitFn(ctx, fn, call.in, call.name, false, false)
 		if serr != nil {
 			return nil, serr
 		}
@@ -79,6 +81,11 @@ func (call Call) Wait(ctx context.Context) (*Buffer, error) {
 	return out, err
 }
 
+// Flush publishes calls submitted with Submit that are not yet visible to
+// the server. Wait does this itself; Flush is for a goroutine that submits
+// now and waits much later. Never blocks beyond a short lock.
+func (c *Client) Flush() { c.flush() }
+
 // Invoke calls the callback registered as name with input in (nil for
 // none) and waits for its reply; see Call.Wait for what it returns. It
 // blocks until the reply, ctx's deadline (TIMEOUT), the server's death
@@ -86,7 +93,11 @@ func (call Call) Wait(ctx context.Context) (*Buffer, error) {
 // the callback's own code and message (e.g. PANIC, INVALID_ARGUMENT),
 // BUSY / STALE_HANDLE (in is lent or freed), PROTOCOL.
 func (c *Client) Invoke(ctx context.Context, name string, in *Buffer) (*Buffer, error) {
-	call, err := c.Submit(ctx, name, in)
+	fn, cached, err := c.resolve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	call, err := c.submitFn(ctx, fn, in, name, cached, false)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +107,7 @@ func (c *Client) Invoke(ctx context.Context, name string, in *Buffer) (*Buffer, 
 // Echo calls the built-in ffi.echo: the reply is in itself (same handle,
 // same bytes, nothing copied). Blocks like Invoke.
 func (c *Client) Echo(ctx context.Context, in *Buffer) (*Buffer, error) {
-	call, err := c.submitFn(ctx, fnEcho, in, "ffi.echo", false)
+	call, err := c.submitFn(ctx, fnEcho, in, "ffi.echo", false, false)
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,9 @@ func startServer(t testing.TB, extra ...string) *testServer {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "s.sock")
 	args := append([]string{"serve", "--socket", sock}, extra...)
+	if cpu := os.Getenv("FFB_SERVER_CPU"); cpu != "" { // for pinned benchmark runs
+		args = append(args, "--cpu", cpu)
+	}
 	cmd := exec.Command(ffbBin(t), args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()

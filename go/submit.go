@@ -34,13 +34,30 @@ func (c *Client) pushReleasesLocked() {
 		}
 		h := c.releases[len(c.releases)-1]
 		c.releases = c.releases[:len(c.releases)-1]
+		c.nReleases.Add(-1)
 		c.prod.push(&ringEntry{handle: h, kind: kindRelease})
 	}
+}
+
+// publishBatch bounds how many deferred entries wait for a publish.
+const publishBatch = 16
+
+// flush publishes entries pushed by deferred submits, if any.
+func (c *Client) flush() {
+	if !c.unpublished.Load() {
+		return
+	}
+	c.prodMu.Lock()
+	if c.dead.Load() == nil {
+		c.publishLocked()
+	}
+	c.prodMu.Unlock()
 }
 
 // publishLocked publishes pushed entries and rings the server if it
 // parked. Caller holds prodMu (so the bell fd and mapping stay valid).
 func (c *Client) publishLocked() {
+	c.unpublished.Store(false)
 	if !c.prod.publish() {
 		return
 	}
@@ -59,7 +76,11 @@ func (c *Client) publishLocked() {
 // submit lends in (may be nil), takes a call slot (waiting while the
 // in-flight cap is reached) and publishes a CALL or LOOKUP entry. It
 // returns the slot and generation to wait on.
-func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer) (uint32, uint32, error) {
+//
+// With defer set (the pipelined Submit) the entry is pushed but published
+// only when publishBatch entries are waiting, or by the next wait (flush):
+// one tail store and at most one doorbell per batch.
+func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer, deferPublish bool) (uint32, uint32, error) {
 	if e := c.dead.Load(); e != nil {
 		return 0, 0, e
 	}
@@ -91,11 +112,17 @@ func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer) (uint3
 			c.prodMu.Unlock()
 			break
 		}
-		c.pushReleasesLocked()
+		if c.nReleases.Load() != 0 {
+			c.pushReleasesLocked()
+		}
 		free := c.prod.free(1)
 		if free >= 1 {
 			c.prod.push(&e)
-			c.publishLocked()
+			if !deferPublish || c.prod.tail-c.prod.published >= publishBatch {
+				c.publishLocked()
+			} else {
+				c.unpublished.Store(true)
+			}
 			c.prodMu.Unlock()
 			c.nCalls.Add(1)
 			return i, g, nil

@@ -21,6 +21,7 @@ func (c *Client) await(ctx context.Context, i, g uint32) (callResult, bool, erro
 	if s.word.Load() == done {
 		return c.collect(i), true, nil
 	}
+	c.flush()
 	deadline, hasDeadline := ctx.Deadline()
 	ctxDone := ctx.Done()
 	spinOnly := c.opts.spinOnly
