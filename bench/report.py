@@ -312,6 +312,10 @@ def main():
     md.append("")
     md.append("## Verdict against the targets")
     md.append("")
+    md.append("Verdicts compare p50s of this run. On this shared machine the 64 B ffi-bridge figure moved "
+              "between ~390 ns (load average ~2) and ~690 ns (load ~5) from run to run, so a verdict near its "
+              "threshold needs a quiet machine to be trusted.")
+    md.append("")
     md.append("| target | figures (p50) | verdict | reason |")
     md.append("| --- | --- | --- | --- |")
     for t, fig, v, why in verdicts(recs):
