@@ -146,7 +146,7 @@ def verdicts(recs):
                     "met" if ok else "MISSED", reason))
 
     park = p50(recs, "ffb_go_park_echo_64")
-    fx = p50(recs, "futex_rtt")
+    fx = p50(recs, "futex_rtt_ffbref") or p50(recs, "futex_rtt")
     if park and fx:
         ok = park <= fx
         reason = "" if ok else ("a parked Go client is woken through an eventfd and the Go netpoller "

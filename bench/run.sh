@@ -124,10 +124,11 @@ run_ffb() {
 		return 0
 	fi
 	local t=(-time "$PEER_TIME" -min "$PEER_MIN")
-	# the cache-line reference again, right before the figure it anchors,
-	# so that target compares two figures taken under the same load
+	# the cache-line and futex references again, right before the figures
+	# they anchor, so each target compares two figures taken under one load
 	collect cacheline_rtt_ffbref "$BIN/probes/cacheline_rtt" "$CL_ITERS" pause cacheline_rtt_ffbref
 	collect ffb_go_spin "$BIN/ffbclient" run -server "$FFB" -mode spin -sizes "$SIZES" -copyin -fullcheck "${t[@]}"
+	collect futex_rtt_ffbref "$BIN/probes/futex_rtt" "$FUTEX_ITERS" futex_rtt_ffbref
 	collect ffb_go_park "$BIN/ffbclient" run -server "$FFB" -mode park -sizes "$SIZES" "${t[@]}"
 	collect ffb_go_pipelined "$BIN/ffbclient" pipeline -server "$FFB" -mode spin -size 64 "${t[@]}"
 	collect ffb_c_ping_spin "$BIN/ffbclient" cping -server "$FFB" -mode spin -sizes "$SIZES" -count "$PING_COUNT"

@@ -14,7 +14,7 @@
  * Checks: each side verifies every value it reads is the one it waits for
  * or the one it wrote; anything else fails the run (checked=false, exit 1).
  *
- * Usage: futex_rtt [iterations]
+ * Usage: futex_rtt [iterations] [name]   (name: default futex_rtt)
  */
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 	struct stats s = stats_of(lat, iters);
 	char extra[64];
 	snprintf(extra, sizeof(extra), ",\"slept_frac\":%.3f", waits ? (double)slept / (double)iters : 0.0);
-	emit_json("futex_rtt", "futex", "limit", 4, "echo process CPU0, client process CPU1 (fork, shared futex)",
+	emit_json(argc > 2 ? argv[2] : "futex_rtt", "futex", "limit", 4, "echo process CPU0, client process CPU1 (fork, shared futex)",
 		  &s, (double)iters * 1e9 / (double)elapsed, iters, ok, extra);
 	return ok ? 0 : 1;
 }
