@@ -254,3 +254,40 @@ func TestFakeInflightCap(t *testing.T) {
 		t.Fatalf("submit after the cap freed: %v", err)
 	}
 }
+
+func TestFakeOutOfOrderResponses(t *testing.T) {
+	fa := newFakeArena(t, 32, 16, 2, 32)
+	var held []ringEntry
+	c, _ := newFakeClient(t, fa, options{spin: time.Millisecond}, func(fs *fakeServer, e ringEntry) (ringEntry, bool) {
+		held = append(held, ringEntry{callID: e.callID, handle: e.handle, len: e.len, kind: kindResult})
+		if len(held) == 8 { // answer the batch backwards
+			for i := len(held) - 1; i >= 0; i-- {
+				fs.push(held[i])
+			}
+			held = held[:0]
+		}
+		return ringEntry{}, false
+	})
+	ctx := context.Background()
+	for round := 0; round < 5; round++ {
+		var calls [8]Call
+		var bufs [8]*Buffer
+		for i := range calls {
+			bufs[i], _ = c.FromBytes([]byte{byte(round), byte(i)})
+			var err error
+			if calls[i], err = c.Submit(ctx, "ffi.echo", bufs[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, call := range calls {
+			out, err := call.Wait(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != bufs[i] || out.Bytes()[1] != byte(i) {
+				t.Fatalf("round %d call %d: got %v, want its own buffer", round, i, out.Bytes())
+			}
+			out.Free()
+		}
+	}
+}

@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// spinYield is how long a spinning waiter runs between yields.
+const spinYield = 500 * time.Microsecond
+
 // await waits until slot i (generation g) is done and returns its result,
 // releasing the slot. On ctx expiry the call is abandoned (its late result
 // is reclaimed by the dispatcher) and the error is TIMEOUT (deadline) or
@@ -25,32 +28,33 @@ func (c *Client) await(ctx context.Context, i, g uint32) (callResult, bool, erro
 	deadline, hasDeadline := ctx.Deadline()
 	ctxDone := ctx.Done()
 	spinOnly := c.opts.spinOnly
-	var spinUntil time.Time
-	if !spinOnly {
-		spinUntil = time.Now().Add(c.opts.spin)
-	}
+	start := time.Now()
+	spinUntil := start.Add(c.opts.spin)
+	lastYield := start
 	for iter := 1; ; iter++ {
 		c.tryDrain()
 		if s.word.Load() == done {
 			return c.collect(i), true, nil
 		}
-		if iter&31 != 0 {
+		if iter&63 != 0 {
 			continue
 		}
 		if err := c.checkWait(ctx, ctxDone, s, g); err != nil {
 			return c.abandon(i, g, err)
 		}
-		if hasDeadline || !spinOnly {
-			now := time.Now()
-			if hasDeadline && !now.Before(deadline) {
-				return c.abandon(i, g, ctxError(ctx))
-			}
-			if !spinOnly && !now.Before(spinUntil) {
-				break
-			}
+		now := time.Now()
+		if hasDeadline && !now.Before(deadline) {
+			return c.abandon(i, g, ctxError(ctx))
 		}
-		if iter&1023 == 0 {
+		if !spinOnly && !now.Before(spinUntil) {
+			break
+		}
+		// A long spin yields now and then so other goroutines on this P
+		// run; rarely, because on a locked OS thread a yield costs
+		// microseconds.
+		if now.Sub(lastYield) > spinYield {
 			runtime.Gosched()
+			lastYield = now
 		}
 	}
 	return c.park(ctx, i, g)
