@@ -291,3 +291,38 @@ func TestFakeOutOfOrderResponses(t *testing.T) {
 		}
 	}
 }
+
+func TestFakeReResolveOnNotFound(t *testing.T) {
+	fa := newFakeArena(t, 16, 8, 2, 16)
+	var lookups, current atomic.Uint32
+	current.Store(0x20002)
+	c, _ := newFakeClient(t, fa, options{spin: time.Millisecond}, func(fs *fakeServer, e ringEntry) (ringEntry, bool) {
+		out := ringEntry{callID: e.callID, handle: e.handle, len: e.len, kind: kindResult}
+		switch {
+		case e.kind == kindLookup:
+			lookups.Add(1)
+			out.handle, out.len, out.aux = 0, 0, current.Load()
+		case e.fnOrStatus != current.Load():
+			out.fnOrStatus = uint32(CodeNotFound)
+		}
+		return out, true
+	})
+	ctx := context.Background()
+	b, _ := c.FromBytes([]byte("v"))
+	if _, err := c.Invoke(ctx, "my.handler", b); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	if _, err := c.Invoke(ctx, "my.handler", b); err != nil {
+		t.Fatalf("cached call: %v", err)
+	}
+	if got := lookups.Load(); got != 1 {
+		t.Fatalf("lookups after two calls: got %d, want 1 (cached)", got)
+	}
+	current.Store(0x30002) // re-registered under a new generation
+	if _, err := c.Invoke(ctx, "my.handler", b); err != nil {
+		t.Fatalf("call after re-registration: got %v, want a transparent re-resolve", err)
+	}
+	if got := lookups.Load(); got != 2 {
+		t.Errorf("lookups: got %d, want 2", got)
+	}
+}
