@@ -171,12 +171,16 @@ func (b *Buffer) ToJSON(v any) error {
 	if err := b.check(); err != nil {
 		return err
 	}
+	// Decode a private copy: bytes a hostile peer changes under the
+	// decoder must not be able to upset it (R1 for payloads).
 	b.c.mapMu.RLock()
-	defer b.c.mapMu.RUnlock()
 	if b.c.closed.Load() {
+		b.c.mapMu.RUnlock()
 		return ErrClosed
 	}
-	if err := json.Unmarshal(b.data[:b.n], v); err != nil {
+	js := append([]byte(nil), b.data[:b.n]...)
+	b.c.mapMu.RUnlock()
+	if err := json.Unmarshal(js, v); err != nil {
 		return wrapError(CodeSerialization, "decode", err)
 	}
 	return nil

@@ -195,7 +195,9 @@ func checkHello(msg []byte, flags int, fds []int) (*session, error) {
 		return nil, wrapError(CodeSystem, "mmap arena", err)
 	}
 	s := &session{arena: arena, serverBell: -1}
-	// §2.4: validate a private copy; never read the superblock again.
+	// §2.4: validate a private copy; never read the superblock again. H1:
+	// the server wrote it before sealing and sending the fd, and recvmsg
+	// ordered those writes before this copy.
 	var sb [superblockSize]byte
 	copy(sb[:], arena)
 	if s.layout, err = parseSuperblock(sb[:], h); err != nil {
