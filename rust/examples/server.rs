@@ -107,7 +107,9 @@ fn main() -> ExitCode {
     };
 
     // The core's warnings (refused or misbehaving clients) go to stderr.
-    let _ = ffb::set_log(ffb::LogLevel::Warn, |level, msg| eprintln!("server: core {level:?}: {msg}"));
+    let _ = ffb::set_log(ffb::LogLevel::Warn, |level, msg| {
+        eprintln!("server: core {level:?}: {msg}")
+    });
 
     // One line per caught panic instead of the default multi-line report.
     std::panic::set_hook(Box::new(|info| {

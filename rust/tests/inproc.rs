@@ -674,3 +674,71 @@ fn call_many_times_out_and_a_later_batch_reclaims_the_late_answers() {
     }
     assert_eq!(client.stats().unwrap().pending, 0);
 }
+
+#[test]
+fn replies_that_cannot_be_sent_become_errors() {
+    let server = serving();
+    server
+        .register("test.too_big", |_| {
+            Ok(Reply::bytes(vec![0u8; (16 << 20) + 1]))
+        })
+        .unwrap();
+    server
+        .register("test.past_capacity", |req| {
+            Ok(Reply::input(req.capacity() + 1))
+        })
+        .unwrap();
+    server
+        .register("test.input_without_input", |_| Ok(Reply::input(1)))
+        .unwrap();
+    server
+        .register("test.big", |_| Ok(Reply::bytes(vec![7u8; 16 << 20])))
+        .unwrap();
+    let client = server.connect_inproc().unwrap();
+    let err = client.invoke_empty("test.too_big").unwrap_err();
+    assert_eq!(err.code(), Code::BUFFER_TOO_SMALL, "{err}");
+    assert!(err.message().is_some());
+    let buf = client.alloc(64).unwrap();
+    let err = client.invoke("test.past_capacity", &buf, 1).unwrap_err();
+    assert_eq!(err.code(), Code::INVALID_ARGUMENT, "{err}");
+    let err = client.invoke_empty("test.input_without_input").unwrap_err();
+    assert_eq!(err.code(), Code::INVALID_ARGUMENT, "{err}");
+    // The largest block works, and is copied out intact.
+    let r = client.invoke_empty("test.big").unwrap();
+    assert_eq!(r.len(), 16 << 20);
+    let v = r.to_vec().unwrap();
+    assert!(v.iter().all(|&b| b == 7));
+}
+
+#[test]
+fn error_messages_with_nul_and_long_text_survive() {
+    let server = serving();
+    server
+        .register("test.nul", |_| {
+            Err(ffb::Error::with_message(Code::UNKNOWN, "before\0after"))
+        })
+        .unwrap();
+    server
+        .register("test.long", |_| {
+            Err(ffb::Error::with_message(Code::TIMEOUT, "é".repeat(100_000)))
+        })
+        .unwrap();
+    server
+        .register("test.ok_code", |_| Err(ffb::Error::new(Code::OK)))
+        .unwrap();
+    let client = server.connect_inproc().unwrap();
+    let err = client.invoke_empty("test.nul").unwrap_err();
+    assert_eq!(err.message(), Some("before\u{FFFD}after"));
+    let err = client.invoke_empty("test.long").unwrap_err();
+    assert_eq!(err.code(), Code::TIMEOUT);
+    let msg = err.message().unwrap();
+    assert!(
+        !msg.is_empty() && msg.chars().all(|c| c == 'é' || c == '?' || c == '\u{FFFD}'),
+        "{msg:?}"
+    );
+    // An "error" with code OK must not read as success.
+    assert_eq!(
+        client.invoke_empty("test.ok_code").unwrap_err().code(),
+        Code::UNKNOWN
+    );
+}
