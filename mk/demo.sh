@@ -5,22 +5,9 @@
 set -euo pipefail
 BUILD=${BUILD:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/mk/proc.sh"
 work=$(mktemp -d)
-server_pid=
-cleanup() {
-	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_ready() { # file pid
-	for _ in $(seq 1 600); do
-		grep -q '^ready' "$1" 2>/dev/null && return 0
-		kill -0 "$2" 2>/dev/null || { cat "$1"; return 1; }
-		sleep 0.1
-	done
-	echo "server did not become ready"; cat "$1"; return 1
-}
+trap 'stop_server || true; rm -rf "$work"' EXIT
 
 sock=$work/demo.sock
 echo "== building the Rust server and the Go client"
@@ -28,9 +15,7 @@ echo "== building the Rust server and the Go client"
 (cd "$root/go" && CGO_ENABLED=0 go build -o "$work/demo-client" ./examples/demo)
 
 echo "== Rust server (rust/examples/server.rs) on $sock"
-"$root/rust/target/release/examples/server" --socket "$sock" >"$work/server.log" 2>&1 &
-server_pid=$!
-wait_ready "$work/server.log" "$server_pid"
+start_server "$work/server.log" "$root/rust/target/release/examples/server" --socket "$sock"
 sed -n '1p' "$work/server.log"
 
 echo "== Go client (go/examples/demo), pure Go, no cgo"
@@ -38,10 +23,8 @@ echo "== Go client (go/examples/demo), pure Go, no cgo"
 
 echo "== C client: ffb ping against the same Rust server"
 "$root/$BUILD/ffb" ping --socket "$sock" --size 64 --count 200000 --mode spin
-"$root/$BUILD/ffb" ping --socket "$sock" --size 1048576 --count 20000 --mode spin | sed -n '2p'
+"$root/$BUILD/ffb" ping --socket "$sock" --size 1048576 --count 20000 --mode spin | sed -n '2,3p'
 
 echo "== shutting down"
-kill -TERM "$server_pid"
-wait "$server_pid"
-server_pid=
+stop_server
 tail -n 1 "$work/server.log"
