@@ -38,7 +38,7 @@ use crate::handle::Handle;
 ///
 /// Using a buffer after its client is gone does not compile:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0597
 /// let buf = {
 ///     let client = ffb::Client::connect("/tmp/x.sock").unwrap();
 ///     client.alloc(8).unwrap()
@@ -47,7 +47,7 @@ use crate::handle::Handle;
 ///
 /// Nor does using it after `free`:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0382
 /// let client = ffb::Client::connect("/tmp/x.sock").unwrap();
 /// let buf = client.alloc(8).unwrap();
 /// buf.free().unwrap();

@@ -173,6 +173,16 @@ pub struct ClientStats {
 /// println!("server version {}", client.version()?);
 /// # Ok::<(), ffb::Error>(())
 /// ```
+///
+/// Sharing one client between threads does not compile (it is not `Sync`):
+///
+/// ```compile_fail,E0277
+/// let client = ffb::Client::connect("/tmp/x.sock").unwrap();
+/// std::thread::scope(|s| {
+///     s.spawn(|| client.version());
+///     s.spawn(|| client.version());
+/// });
+/// ```
 pub struct Client {
     raw: NonNull<sys::ffb_client>,
     timeout_ns: Cell<i64>,

@@ -24,6 +24,16 @@ use crate::sys;
 /// }
 /// # let _ = shout;
 /// ```
+///
+/// A request cannot leave its callback, e.g. to another thread:
+///
+/// ```compile_fail,E0277
+/// let server = ffb::Server::new().unwrap();
+/// server.register("leak", |req| {
+///     std::thread::scope(|s| { s.spawn(|| req.len()); });
+///     Ok(ffb::Reply::empty())
+/// }).unwrap();
+/// ```
 pub struct Request<'call> {
     call: NonNull<sys::ffb_call>,
     _call: PhantomData<&'call mut sys::ffb_call>,

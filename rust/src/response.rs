@@ -31,6 +31,17 @@ enum Body<'c, 'i> {
 /// assert_eq!(reply.to_vec()?, b"ping");
 /// # Ok::<(), ffb::Error>(())
 /// ```
+///
+/// Freeing the input while a zero-copy reply still reads it does not
+/// compile:
+///
+/// ```compile_fail,E0505
+/// let client = ffb::Client::connect("/tmp/x.sock").unwrap();
+/// let buf = client.alloc(8).unwrap();
+/// let reply = client.echo(&buf, 8).unwrap();
+/// buf.free().unwrap(); // error: cannot move out of `buf` because it is borrowed
+/// let _ = reply.to_vec();
+/// ```
 pub struct Response<'c, 'i> {
     len: u32,
     body: Body<'c, 'i>,
