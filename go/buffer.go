@@ -57,7 +57,7 @@ func (c *Client) newBuffer(h uint64, n uint32, server bool) *Buffer {
 // freeBlock gives block h back: a client block to the free list, a server
 // block to the server (a batched RELEASE). Used by Free and the cleanup;
 // a stale handle (already freed) is ignored by the callers that may race.
-func (c *Client) freeBlock(h uint64, server bool, from uint8) error {
+func (c *Client) freeBlock(h uint64, server bool, from uint32) error {
 	if c.closed.Load() {
 		return nil
 	}
@@ -243,7 +243,7 @@ func (b *Buffer) lend(c *Client) error {
 	if !b.state.CompareAndSwap(bufOwned, bufLent) {
 		return b.check()
 	}
-	if err := c.heaps.transition(b.h, blockOwned, blockLent); err != nil {
+	if err := c.heaps.lend(b.h, blockOwned, blockLent); err != nil {
 		b.state.Store(bufOwned)
 		return err
 	}
@@ -252,7 +252,7 @@ func (b *Buffer) lend(c *Client) error {
 
 // unlend returns a lent b to its holder.
 func (b *Buffer) unlend() {
-	b.c.heaps.transition(b.h, blockLent, blockOwned)
+	b.c.heaps.lend(b.h, blockLent, blockOwned)
 	b.state.Store(bufOwned)
 }
 

@@ -9,19 +9,23 @@ package ffb
 import (
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 )
 
 // Block states of a client-heap block.
 const (
-	blockFree    uint8 = iota // on a free list
-	blockOwned                // held by a Buffer
-	blockLent                 // named by an in-flight CALL/LOOKUP
-	blockRetired              // generation would wrap: never reused
+	blockFree    uint32 = iota // on a free list
+	blockOwned                 // held by a Buffer
+	blockLent                  // named by an in-flight CALL/LOOKUP
+	blockRetired               // generation would wrap: never reused
 )
 
+// classAlloc is one class's private state. gens and free change only
+// under heaps.mu; states are atomic so that lending (OWNED <-> LENT, on
+// every call) needs no lock.
 type classAlloc struct {
 	gens   []uint32
-	states []uint8
+	states []atomic.Uint32
 	free   []uint32 // stack of free block indices
 }
 
@@ -46,7 +50,7 @@ func newHeaps(l *arenaLayout) *heaps {
 		n := ch.classes[k].count
 		ca := &h.client[k]
 		ca.gens = make([]uint32, n)
-		ca.states = make([]uint8, n)
+		ca.states = make([]atomic.Uint32, n)
 		ca.free = make([]uint32, n)
 		for i := uint32(0); i < n; i++ {
 			ca.gens[i] = start
@@ -76,7 +80,7 @@ func (h *heaps) alloc(n uint32) (uint64, error) {
 		}
 		i := ca.free[len(ca.free)-1]
 		ca.free = ca.free[:len(ca.free)-1]
-		ca.states[i] = blockOwned
+		ca.states[i].Store(blockOwned)
 		h.inUse++
 		return makeHandle(ca.gens[i], h.layout.tag, heapClient, k, i), nil
 	}
@@ -84,7 +88,7 @@ func (h *heaps) alloc(n uint32) (uint64, error) {
 }
 
 // lookupLocked checks that hd names a client block in state want.
-func (h *heaps) lookupLocked(hd uint64, want uint8) (*classAlloc, uint32, error) {
+func (h *heaps) lookupLocked(hd uint64, want uint32) (*classAlloc, uint32, error) {
 	d, code := h.layout.checkHandle(hd, heapClient)
 	if code != CodeOK {
 		return nil, 0, &Error{Code: code}
@@ -93,7 +97,7 @@ func (h *heaps) lookupLocked(hd uint64, want uint8) (*classAlloc, uint32, error)
 	if ca.gens[d.index] != d.gen {
 		return nil, 0, ErrStaleHandle
 	}
-	switch st := ca.states[d.index]; {
+	switch st := ca.states[d.index].Load(); {
 	case st == want:
 		return ca, d.index, nil
 	case st == blockFree:
@@ -105,21 +109,23 @@ func (h *heaps) lookupLocked(hd uint64, want uint8) (*classAlloc, uint32, error)
 	}
 }
 
-// transition moves client block hd from state from to state to.
-func (h *heaps) transition(hd uint64, from, to uint8) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	ca, i, err := h.lookupLocked(hd, from)
-	if err != nil {
-		return err
+// lend moves client block hd between OWNED and LENT without the lock.
+// The caller's Buffer (in state owned or lent) guarantees that hd's
+// generation is current: only Free changes it, and Free needs the Buffer.
+func (h *heaps) lend(hd uint64, from, to uint32) error {
+	d, code := h.layout.checkHandle(hd, heapClient)
+	if code != CodeOK {
+		return &Error{Code: code}
 	}
-	ca.states[i] = to
+	if !h.client[d.class].states[d.index].CompareAndSwap(from, to) {
+		return newError(CodeBusy, "block is not in the expected state")
+	}
 	return nil
 }
 
 // free returns client block hd (in state from) to its free list, bumping
 // its generation; a block whose generation would wrap is retired.
-func (h *heaps) free(hd uint64, from uint8) error {
+func (h *heaps) free(hd uint64, from uint32) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	ca, i, err := h.lookupLocked(hd, from)
@@ -129,11 +135,11 @@ func (h *heaps) free(hd uint64, from uint8) error {
 	h.inUse--
 	g := ca.gens[i] + 1
 	if g == 0 {
-		ca.states[i] = blockRetired
+		ca.states[i].Store(blockRetired)
 		return nil
 	}
 	ca.gens[i] = g
-	ca.states[i] = blockFree
+	ca.states[i].Store(blockFree)
 	ca.free = append(ca.free, i)
 	return nil
 }

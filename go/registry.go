@@ -9,7 +9,6 @@ package ffb
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 )
 
@@ -41,7 +40,7 @@ type callSlot struct {
 	word   atomic.Uint64 // gen<<32 | state
 	parked atomic.Uint32 // 1 while the waiter sleeps on wake
 	wake   chan struct{} // buffered(1): dispatcher -> parked waiter
-	gen    uint32        // owned by the registry under mu
+	gen    uint32        // set by whoever holds the slot off the free list
 	kind   uint32
 	in     *Buffer // lent input, or nil
 	inH    uint64  // its handle (0 if none)
@@ -49,46 +48,70 @@ type callSlot struct {
 	_      [24]byte // keep neighbouring slots' hot words apart
 }
 
-// registry is the table of call slots. acquire and release are safe for
-// concurrent use.
+// registry is the table of call slots with a lock-free free list (a
+// Treiber stack whose head carries an ABA tag). acquire and release are
+// safe for concurrent use and take no lock.
 type registry struct {
-	mu    sync.Mutex
-	slots []callSlot
-	free  []uint32
-	avail chan struct{} // buffered(1): a slot was released
+	slots   []callSlot
+	next    []atomic.Uint32 // free-list links, slotNil terminates
+	head    atomic.Uint64   // tag<<32 | index of the first free slot
+	nFree   atomic.Int32
+	waiters atomic.Int32
+	avail   chan struct{} // buffered(1): a slot was released while someone waited
 }
 
+const slotNil = ^uint32(0)
+
 func newRegistry(n uint32) *registry {
-	r := &registry{slots: make([]callSlot, n), free: make([]uint32, n), avail: make(chan struct{}, 1)}
+	r := &registry{slots: make([]callSlot, n), next: make([]atomic.Uint32, n), avail: make(chan struct{}, 1)}
 	for i := range r.slots {
 		r.slots[i].wake = make(chan struct{}, 1)
-		r.free[i] = n - 1 - uint32(i)
+		if i+1 < int(n) {
+			r.next[i].Store(uint32(i + 1))
+		} else {
+			r.next[i].Store(slotNil)
+		}
 	}
+	r.head.Store(0)
+	r.nFree.Store(int32(n))
 	return r
 }
 
 // tryAcquire takes a free slot and gives it a fresh generation (never 0).
 func (r *registry) tryAcquire() (uint32, uint32, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.free) == 0 {
-		return 0, 0, false
+	for {
+		h := r.head.Load()
+		i := uint32(h)
+		if i == slotNil {
+			return 0, 0, false
+		}
+		nx := r.next[i].Load()
+		if r.head.CompareAndSwap(h, (h>>32+1)<<32|uint64(nx)) {
+			r.nFree.Add(-1)
+			s := &r.slots[i]
+			g := uint32(s.word.Load()>>32) + 1
+			if g == 0 {
+				g = 1
+			}
+			s.gen = g
+			return i, g, true
+		}
 	}
-	i := r.free[len(r.free)-1]
-	r.free = r.free[:len(r.free)-1]
-	s := &r.slots[i]
-	s.gen++
-	if s.gen == 0 {
-		s.gen = 1
-	}
-	return i, s.gen, true
 }
 
 // acquire waits for a free slot: the in-flight cap is the table size.
 // Blocks until a slot is free, ctx is done or done is closed.
 func (r *registry) acquire(ctx context.Context, done <-chan struct{}) (uint32, uint32, error) {
+	if i, g, ok := r.tryAcquire(); ok {
+		return i, g, nil
+	}
+	r.waiters.Add(1)
+	defer r.waiters.Add(-1)
 	for {
 		if i, g, ok := r.tryAcquire(); ok {
+			if r.nFree.Load() > 0 { // pass the baton to another waiter
+				r.signal()
+			}
 			return i, g, nil
 		}
 		select {
@@ -101,21 +124,34 @@ func (r *registry) acquire(ctx context.Context, done <-chan struct{}) (uint32, u
 	}
 }
 
+func (r *registry) signal() {
+	select {
+	case r.avail <- struct{}{}:
+	default:
+	}
+}
+
 // release puts slot i back (its waiter or reclaimer is done with it).
 func (r *registry) release(i uint32) {
 	s := &r.slots[i]
 	s.in, s.inH, s.res = nil, 0, callResult{}
-	select { // a wake token left over from a race is dropped here
-	case <-s.wake:
-	default:
+	if len(s.wake) != 0 { // a wake token left over from a race
+		select {
+		case <-s.wake:
+		default:
+		}
 	}
-	r.mu.Lock()
 	s.word.Store(slotWord(s.gen, slotFree))
-	r.free = append(r.free, i)
-	r.mu.Unlock()
-	select {
-	case r.avail <- struct{}{}:
-	default:
+	for {
+		h := r.head.Load()
+		r.next[i].Store(uint32(h))
+		if r.head.CompareAndSwap(h, (h>>32+1)<<32|uint64(i)) {
+			break
+		}
+	}
+	r.nFree.Add(1)
+	if r.waiters.Load() != 0 {
+		r.signal()
 	}
 }
 
@@ -134,9 +170,7 @@ func (s *callSlot) complete(gen uint32, res callResult) {
 
 // pending counts slots that are not free.
 func (r *registry) pending() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.slots) - len(r.free)
+	return len(r.slots) - int(r.nFree.Load())
 }
 
 // ctxError maps a finished context to TIMEOUT (deadline) or CLOSED
