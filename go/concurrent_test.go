@@ -17,11 +17,16 @@ import (
 
 func TestConcurrentCallsMatchTheirResponses(t *testing.T) {
 	for _, mode := range []struct {
-		name string
-		opts []ffb.Option
-	}{{"default", nil}, {"park", []ffb.Option{ffb.WithSpin(0)}}} {
+		name       string
+		serverArgs []string
+		opts       []ffb.Option
+	}{
+		{"default", nil, nil},
+		{"park", nil, []ffb.Option{ffb.WithSpin(0)}},
+		{"eventfd-bell-park", []string{"--eventfd"}, []ffb.Option{ffb.WithSpin(0)}},
+	} {
 		t.Run(mode.name, func(t *testing.T) {
-			c := dial(t, startServer(t), mode.opts...)
+			c := dial(t, startServer(t, mode.serverArgs...), mode.opts...)
 			const goroutines, calls = 64, 150
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
