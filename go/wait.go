@@ -28,6 +28,13 @@ func (c *Client) await(ctx context.Context, i, g uint32) (callResult, bool, erro
 	deadline, hasDeadline := ctx.Deadline()
 	ctxDone := ctx.Done()
 	spinOnly := c.opts.spinOnly
+	if !spinOnly && c.opts.spin <= 0 {
+		c.tryDrain()
+		if s.word.Load() == done {
+			return c.collect(i), true, nil
+		}
+		return c.park(ctx, i, g)
+	}
 	start := time.Now()
 	spinUntil := start.Add(c.opts.spin)
 	lastYield := start
