@@ -48,7 +48,8 @@ type Client struct {
 	parkers atomic.Int32  // waiters asleep on their slot
 	kick    chan struct{} // buffered(1): wakes the bell goroutine
 
-	nCalls, nDropped, nProtocol, nParks atomic.Uint64
+	nCalls                      uint64 // guarded by prodMu
+	nDropped, nProtocol, nParks atomic.Uint64
 }
 
 // Dial connects to the server listening on socketPath, performs the
@@ -212,8 +213,11 @@ type Stats struct {
 // on calls in flight.
 func (c *Client) Stats() Stats {
 	inUse, held := c.heaps.counts()
+	c.prodMu.Lock()
+	calls := c.nCalls
+	c.prodMu.Unlock()
 	return Stats{
-		Calls:            c.nCalls.Load(),
+		Calls:            calls,
 		Pending:          c.reg.pending(),
 		Dropped:          c.nDropped.Load(),
 		ProtocolErrors:   c.nProtocol.Load(),

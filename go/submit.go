@@ -121,10 +121,12 @@ func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer, deferP
 			if !deferPublish || c.prod.tail-c.prod.published >= publishBatch {
 				c.publishLocked()
 			} else {
-				c.unpublished.Store(true)
+				if !c.unpublished.Load() {
+					c.unpublished.Store(true)
+				}
 			}
+			c.nCalls++
 			c.prodMu.Unlock()
-			c.nCalls.Add(1)
 			return i, g, nil
 		}
 		if free == ringCorrupt {
