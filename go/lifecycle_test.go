@@ -240,3 +240,19 @@ func TestForgottenBufferIsFreedByTheGC(t *testing.T) {
 		return c.Stats().BlocksInUse == base
 	})
 }
+
+func TestDialRefusedAndMissing(t *testing.T) {
+	s := startServer(t, "--max-sessions", "1")
+	dial(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if c, err := ffb.Dial(ctx, s.Socket); !errors.Is(err, ffb.ErrTooManySessions) {
+		if c != nil {
+			c.Close()
+		}
+		t.Errorf("second session over a cap of 1: got %v, want TOO_MANY_SESSIONS", err)
+	}
+	if _, err := ffb.Dial(ctx, s.Socket+".missing"); !errors.Is(err, ffb.ErrSystem) {
+		t.Errorf("no listener: got %v, want SYSTEM", err)
+	}
+}
