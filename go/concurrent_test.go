@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -122,5 +123,8 @@ func TestPipelinedSubmitWait(t *testing.T) {
 				t.Fatalf("round %d call %d: got %d (own buffer %v), want %d", r, i, binary.LittleEndian.Uint64(out.Bytes()), out == bufs[i], r*depth+i)
 			}
 		}
+	}
+	if _, err := calls[0].Wait(ctx); !errors.Is(err, ffb.ErrInvalidArgument) {
+		t.Errorf("second Wait on a Call: got %v, want INVALID_ARGUMENT", err)
 	}
 }

@@ -59,6 +59,9 @@ func (call Call) Wait(ctx context.Context) (*Buffer, error) {
 	if c == nil {
 		return nil, newError(CodeInvalidArgument, "Wait on a zero Call")
 	}
+	if w := c.reg.slots[call.slot].word.Load(); uint32(w>>32) != call.gen || uint32(w) == slotFree {
+		return nil, newError(CodeInvalidArgument, "Wait called twice on the same Call")
+	}
 	res, ok, err := c.await(ctx, call.slot, call.gen)
 	if !ok {
 		return nil, err
