@@ -17,6 +17,10 @@
  * lend or that are out of range, and corrupt ring indices. The client must
  * never deliver a result to the wrong call, must count what it drops, must
  * fail with PROTOCOL where the ring itself is corrupt, and must not crash.
+ *
+ * Both ways, the doorbell eventfds are open file descriptions shared with
+ * the peer, which can clear their O_NONBLOCK and fill or drain them: no
+ * side may then block in a read or write of a bell.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -582,6 +586,76 @@ static void client_bell_made_blocking_and_full_cannot_freeze_the_server(void **s
 	echo_ok(by, 100, 52);
 	close_last(by);
 	assert_int_equal(st, FFB_OK); /* TIMEOUT: the server loop was stuck in write(client_bell) */
+	assert_true(alive);
+}
+
+/* FAILS against the current src/ (reported bug): server.c reads the server
+ * bell with a plain read(2) after its poll fired. (A race, steered until the
+ * server is seen in read(2); 5/5 runs reproduce.)
+ *
+ * Eventfd doorbell: the server bell is shared too. A client clears its
+ * O_NONBLOCK, rings it (the server's poll fires) and at once takes the
+ * count back itself, before the server's read: the server's read must not
+ * then block its loop. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* Whether the server process sits in read(2) (syscall 0 on x86-64). */
+static bool server_in_read(void)
+{
+	char path[64], buf[64] = "";
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)server.pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	bool r = fgets(buf, sizeof(buf), f) && strncmp(buf, "0 ", 2) == 0;
+	fclose(f);
+	return r;
+}
+
+static void server_bell_made_blocking_and_drained_cannot_freeze_the_server(void **state)
+{
+	(void)state;
+	ffb_client *by = connect_ok();
+	echo_ok(by, 100, 60);
+	ffb_client *h = connect_ok();
+	assert_false(h->futex);
+	echo_ok(h, 10, 61);
+	int fl = fcntl(h->server_bell, F_GETFL);
+	assert_int_equal(fcntl(h->server_bell, F_SETFL, fl & ~O_NONBLOCK), 0);
+	/* our own read may lose the race and find nothing: a SIGALRM
+	 * (no SA_RESTART) ends it */
+	struct sigaction sa = {.sa_handler = on_alarm}, old;
+	sigaction(SIGALRM, &sa, &old);
+	uint64_t one = 1, v;
+	for (int i = 0; i < 40 && !server_in_read(); i++) {
+		usleep(10000); /* the server parks, polling the bell */
+		ualarm(50000, 0);
+		assert_int_equal(write(h->server_bell, &one, sizeof(one)), sizeof(one));
+		for (uint64_t t = test_now_ns() + (uint64_t)(i % 20) * 1000; test_now_ns() < t;)
+			; /* land our read at a different point of the server's wake-up */
+		(void)!read(h->server_bell, &v, sizeof(v));
+		ualarm(0, 0);
+		usleep(2000);
+	}
+	sigaction(SIGALRM, &old, NULL);
+	usleep(20000);
+
+	ffb_handle b;
+	assert_int_equal(ffb_client_alloc(by, 64, &b), FFB_OK);
+	ffb_result r;
+	ffb_status st = ffb_client_call(by, FFB_FN_ECHO, b, 64, 2 * SEC, &r);
+	/* release a server stuck in read(), clean up, then judge */
+	assert_int_equal(write(h->server_bell, &one, sizeof(one)), sizeof(one));
+	bool alive = test_server_alive(&server);
+	ffb_client_close(h);
+	if (st == FFB_OK)
+		ffb_client_free(by, b);
+	echo_ok(by, 100, 62);
+	close_last(by);
+	assert_int_equal(st, FFB_OK); /* TIMEOUT: the server loop was stuck in read(server_bell) */
 	assert_true(alive);
 }
 
@@ -1567,6 +1641,7 @@ int main(void)
 		cmocka_unit_test(double_release_cuts_the_session),
 		cmocka_unit_test(client_over_its_inflight_cap_does_not_stall_others),
 		cmocka_unit_test(random_garbage_never_hurts_the_server_or_others),
+		cmocka_unit_test(server_bell_made_blocking_and_drained_cannot_freeze_the_server),
 	};
 	int failed = cmocka_run_group_tests_name("hostile client vs real server", against_server, start_server,
 						 stop_server);
