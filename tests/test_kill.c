@@ -224,6 +224,11 @@ static void killed_server_ends_every_pending_call_once_with_peer_gone(void **sta
 	test_server_start(&ts, setup);
 	ffb_client *c = connect_ok(&ts);
 	ffb_client *c2 = connect_ok(&ts);
+	struct ffb_client_options spin;
+	ffb_client_options_init(&spin);
+	spin.wait_mode = FFB_WAIT_SPIN;
+	ffb_client *c3 = NULL;
+	assert_int_equal(ffb_client_connect(ts.path, &spin, &c3), FFB_OK);
 	uint32_t slow;
 	assert_int_equal(ffb_client_resolve(c, "test.slow", &slow), FFB_OK);
 	echo_ok(c, 100, 2);
@@ -237,10 +242,12 @@ static void killed_server_ends_every_pending_call_once_with_peer_gone(void **sta
 	}
 	assert_int_equal(ffb_client_flush(c), FFB_OK);
 	assert_true(slow_call_started(3000)); /* the first is running */
-	struct sync_call sc = {.c = c2, .fn = slow};
-	pthread_t t;
+	/* a parked and a spinning synchronous caller, queued behind them */
+	struct sync_call sc = {.c = c2, .fn = slow}, ss = {.c = c3, .fn = slow};
+	pthread_t t, t3;
 	assert_int_equal(pthread_create(&t, NULL, sync_call_thread, &sc), 0);
-	usleep(20000); /* the sync call is queued behind the slow ones */
+	assert_int_equal(pthread_create(&t3, NULL, sync_call_thread, &ss), 0);
+	usleep(20000);
 
 	assert_int_equal(kill(ts.pid, SIGKILL), 0);
 	uint64_t t0 = test_now_ns(), last = t0;
@@ -249,11 +256,15 @@ static void killed_server_ends_every_pending_call_once_with_peer_gone(void **sta
 	each_once_with(ids, N, done, n, FFB_ERR_PEER_GONE);
 	assert_true(last - t0 < 1000 * MS);
 	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(pthread_join(t3, NULL), 0);
 	assert_int_equal(sc.st, FFB_ERR_PEER_GONE);
 	assert_true(sc.done_ns - t0 < 1000 * MS);
+	assert_int_equal(ss.st, FFB_ERR_PEER_GONE);
+	assert_true(ss.done_ns - t0 < 1000 * MS);
 	if (getenv("FFB_TEST_LOG"))
-		fprintf(stderr, "server death seen after %llu ms (async), %llu ms (sync)\n",
-			(unsigned long long)((last - t0) / MS), (unsigned long long)((sc.done_ns - t0) / MS));
+		fprintf(stderr, "server death seen after %llu ms (async), %llu ms (sync parked), %llu ms (sync spinning)\n",
+			(unsigned long long)((last - t0) / MS), (unsigned long long)((sc.done_ns - t0) / MS),
+			(unsigned long long)((ss.done_ns - t0) / MS));
 
 	/* nothing more completes, and the session stays dead */
 	uint32_t more = 0;
@@ -263,9 +274,127 @@ static void killed_server_ends_every_pending_call_once_with_peer_gone(void **sta
 	assert_int_equal(ffb_client_call(c, FFB_FN_ECHO, (ffb_handle){0}, 0, SEC, &r), FFB_ERR_PEER_GONE);
 	ffb_client_close(c);
 	ffb_client_close(c2);
+	ffb_client_close(c3);
 	int status = test_server_stop(&ts, SIGKILL);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	drain_started();
+}
+
+/* An answer the server published before it died is a real answer: it is
+ * delivered (bytes intact), and only the call still running gets
+ * PEER_GONE. */
+static void answers_published_before_the_server_died_are_delivered(void **state)
+{
+	(void)state;
+	struct test_server ts;
+	test_server_start(&ts, setup);
+	ffb_client *c = connect_ok(&ts);
+	uint32_t slow;
+	assert_int_equal(ffb_client_resolve(c, "test.slow", &slow), FFB_OK);
+	ffb_handle a;
+	uint8_t *d;
+	assert_int_equal(ffb_client_alloc(c, 200, &a), FFB_OK);
+	assert_int_equal(ffb_client_data(c, a, (void **)&d, NULL), FFB_OK);
+	fill(d, 200, 5);
+	uint32_t tail0 = __atomic_load_n(&c->resp.ctl->p_tail, __ATOMIC_ACQUIRE);
+	uint64_t ida, ids;
+	assert_int_equal(ffb_client_submit(c, FFB_FN_ECHO, a, 200, &ida), FFB_OK);
+	assert_int_equal(ffb_client_flush(c), FFB_OK);
+	/* published, but not consumed: we do not poll */
+	assert_true(WAIT_UNTIL(__atomic_load_n(&c->resp.ctl->p_tail, __ATOMIC_ACQUIRE) != tail0, 2000));
+	assert_int_equal(ffb_client_submit(c, slow, (ffb_handle){0}, 0, &ids), FFB_OK);
+	assert_int_equal(ffb_client_flush(c), FFB_OK);
+	assert_true(slow_call_started(3000));
+	assert_int_equal(kill(ts.pid, SIGKILL), 0);
+
+	uint64_t last = 0;
+	struct ffb_completion done[4];
+	uint32_t n = collect(c, done, 2, 2000, &last);
+	assert_int_equal(n, 2);
+	for (uint32_t i = 0; i < n; i++) {
+		if (done[i].call_id == ida) {
+			assert_int_equal(done[i].result.status, FFB_OK);
+			assert_int_equal(done[i].result.handle.id, a.id);
+			assert_int_equal(done[i].result.len, 200);
+		} else {
+			assert_true(done[i].call_id == ids);
+			assert_int_equal(done[i].result.status, FFB_ERR_PEER_GONE);
+		}
+	}
+	assert_true(done[0].call_id != done[1].call_id);
+	uint8_t want[200];
+	fill(want, 200, 5);
+	assert_memory_equal(d, want, 200);
+	assert_int_equal(ffb_client_free(c, a), FFB_OK);
+	ffb_client_close(c);
+	test_server_stop(&ts, SIGKILL);
+}
+
+/* A client killed with calls still queued in its request ring (the server
+ * busy with someone else's slow call): the server may still run them into
+ * the dead session's arena, then takes the session apart; nothing leaks and
+ * the others carry on. */
+static void killed_client_with_queued_calls_is_cleaned_up(void **state)
+{
+	(void)state;
+	struct test_server ts;
+	test_server_start(&ts, setup);
+	ffb_client *by = connect_ok(&ts);
+	uint32_t slow;
+	assert_int_equal(ffb_client_resolve(by, "test.slow", &slow), FFB_OK);
+	echo_ok(by, 100, 6);
+	int fds0, maps0;
+	settled_counts(ts.pid, &fds0, &maps0);
+	for (int round = 0; round < 5; round++) {
+		int ready[2], connected[2];
+		assert_int_equal(pipe(ready), 0);
+		assert_int_equal(pipe(connected), 0);
+		pid_t child = fork();
+		assert_true(child >= 0);
+		if (child == 0) {
+			ffb_client *c;
+			if (ffb_client_connect(ts.path, NULL, &c) != FFB_OK)
+				_exit(2);
+			if (write(connected[1], "c", 1) != 1)
+				_exit(6);
+			char x;
+			if (read(ready[0], &x, 1) != 1) /* wait until the server is busy */
+				_exit(3);
+			for (int i = 0; i < 20; i++) {
+				ffb_handle h;
+				uint64_t id;
+				if (ffb_client_alloc(c, 64, &h) || ffb_client_submit(c, FFB_FN_ECHO, h, 64, &id))
+					_exit(4);
+			}
+			ffb_client_flush(c);
+			pause();
+			_exit(5);
+		}
+		char x;
+		assert_int_equal(read(connected[0], &x, 1), 1); /* its session exists */
+		close(connected[0]);
+		close(connected[1]);
+		uint64_t id;
+		assert_int_equal(ffb_client_submit(by, slow, (ffb_handle){0}, 0, &id), FFB_OK);
+		assert_int_equal(ffb_client_flush(by), FFB_OK);
+		assert_true(slow_call_started(3000));
+		assert_int_equal(write(ready[1], "go", 1), 1);
+		usleep(50000); /* the child queues its calls */
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		close(ready[0]);
+		close(ready[1]);
+		struct ffb_completion done[2];
+		uint64_t last = 0;
+		assert_int_equal(collect(by, done, 1, 3000, &last), 1);
+		assert_true(done[0].call_id == id);
+		assert_int_equal(done[0].result.status, FFB_OK);
+		echo_ok(by, 500, 7 + (uint32_t)round);
+		assert_true(WAIT_UNTIL(counts_are(ts.pid, fds0, maps0), 2000));
+		assert_true(test_server_alive(&ts));
+	}
+	ffb_client_close(by);
+	assert_int_equal(test_server_stop(&ts, SIGTERM), 0);
 }
 
 /* ---- (c) the server stops gracefully ----------------------------------- */
@@ -373,7 +502,9 @@ int main(void)
 	fcntl(started[0], F_SETFL, O_NONBLOCK);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(killed_client_mid_call_frees_its_session_and_spares_others),
+		cmocka_unit_test(killed_client_with_queued_calls_is_cleaned_up),
 		cmocka_unit_test(killed_server_ends_every_pending_call_once_with_peer_gone),
+		cmocka_unit_test(answers_published_before_the_server_died_are_delivered),
 		cmocka_unit_test(stopped_server_ends_untaken_calls_once_with_closed),
 		cmocka_unit_test(stopped_server_answers_the_call_in_progress_then_says_closed),
 	};
