@@ -48,6 +48,8 @@ type Client struct {
 	parkers atomic.Int32  // waiters asleep on their slot
 	kick    chan struct{} // buffered(1): wakes the bell goroutine
 
+	ringServer chan struct{} // buffered(1): asks serverBellLoop to ring the server
+
 	nCalls                      uint64 // guarded by prodMu
 	nDropped, nProtocol, nParks atomic.Uint64
 }
@@ -80,6 +82,9 @@ func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, erro
 	c.wg.Add(2)
 	go c.monitor()
 	go c.bellLoop()
+	if s.serverBell >= 0 {
+		go c.serverBellLoop(s.serverBell) // owns and closes the fd; not waited for by Close
+	}
 	return c, nil
 }
 
@@ -96,6 +101,8 @@ func newClient(s *session, o options) (*Client, error) {
 		done:   make(chan struct{}),
 		names:  make(map[string]uint32),
 		kick:   make(chan struct{}, 1),
+
+		ringServer: make(chan struct{}, 1),
 	}
 	base := unsafe.Pointer(unsafe.SliceData(s.arena))
 	if !c.prod.attach(unsafe.Add(base, l.reqOff), l.reqEntries) ||
@@ -126,10 +133,6 @@ func (c *Client) Close() error {
 	c.drainMu.Lock()
 	c.prodMu.Lock()
 	c.mapMu.Lock()
-	if c.s.serverBell >= 0 {
-		unix.Close(c.s.serverBell)
-		c.s.serverBell = -1
-	}
 	if c.s.arena != nil {
 		unix.Munmap(c.s.arena)
 		c.s.arena = nil

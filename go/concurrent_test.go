@@ -31,6 +31,13 @@ func TestConcurrentCallsMatchTheirResponses(t *testing.T) {
 			const goroutines, calls = 64, 150
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
+			go func() {
+				select {
+				case <-time.After(10 * time.Second):
+					t.Logf("STUCK: %s", ffb.DebugState(c))
+				case <-ctx.Done():
+				}
+			}()
 			var wg sync.WaitGroup
 			errs := make(chan error, goroutines)
 			for g := 0; g < goroutines; g++ {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func echoLoop(t *testing.T, c *Client, goroutines, calls int) {
@@ -324,5 +326,39 @@ func TestFakeReResolveOnNotFound(t *testing.T) {
 	}
 	if got := lookups.Load(); got != 2 {
 		t.Errorf("lookups: got %d, want 2", got)
+	}
+}
+
+func TestFakeHostileBellCannotBlockTheClient(t *testing.T) {
+	fa := newFakeArena(t, 16, 8, 2, 16)
+	c, fs := newFakeClient(t, fa, options{spin: 0}, func(fs *fakeServer, e ringEntry) (ringEntry, bool) {
+		// Ring the client, then take the count back before the client
+		// reads it, on a bell whose shared O_NONBLOCK we cleared.
+		fs.push(ringEntry{callID: e.callID, handle: e.handle, len: e.len, kind: kindResult})
+		var b [8]byte
+		unix.Preadv2(int(fs.bell.Fd()), [][]byte{b[:]}, -1, unix.RWF_NOWAIT)
+		return ringEntry{}, false
+	})
+	if err := unix.SetNonblock(int(fs.bell.Fd()), false); err != nil {
+		t.Fatal(err)
+	}
+	buf, _ := c.Alloc(8)
+	for i := 0; i < 20; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := c.Echo(ctx, buf)
+		cancel()
+		if err != nil && !errors.Is(err, ErrTimeout) {
+			t.Fatalf("call %d: got %v, want success or TIMEOUT", i, err)
+		}
+		if err != nil {
+			break // the buffer was given up
+		}
+	}
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close blocked: a bell read is stuck in the kernel")
 	}
 }

@@ -69,7 +69,30 @@ func (c *Client) publishLocked() {
 		return
 	}
 	if c.s.serverBell >= 0 {
-		unix.Write(c.s.serverBell, bellOne[:]) // EAGAIN: the counter is already non-zero
+		select { // the bell writer rings it (never under prodMu)
+		case c.ringServer <- struct{}{}:
+		default: // a ring is already pending: one write wakes the server
+		}
+	}
+}
+
+// serverBellLoop is the only writer of the server bell (eventfd doorbell
+// mode). The eventfd's open file description is shared with the server,
+// which could clear O_NONBLOCK and fill the counter so that a write
+// blocks; so the write happens here, holding no lock, after re-asserting
+// O_NONBLOCK. This goroutine owns the fd and closes it when the session
+// ends; if a hostile server ever blocks the write, only this goroutine
+// (and the fd) is lost, never the Client or Close.
+func (c *Client) serverBellLoop(fd int) {
+	defer unix.Close(fd)
+	for {
+		select {
+		case <-c.ringServer:
+		case <-c.done:
+			return
+		}
+		unix.SetNonblock(fd, true)
+		unix.Write(fd, bellOne[:]) // EAGAIN only if the counter would overflow: it is rung anyway
 	}
 }
 

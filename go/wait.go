@@ -8,7 +8,10 @@ package ffb
 import (
 	"context"
 	"runtime"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // spinYield is how long a spinning waiter runs between yields.
@@ -161,6 +164,11 @@ func (c *Client) collect(i uint32) callResult {
 // the netpoller; on wake it drains the ring and so wakes the waiters.
 func (c *Client) bellLoop() {
 	defer c.wg.Done()
+	rc, err := c.s.clientBell.SyscallConn()
+	if err != nil {
+		c.fail(wrapError(CodeSystem, "client bell", err))
+		return
+	}
 	var buf [8]byte
 	for {
 		if c.parkers.Load() == 0 {
@@ -187,8 +195,11 @@ func (c *Client) bellLoop() {
 		}
 		c.drainMu.Unlock()
 		c.nParks.Add(1)
-		if _, err := c.s.clientBell.Read(buf[:]); err != nil {
-			return // closed by Close
+		if err := readBell(rc, buf[:]); err != nil {
+			if !c.closed.Load() { // not closed by Close: parked waiters must not hang
+				c.fail(wrapError(CodeSystem, "client bell", err))
+			}
+			return
 		}
 		c.drainMu.Lock()
 		if c.dead.Load() == nil {
@@ -197,4 +208,28 @@ func (c *Client) bellLoop() {
 		}
 		c.drainMu.Unlock()
 	}
+}
+
+// readBell waits through the netpoller until the client bell is readable
+// and drains it. The eventfd's file description is shared with the
+// server, which could clear O_NONBLOCK: the read uses RWF_NOWAIT so it
+// can never block the thread (plain read on kernels without it).
+func readBell(rc syscall.RawConn, buf []byte) error {
+	iov := [][]byte{buf}
+	var rerr error
+	err := rc.Read(func(fd uintptr) bool {
+		for {
+			_, rerr = unix.Preadv2(int(fd), iov, -1, unix.RWF_NOWAIT)
+			if rerr == unix.EOPNOTSUPP || rerr == unix.EINVAL || rerr == unix.ENOSYS {
+				_, rerr = unix.Read(int(fd), buf)
+			}
+			if rerr != unix.EINTR {
+				return rerr != unix.EAGAIN
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return rerr
 }

@@ -1,0 +1,14 @@
+package ffb
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// DebugState describes the ring words and waiter counts (tests only).
+func DebugState(c *Client) string {
+	return fmt.Sprintf("req ptail=%d chead=%d nw=%d | resp ptail=%d chead=%d nw=%d | cons head=%d drainHead=%d parkers=%d pending=%d unpublished=%v prod tail=%d published=%d",
+		atomic.LoadUint32(c.prod.pTail), atomic.LoadUint32(c.prod.cHead), atomic.LoadUint32(c.prod.cNeedsWakeup),
+		atomic.LoadUint32(c.cons.pTail), atomic.LoadUint32(c.cons.cHead), atomic.LoadUint32(c.cons.cNeedsWakeup),
+		c.cons.head, c.drainHead.Load(), c.parkers.Load(), c.reg.pending(), c.unpublished.Load(), c.prod.tail, c.prod.published)
+}
