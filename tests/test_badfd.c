@@ -34,6 +34,7 @@
 struct fake {
 	int sock;
 	bool answer;                    /* false: read the hello, never answer */
+	bool hang_up;                   /* with !answer: close at once instead of waiting */
 	struct ffb_server_hello hello;
 	size_t hello_len;               /* bytes of `hello` sent */
 	int fds[MAX_SEND_FDS];          /* sent, then closed by the fake */
@@ -193,7 +194,7 @@ static void *fake_server(void *arg)
 	/* Our copies go now: only the client's copies could leak. */
 	for (unsigned i = 0; i < f->nfds; i++)
 		close(f->fds[i]);
-	if (!f->answer)
+	if (!f->answer && !f->hang_up)
 		wait_readable(f->sock, 5000); /* until the client gives up and closes */
 	close(f->sock);
 	return NULL;
@@ -593,6 +594,20 @@ static void silent_server_times_out_within_connect_timeout(void **state)
 	assert_true(ns < 700000000ull);
 }
 
+static void build_hang_up(struct fake *f)
+{
+	f->answer = false;
+	f->hang_up = true;
+}
+
+static void server_hanging_up_without_answer_is_peer_gone(void **state)
+{
+	(void)state;
+	uint64_t ns;
+	assert_int_equal(run_fake(build_hang_up, &ns), FFB_ERR_PEER_GONE);
+	assert_true(ns < 190000000ull); /* at once, not after the timeout */
+}
+
 /* ---- the superblock ----------------------------------------------------- */
 
 static void sb_bad_magic(struct ffb_superblock *sb, char *base)
@@ -790,6 +805,7 @@ int main(void)
 		cmocka_unit_test(refusal_hello_returns_its_status),
 		cmocka_unit_test(refusal_hello_with_fds_closes_them),
 		cmocka_unit_test(silent_server_times_out_within_connect_timeout),
+		cmocka_unit_test(server_hanging_up_without_answer_is_peer_gone),
 		cmocka_unit_test(superblock_with_wrong_magic_is_version_mismatch),
 		cmocka_unit_test(superblock_with_overlapping_regions_is_protocol),
 		cmocka_unit_test(superblock_with_ring_outside_the_arena_is_protocol),
