@@ -52,6 +52,7 @@ type Client struct {
 
 	nCalls                      uint64 // guarded by prodMu
 	nDropped, nProtocol, nParks atomic.Uint64
+	nMissedWakeups              atomic.Uint64
 }
 
 // Dial connects to the server listening on socketPath, performs the
@@ -208,6 +209,7 @@ type Stats struct {
 	Dropped          uint64 // results for calls not pending (late, duplicate, forged)
 	ProtocolErrors   uint64 // broken rules seen in server-written data
 	Parks            uint64 // times the client slept on its bell
+	MissedWakeups    uint64 // sleeps that ended by timeout with results waiting (the server did not ring)
 	BlocksInUse      int    // client-heap blocks allocated or lent
 	ServerBlocksHeld int    // server-heap blocks held and not yet released
 }
@@ -225,6 +227,7 @@ func (c *Client) Stats() Stats {
 		Dropped:          c.nDropped.Load(),
 		ProtocolErrors:   c.nProtocol.Load(),
 		Parks:            c.nParks.Load(),
+		MissedWakeups:    c.nMissedWakeups.Load(),
 		BlocksInUse:      inUse,
 		ServerBlocksHeld: held,
 	}

@@ -256,3 +256,31 @@ func TestDialRefusedAndMissing(t *testing.T) {
 		t.Errorf("no listener: got %v, want SYSTEM", err)
 	}
 }
+
+// TestParkedCallsAreWokenByTheServer: a parked client must be woken by the
+// server's client-bell write (PROTOCOL.md §6), not by its own bounded
+// re-check. Stats.MissedWakeups counts sleeps that ended by timeout while
+// results sat unannounced in the ring.
+func TestParkedCallsAreWokenByTheServer(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		args []string
+	}{{"futex", nil}, {"eventfd", []string{"--eventfd"}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			c := dial(t, startServer(t, mode.args...), ffb.WithSpin(0))
+			buf := mustBytes(t, c, "park")
+			for i := 0; i < 50; i++ {
+				if _, err := c.Echo(context.Background(), buf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st := c.Stats()
+			if st.Parks == 0 {
+				t.Errorf("parks: got 0, want the client to have slept")
+			}
+			if st.MissedWakeups != 0 {
+				t.Errorf("missed wake-ups: got %d of %d parks, want 0 (the server published results without ringing the client bell)", st.MissedWakeups, st.Parks)
+			}
+		})
+	}
+}

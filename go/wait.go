@@ -7,12 +7,17 @@ package ffb
 
 import (
 	"context"
+	"errors"
+	"os"
 	"runtime"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// parkRecheck bounds one sleep of the bell goroutine.
+const parkRecheck = 20 * time.Millisecond
 
 // spinYield is how long a spinning waiter runs between yields.
 const spinYield = 500 * time.Microsecond
@@ -169,7 +174,7 @@ func (c *Client) bellLoop() {
 		c.fail(wrapError(CodeSystem, "client bell", err))
 		return
 	}
-	var buf [8]byte
+	bell := newBellReader(rc)
 	for {
 		if c.parkers.Load() == 0 {
 			select {
@@ -195,7 +200,12 @@ func (c *Client) bellLoop() {
 		}
 		c.drainMu.Unlock()
 		c.nParks.Add(1)
-		if err := readBell(rc, buf[:]); err != nil {
+		// The sleep is bounded: a server that fails to ring (a bug the
+		// protocol rules out) costs parkRecheck, not a hang, and is counted.
+		c.s.clientBell.SetReadDeadline(time.Now().Add(parkRecheck))
+		err := bell.waitRing()
+		timedOut := errors.Is(err, os.ErrDeadlineExceeded)
+		if err != nil && !timedOut {
 			if !c.closed.Load() { // not closed by Close: parked waiters must not hang
 				c.fail(wrapError(CodeSystem, "client bell", err))
 			}
@@ -203,6 +213,9 @@ func (c *Client) bellLoop() {
 		}
 		c.drainMu.Lock()
 		if c.dead.Load() == nil {
+			if timedOut && c.cons.ready() > 0 && !bell.rung() {
+				c.nMissedWakeups.Add(1) // results were published without a ring
+			}
 			c.cons.endParking()
 			c.drainLocked()
 		}
@@ -210,26 +223,48 @@ func (c *Client) bellLoop() {
 	}
 }
 
-// readBell waits through the netpoller until the client bell is readable
-// and drains it. The eventfd's file description is shared with the
-// server, which could clear O_NONBLOCK: the read uses RWF_NOWAIT so it
-// can never block the thread (plain read on kernels without it).
-func readBell(rc syscall.RawConn, buf []byte) error {
-	iov := [][]byte{buf}
-	var rerr error
-	err := rc.Read(func(fd uintptr) bool {
-		for {
-			_, rerr = unix.Preadv2(int(fd), iov, -1, unix.RWF_NOWAIT)
-			if rerr == unix.EOPNOTSUPP || rerr == unix.EINVAL || rerr == unix.ENOSYS {
-				_, rerr = unix.Read(int(fd), buf)
-			}
-			if rerr != unix.EINTR {
-				return rerr != unix.EAGAIN
-			}
+// bellReader drains the client bell. The eventfd's file description is
+// shared with the server, which could clear O_NONBLOCK: reads use
+// RWF_NOWAIT so they never block the thread (plain read on kernels
+// without it). Built once per Client so a park allocates nothing.
+type bellReader struct {
+	rc    syscall.RawConn
+	iov   [][]byte
+	rerr  error
+	wait  func(fd uintptr) bool // for rc.Read: false = not ready, wait for the netpoller
+	check func(fd uintptr) bool // for rc.Read: never waits
+}
+
+func newBellReader(rc syscall.RawConn) *bellReader {
+	r := &bellReader{rc: rc, iov: [][]byte{make([]byte, 8)}}
+	r.wait = func(fd uintptr) bool { return r.read(fd) != unix.EAGAIN }
+	r.check = func(fd uintptr) bool { r.read(fd); return true }
+	return r
+}
+
+func (r *bellReader) read(fd uintptr) error {
+	for {
+		_, r.rerr = unix.Preadv2(int(fd), r.iov, -1, unix.RWF_NOWAIT)
+		if r.rerr == unix.EOPNOTSUPP || r.rerr == unix.EINVAL || r.rerr == unix.ENOSYS {
+			_, r.rerr = unix.Read(int(fd), r.iov[0])
 		}
-	})
-	if err != nil {
+		if r.rerr != unix.EINTR {
+			return r.rerr
+		}
+	}
+}
+
+// waitRing sleeps through the netpoller until the bell rings (and drains
+// it), the read deadline passes, or the bell is closed.
+func (r *bellReader) waitRing() error {
+	if err := r.rc.Read(r.wait); err != nil {
 		return err
 	}
-	return rerr
+	return r.rerr
+}
+
+// rung drains the bell without waiting and reports whether it had rung.
+func (r *bellReader) rung() bool {
+	r.rc.Read(r.check)
+	return r.rerr == nil
 }
