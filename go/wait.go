@@ -232,13 +232,13 @@ type bellReader struct {
 	iov   [][]byte
 	rerr  error
 	wait  func(fd uintptr) bool // for rc.Read: false = not ready, wait for the netpoller
-	check func(fd uintptr) bool // for rc.Read: never waits
+	check func(fd uintptr)      // for rc.Control: one read, no wait, no deadline
 }
 
 func newBellReader(rc syscall.RawConn) *bellReader {
 	r := &bellReader{rc: rc, iov: [][]byte{make([]byte, 8)}}
 	r.wait = func(fd uintptr) bool { return r.read(fd) != unix.EAGAIN }
-	r.check = func(fd uintptr) bool { r.read(fd); return true }
+	r.check = func(fd uintptr) { r.read(fd) }
 	return r
 }
 
@@ -265,6 +265,7 @@ func (r *bellReader) waitRing() error {
 
 // rung drains the bell without waiting and reports whether it had rung.
 func (r *bellReader) rung() bool {
-	r.rc.Read(r.check)
+	r.rerr = unix.EAGAIN
+	r.rc.Control(r.check)
 	return r.rerr == nil
 }
