@@ -189,17 +189,31 @@ static void push_raw(ffb_client *c, const struct ffb_ring_entry *e, unsigned n)
 }
 
 /* The server said goodbye PROTOCOL; the client's next calls fail with it. */
-static void expect_cut(ffb_client *c)
+/* Whether the server said goodbye PROTOCOL and the client's next calls
+ * fail with it. Returns what went wrong (NULL: all of it held) so callers
+ * can clean up before they fail. */
+static const char *cut_with_protocol(ffb_client *c)
 {
 	struct pollfd p = {.fd = c->sock, .events = POLLIN};
-	assert_int_equal(poll(&p, 1, 3000), 1);
+	if (poll(&p, 1, 3000) != 1)
+		return "the server did not hang up";
 	struct ffb_goodbye bye;
-	assert_int_equal(recv(c->sock, &bye, sizeof(bye), MSG_PEEK | MSG_DONTWAIT), sizeof(bye));
-	assert_true(bye.magic == FFB_GOODBYE_MAGIC);
-	assert_int_equal(bye.status, FFB_ERR_PROTOCOL);
+	if (recv(c->sock, &bye, sizeof(bye), MSG_PEEK | MSG_DONTWAIT) != sizeof(bye) || bye.magic != FFB_GOODBYE_MAGIC)
+		return "no goodbye";
+	if (bye.status != FFB_ERR_PROTOCOL)
+		return "a goodbye without PROTOCOL";
 	ffb_result r;
-	assert_int_equal(ffb_client_call(c, FFB_FN_ECHO, (ffb_handle){0}, 0, 3 * SEC, &r), FFB_ERR_PROTOCOL);
-	assert_int_equal(ffb_client_call(c, FFB_FN_ECHO, (ffb_handle){0}, 0, 3 * SEC, &r), FFB_ERR_PROTOCOL);
+	if (ffb_client_call(c, FFB_FN_ECHO, (ffb_handle){0}, 0, 3 * SEC, &r) != FFB_ERR_PROTOCOL ||
+	    ffb_client_call(c, FFB_FN_ECHO, (ffb_handle){0}, 0, 3 * SEC, &r) != FFB_ERR_PROTOCOL)
+		return "the client's calls do not fail with PROTOCOL";
+	return NULL;
+}
+
+static void expect_cut(ffb_client *c)
+{
+	const char *why = cut_with_protocol(c);
+	if (why)
+		fail_msg("session not cut with PROTOCOL: %s", why);
 }
 
 static bool server_back_to(int fds, int maps)
@@ -232,13 +246,15 @@ static void run_attack(attack_fn attack)
 	ffb_client *h = connect_ok();
 	echo_ok(h, 10, 2);
 	attack(h);
-	expect_cut(h);
+	const char *why = cut_with_protocol(h);
 	assert_true(test_server_alive(&server));
 	echo_ok(by, 100, 3);
 	ffb_client_close(h);
 	assert_true(WAIT_UNTIL(server_back_to(fds0, maps0), 2000));
 	echo_ok(by, 4000, 4);
 	close_last(by);
+	if (why)
+		fail_msg("session not cut with PROTOCOL: %s", why);
 }
 
 /* ---- building hostile entries ------------------------------------------ */
@@ -543,6 +559,24 @@ static void message_on_socket_after_handshake_cuts_the_session(void **state)
 	(void)state;
 	run_attack(attack_socket_bytes);
 	run_attack(attack_socket_fds);
+}
+
+/* A message longer than the server's receive buffer (64 bytes). */
+static void attack_socket_long(ffb_client *h)
+{
+	char junk[100];
+	memset(junk, 'j', sizeof(junk));
+	assert_int_equal(send(h->sock, junk, sizeof(junk), MSG_NOSIGNAL), sizeof(junk));
+}
+
+/* FAILS against the current src/ (reported bug): ffb__recv_msg() returns
+ * PROTOCOL for a truncated message and session.c treats every non-OK
+ * status as a hang-up: the session is closed without a goodbye and not
+ * counted as cut. A long message is as much a violation as a short one. */
+static void long_message_on_socket_cuts_the_session_with_protocol(void **state)
+{
+	(void)state;
+	run_attack(attack_socket_long);
 }
 
 /* FAILS against the current src/ (reported bug): dispatch.c writes the
@@ -1394,6 +1428,29 @@ static void goodbye_and_garbage_on_socket_end_pending_calls(void **state)
 	}
 }
 
+/* FAILS against the current src/ (reported bug): check_sock() treats the
+ * PROTOCOL that ffb__recv_msg() returns for a truncated message as a dead
+ * peer. A server sending a message longer than a goodbye broke the
+ * protocol; pending calls must end with PROTOCOL, not PEER_GONE. */
+static void long_message_from_server_ends_pending_calls_with_protocol(void **state)
+{
+	(void)state;
+	struct fake f;
+	fake_start(&f, 8);
+	struct ffb_ring_entry t;
+	uint64_t id = submit_taken(&f, (ffb_handle){0}, 0, &t);
+	char junk[64];
+	memset(junk, 'j', sizeof(junk));
+	assert_int_equal(send(f.sock, junk, sizeof(junk), MSG_NOSIGNAL), sizeof(junk));
+	struct ffb_completion done[2];
+	uint32_t n = poll_all(f.c, done, 2, SEC);
+	ffb_status st = n == 1 ? done[0].result.status : FFB_ERR_UNKNOWN;
+	fake_stop(&f);
+	assert_int_equal(n, 1);
+	assert_true(done[0].call_id == id);
+	assert_int_equal(st, FFB_ERR_PROTOCOL);
+}
+
 /* Random RESULT entries: whatever is delivered went to the call whose id
  * the entry carried, each call completes at most once, and a reply the
  * call could not have been given is turned into PROTOCOL. */
@@ -1615,6 +1672,7 @@ int main(void)
 		cmocka_unit_test(lookup_with_bad_name_length_cuts_the_session),
 		cmocka_unit_test(nonzero_aux_cuts_the_session),
 		cmocka_unit_test(message_on_socket_after_handshake_cuts_the_session),
+		cmocka_unit_test(long_message_on_socket_cuts_the_session_with_protocol),
 		cmocka_unit_test(client_over_its_inflight_cap_does_not_stall_others),
 		cmocka_unit_test(hostile_hellos_are_refused_without_server_leaks),
 		cmocka_unit_test(random_garbage_never_hurts_the_server_or_others),
@@ -1629,6 +1687,7 @@ int main(void)
 		cmocka_unit_test(corrupt_response_tail_fails_every_pending_call_with_protocol),
 		cmocka_unit_test(corrupt_request_head_is_protocol_on_next_submit),
 		cmocka_unit_test(goodbye_and_garbage_on_socket_end_pending_calls),
+		cmocka_unit_test(long_message_from_server_ends_pending_calls_with_protocol),
 		cmocka_unit_test(ring_indices_crossing_u32_wrap_deliver_correctly),
 		cmocka_unit_test(blocking_full_server_bell_cannot_hang_a_call),
 		cmocka_unit_test(random_results_never_reach_the_wrong_call),
