@@ -55,7 +55,6 @@ type registry struct {
 	slots   []callSlot
 	next    []atomic.Uint32 // free-list links, slotNil terminates
 	head    atomic.Uint64   // tag<<32 | index of the first free slot
-	nFree   atomic.Int32
 	waiters atomic.Int32
 	avail   chan struct{} // buffered(1): a slot was released while someone waited
 }
@@ -73,7 +72,6 @@ func newRegistry(n uint32) *registry {
 		}
 	}
 	r.head.Store(0)
-	r.nFree.Store(int32(n))
 	return r
 }
 
@@ -87,7 +85,6 @@ func (r *registry) tryAcquire() (uint32, uint32, bool) {
 		}
 		nx := r.next[i].Load()
 		if r.head.CompareAndSwap(h, (h>>32+1)<<32|uint64(nx)) {
-			r.nFree.Add(-1)
 			s := &r.slots[i]
 			g := uint32(s.word.Load()>>32) + 1
 			if g == 0 {
@@ -109,7 +106,7 @@ func (r *registry) acquire(ctx context.Context, done <-chan struct{}) (uint32, u
 	defer r.waiters.Add(-1)
 	for {
 		if i, g, ok := r.tryAcquire(); ok {
-			if r.nFree.Load() > 0 { // pass the baton to another waiter
+			if uint32(r.head.Load()) != slotNil { // pass the baton to another waiter
 				r.signal()
 			}
 			return i, g, nil
@@ -149,7 +146,6 @@ func (r *registry) release(i uint32) {
 			break
 		}
 	}
-	r.nFree.Add(1)
 	if r.waiters.Load() != 0 {
 		r.signal()
 	}
@@ -168,9 +164,15 @@ func (s *callSlot) complete(gen uint32, res callResult) {
 	}
 }
 
-// pending counts slots that are not free.
+// pending counts slots that are not free (a snapshot; O(slots)).
 func (r *registry) pending() int {
-	return len(r.slots) - int(r.nFree.Load())
+	n := 0
+	for i := range r.slots {
+		if uint32(r.slots[i].word.Load()) != slotFree {
+			n++
+		}
+	}
+	return n
 }
 
 // ctxError maps a finished context to TIMEOUT (deadline) or CLOSED

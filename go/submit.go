@@ -57,7 +57,9 @@ func (c *Client) flush() {
 // publishLocked publishes pushed entries and rings the server if it
 // parked. Caller holds prodMu (so the bell fd and mapping stay valid).
 func (c *Client) publishLocked() {
-	c.unpublished.Store(false)
+	if c.unpublished.Load() {
+		c.unpublished.Store(false)
+	}
 	if !c.prod.publish() {
 		return
 	}
