@@ -11,7 +11,7 @@ import "sync/atomic"
 // decodeResult validates a RESULT entry for a call that lent handle lent
 // (0 if none) and returns what the waiter gets. take records a server
 // block as held and reports false for one already held. It never panics
-// on any entry (see FuzzDecodeResult). The returned release is a server
+// on any entry (see FuzzHostileResponses). The returned release is a server
 // block the client took but must give back at once (a malformed reply).
 func decodeResult(l *arenaLayout, e *ringEntry, kind uint32, lent uint64, take func(handle) bool) (res callResult, release uint64) {
 	res = callResult{status: Code(int32(e.fnOrStatus)), handle: e.handle, len: e.len}

@@ -131,7 +131,7 @@ func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer, deferP
 	s.kind, s.in, s.inH = kind, in, h
 	s.word.Store(slotWord(g, slotPending)) // publishes kind/in/inH to the dispatcher
 	e := ringEntry{callID: makeCallID(i, g), handle: h, len: n, kind: kind, fnOrStatus: fn}
-	for spins := 0; ; spins++ {
+	for {
 		c.prodMu.Lock()
 		if c.dead.Load() != nil {
 			c.prodMu.Unlock()
