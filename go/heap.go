@@ -112,11 +112,9 @@ func (h *heaps) lookupLocked(hd uint64, want uint32) (*classAlloc, uint32, error
 // lend moves client block hd between OWNED and LENT without the lock.
 // The caller's Buffer (in state owned or lent) guarantees that hd's
 // generation is current: only Free changes it, and Free needs the Buffer.
+// hd was minted by alloc, so its class and index need no re-validation.
 func (h *heaps) lend(hd uint64, from, to uint32) error {
-	d, code := h.layout.checkHandle(hd, heapClient)
-	if code != CodeOK {
-		return &Error{Code: code}
-	}
+	d := decodeHandle(hd)
 	if !h.client[d.class].states[d.index].CompareAndSwap(from, to) {
 		return newError(CodeBusy, "block is not in the expected state")
 	}
