@@ -17,7 +17,7 @@ import (
 )
 
 // parkRecheck bounds one sleep of the bell goroutine.
-const parkRecheck = 20 * time.Millisecond
+const parkRecheck = 2 * time.Millisecond
 
 // spinYield is how long a spinning waiter runs between yields.
 const spinYield = 500 * time.Microsecond
