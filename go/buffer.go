@@ -46,12 +46,18 @@ type cleanupArg struct {
 func cleanupBuffer(a cleanupArg) { a.c.freeBlock(a.h, a.server, blockOwned) }
 
 // newBuffer wraps a block the client now holds.
-func (c *Client) newBuffer(h uint64, n uint32, server bool) *Buffer {
+// Errors: CLOSED once Close has unmapped the arena.
+func (c *Client) newBuffer(h uint64, n uint32, server bool) (*Buffer, error) {
 	d := decodeHandle(h)
 	off, capacity := c.layout.blockRange(d)
+	c.mapMu.RLock()
+	defer c.mapMu.RUnlock()
+	if c.s.arena == nil {
+		return nil, ErrClosed
+	}
 	b := &Buffer{c: c, h: h, data: c.s.arena[off : off+uint64(capacity) : off+uint64(capacity)], n: int(n), server: server}
 	runtime.AddCleanup(b, cleanupBuffer, cleanupArg{c, h, server})
-	return b
+	return b, nil
 }
 
 // freeBlock gives block h back: a client block to the free list, a server
@@ -82,7 +88,7 @@ func (c *Client) Alloc(n int) (*Buffer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.newBuffer(h, uint32(n), false), nil
+	return c.newBuffer(h, uint32(n), false)
 }
 
 // FromBytes returns a new Buffer holding a copy of b (one copy, into the

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -131,6 +132,11 @@ func (c *Client) Close() error {
 		c.s.clientBell.Close()
 	}
 	c.wg.Wait()
+	for i := range c.reg.slots { // waiters still peeking at the rings finish first
+		for c.reg.slots[i].active.Load() != 0 {
+			runtime.Gosched()
+		}
+	}
 	c.drainMu.Lock()
 	c.prodMu.Lock()
 	c.mapMu.Lock()

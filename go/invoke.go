@@ -169,7 +169,10 @@ func (c *Client) finish(res callResult, in *Buffer) (*Buffer, error) {
 		in.n = int(res.len)
 		reply = in
 	default:
-		reply = c.newBuffer(res.handle, res.len, true)
+		var err error
+		if reply, err = c.newBuffer(res.handle, res.len, true); err != nil {
+			return nil, err
+		}
 	}
 	if res.status == CodeOK {
 		return reply, nil

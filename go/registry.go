@@ -39,13 +39,14 @@ type callResult struct {
 type callSlot struct {
 	word   atomic.Uint64 // gen<<32 | state
 	parked atomic.Uint32 // 1 while the waiter sleeps on wake
+	active atomic.Uint32 // 1 while a waiter may touch the mapped arena
 	wake   chan struct{} // buffered(1): dispatcher -> parked waiter
 	gen    uint32        // set by whoever holds the slot off the free list
 	kind   uint32
 	in     *Buffer // lent input, or nil
 	inH    uint64  // its handle (0 if none)
 	res    callResult
-	_      [24]byte // keep neighbouring slots' hot words apart
+	_      [20]byte // keep neighbouring slots' hot words apart
 }
 
 // registry is the table of call slots with a lock-free free list (a

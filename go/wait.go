@@ -32,6 +32,19 @@ func (c *Client) await(ctx context.Context, i, g uint32) (callResult, bool, erro
 	if s.word.Load() == done {
 		return c.collect(i), true, nil
 	}
+	// While active, this goroutine may peek at the mapped rings: Close
+	// waits for every slot to be inactive before it unmaps. Storing the
+	// flag before loading dead pairs with Close storing dead before it
+	// scans the flags, so one of the two always sees the other.
+	s.active.Store(1)
+	defer s.active.Store(0)
+	if e := c.dead.Load(); e != nil {
+		c.checkWait(ctx, nil, s, g)
+		for s.word.Load() != done {
+			runtime.Gosched()
+		}
+		return c.collect(i), true, nil
+	}
 	c.flush()
 	deadline, hasDeadline := ctx.Deadline()
 	ctxDone := ctx.Done()
