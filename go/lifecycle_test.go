@@ -284,3 +284,34 @@ func TestParkedCallsAreWokenByTheServer(t *testing.T) {
 		})
 	}
 }
+
+func TestCloseWhileSpinning(t *testing.T) {
+	s := startServer(t)
+	for round := 0; round < 5; round++ {
+		c := dial(t, s, ffb.WithSpinOnly())
+		var wg sync.WaitGroup
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b, err := c.Alloc(64)
+				if err != nil {
+					return
+				}
+				for {
+					if _, err := c.Echo(context.Background(), b); err != nil {
+						if !errors.Is(err, ffb.ErrClosed) {
+							t.Errorf("echo racing Close: got %v, want CLOSED", err)
+						}
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(20 * time.Millisecond)
+		if err := c.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		wg.Wait()
+	}
+}
