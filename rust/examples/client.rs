@@ -2,8 +2,8 @@
 //! the demo handlers).
 //!
 //! ```text
-//! cargo run --release --example server -- --socket /tmp/ffb-demo.sock &
-//! cargo run --release --example client -- --socket /tmp/ffb-demo.sock
+//! cargo run --release --example server -- --socket "$XDG_RUNTIME_DIR/ffb-demo.sock" &
+//! cargo run --release --example client -- --socket "$XDG_RUNTIME_DIR/ffb-demo.sock"
 //! ```
 //!
 //! It shows zero-copy echo of 64 B and 1 MiB (the same handle comes back),

@@ -2,7 +2,7 @@
 //! socket.
 //!
 //! ```text
-//! cargo run --release --example server -- --socket /tmp/ffb-demo.sock
+//! cargo run --release --example server -- --socket "$XDG_RUNTIME_DIR/ffb-demo.sock"
 //! ```
 //!
 //! Besides the built-ins `ffi.echo` and `ffi.version` it registers:

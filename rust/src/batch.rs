@@ -30,7 +30,7 @@ impl Client {
     /// to the first call). Blocks.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let bufs: Vec<_> = (0..16).map(|_| client.alloc(64)).collect::<Result<_, _>>()?;
     /// let inputs: Vec<_> = bufs.iter().map(|b| (b, 64)).collect();
     /// for r in client.call_many(0x10000, &inputs) { // ffi.echo

@@ -26,7 +26,7 @@ use crate::handle::Handle;
 /// fails with an [`Error`] instead of touching memory.
 ///
 /// ```no_run
-/// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+/// let client = ffb::Client::connect("app.sock")?;
 /// let buf = client.alloc(16)?;
 /// buf.write_at(0, b"0123456789")?;
 /// let mut head = [0u8; 4];
@@ -40,7 +40,7 @@ use crate::handle::Handle;
 ///
 /// ```compile_fail,E0597
 /// let buf = {
-///     let client = ffb::Client::connect("/tmp/x.sock").unwrap();
+///     let client = ffb::Client::connect("x.sock").unwrap();
 ///     client.alloc(8).unwrap()
 /// }; // error: `client` does not live long enough
 /// ```
@@ -48,7 +48,7 @@ use crate::handle::Handle;
 /// Nor does using it after `free`:
 ///
 /// ```compile_fail,E0382
-/// let client = ffb::Client::connect("/tmp/x.sock").unwrap();
+/// let client = ffb::Client::connect("x.sock").unwrap();
 /// let buf = client.alloc(8).unwrap();
 /// buf.free().unwrap();
 /// buf.write_at(0, b"x").unwrap(); // error: use of moved value
@@ -83,7 +83,7 @@ impl<'c> Buffer<'c> {
     /// The handle naming this block (what crosses the boundary).
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let buf = client.alloc(8)?;
     /// println!("{:?}", buf.handle());
     /// # Ok::<(), ffb::Error>(())
@@ -95,7 +95,7 @@ impl<'c> Buffer<'c> {
     /// The block's capacity in bytes (its size class: 64 B, 256 B, … 16 MiB).
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// assert_eq!(client.alloc(100)?.capacity(), 256);
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -107,7 +107,7 @@ impl<'c> Buffer<'c> {
     /// peer; every access then fails.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// assert!(!client.alloc(8)?.is_lost());
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -142,7 +142,7 @@ impl<'c> Buffer<'c> {
     /// (past the capacity), the lookup's errors (`STALE_HANDLE`, `BUSY`, …).
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let buf = client.alloc(64)?;
     /// buf.write_at(60, b"abcd")?;
     /// assert!(buf.write_at(61, b"abcd").is_err());
@@ -163,7 +163,7 @@ impl<'c> Buffer<'c> {
     /// Fill `out` from the block starting at `offset`.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let buf = client.alloc_bytes(b"hello")?;
     /// let mut out = [0u8; 3];
     /// buf.read_at(2, &mut out)?;
@@ -184,7 +184,7 @@ impl<'c> Buffer<'c> {
     /// Copy the first `len` bytes out into a new vector.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let buf = client.alloc_bytes(b"hello")?;
     /// assert_eq!(buf.read_vec(5)?, b"hello");
     /// # Ok::<(), ffb::Error>(())
@@ -202,7 +202,7 @@ impl<'c> Buffer<'c> {
     /// Errors: `STALE_HANDLE`, `DOUBLE_FREE`, `BUSY`, … from the core.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// client.alloc(8)?.free()?;
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -221,7 +221,7 @@ impl<'c> Buffer<'c> {
     /// freed on drop. Get a `Buffer` back with [`Client::adopt`].
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let h: ffb::Handle = client.alloc(8)?.into_handle();
     /// client.adopt(h)?.free()?;
     /// # Ok::<(), ffb::Error>(())

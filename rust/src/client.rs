@@ -136,7 +136,7 @@ pub(crate) fn clamp_u32(v: u128) -> u32 {
 /// Counters of one client session (`ffb_client_stats`).
 ///
 /// ```no_run
-/// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+/// let client = ffb::Client::connect("app.sock")?;
 /// println!("{} calls", client.stats()?.calls);
 /// # Ok::<(), ffb::Error>(())
 /// ```
@@ -165,7 +165,7 @@ pub struct ClientStats {
 ///
 /// ```no_run
 /// use ffb::Client;
-/// let client = Client::connect("/run/user/1000/app.sock")?;
+/// let client = Client::connect("app.sock")?;
 /// let buf = client.alloc_bytes(b"hello")?;
 /// let reply = client.echo(&buf, 5)?;
 /// assert!(reply.is_zero_copy());
@@ -177,7 +177,7 @@ pub struct ClientStats {
 /// Sharing one client between threads does not compile (it is not `Sync`):
 ///
 /// ```compile_fail,E0277
-/// let client = ffb::Client::connect("/tmp/x.sock").unwrap();
+/// let client = ffb::Client::connect("x.sock").unwrap();
 /// std::thread::scope(|s| {
 ///     s.spawn(|| client.version());
 ///     s.spawn(|| client.version());
@@ -219,7 +219,7 @@ impl Client {
     /// `BAD_FD`, `PROTOCOL`, `TIMEOUT`.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// # let _ = client;
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -231,7 +231,7 @@ impl Client {
     ///
     /// ```no_run
     /// use ffb::{Client, ClientOptions, WaitMode};
-    /// let client = Client::connect_with("/run/user/1000/app.sock",
+    /// let client = Client::connect_with("app.sock",
     ///     &ClientOptions::new().wait_mode(WaitMode::Spin))?;
     /// # let _ = client;
     /// # Ok::<(), ffb::Error>(())
@@ -275,7 +275,7 @@ impl Client {
     /// It stays owned by this `Client`.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// assert!(!client.as_raw().is_null());
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -290,7 +290,7 @@ impl Client {
     /// is then dead and every use of it fails.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// client.set_timeout(Some(std::time::Duration::from_secs(1)));
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -301,7 +301,7 @@ impl Client {
     /// The current call deadline (`None`: wait forever).
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// assert_eq!(client.timeout(), None);
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -324,7 +324,7 @@ impl Client {
     /// 16 MiB). Does not block.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let buf = client.alloc(1000)?;
     /// assert!(buf.capacity() >= 1000);
     /// # Ok::<(), ffb::Error>(())
@@ -344,7 +344,7 @@ impl Client {
     /// Allocate a buffer and copy `bytes` into it.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let buf = client.alloc_bytes(b"abc")?;
     /// assert_eq!(buf.read_vec(3)?, b"abc");
     /// # Ok::<(), ffb::Error>(())
@@ -361,7 +361,7 @@ impl Client {
     ///
     /// ```no_run
     /// use ffb::Code;
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let buf = client.alloc(10)?;
     /// let h = buf.handle();
     /// buf.free()?;
@@ -403,7 +403,7 @@ impl Client {
     /// second free fails with `DOUBLE_FREE` or `STALE_HANDLE`.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let h = client.alloc(8)?.into_handle();
     /// let buf = client.adopt(h)?;
     /// buf.free()?;
@@ -419,7 +419,7 @@ impl Client {
     /// `TIMEOUT`. Blocks for one round trip the first time.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// assert_eq!(client.resolve("ffi.echo")?, 0x10000);
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -441,7 +441,7 @@ impl Client {
     /// the server's message (`NOT_FOUND`, `PANIC`, …).
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let buf = client.alloc_bytes(b"x")?;
     /// let r = client.call(0x10000, Some(&buf), 1)?; // ffi.echo
     /// assert_eq!(r.handle(), Some(buf.handle()));
@@ -468,7 +468,7 @@ impl Client {
     /// if the name was re-registered). Otherwise as [`Client::call`].
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let buf = client.alloc_bytes(b"hello")?;
     /// let r = client.invoke("demo.upper", &buf, 5)?;
     /// assert_eq!(r.to_vec()?, b"HELLO");
@@ -486,7 +486,7 @@ impl Client {
     /// Call the callback `name` with no input.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let err = client.invoke_empty("no.such.name").unwrap_err();
     /// assert_eq!(err.code(), ffb::Code::NOT_FOUND);
     /// # Ok::<(), ffb::Error>(())
@@ -522,7 +522,7 @@ impl Client {
     /// free both buffers: the simplest (not zero-copy) way to call.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// assert_eq!(client.invoke_bytes("demo.upper", b"abc")?, b"ABC");
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -537,7 +537,7 @@ impl Client {
     /// copy; [`Response::is_zero_copy`] is true and the handle is the same).
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let buf = client.alloc(1 << 20)?;
     /// let r = client.echo(&buf, 1 << 20)?;
     /// assert_eq!(r.handle(), Some(buf.handle()));
@@ -550,7 +550,7 @@ impl Client {
     /// Call the built-in `ffi.version`: the server library's version.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// println!("{}", client.version()?);
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -562,7 +562,7 @@ impl Client {
     /// A snapshot of this session's counters.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// assert_eq!(client.stats()?.pending, 0);
     /// # Ok::<(), ffb::Error>(())
     /// ```

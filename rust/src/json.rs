@@ -67,7 +67,7 @@ impl Response<'_, '_> {
     /// Decode the reply bytes (a copy) as JSON.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let buf = client.alloc_bytes(br#"{"values":[1,2]}"#)?;
     /// let v: serde_json::Value = client.invoke("demo.json.sum", &buf, 16)?.json()?;
     /// # let _ = v;
@@ -84,7 +84,7 @@ impl Client {
     ///
     /// ```no_run
     /// use serde_json::{json, Value};
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let out: Value = client.invoke_json("demo.json.sum", &json!({"values": [1, 2, 3]}))?;
     /// assert_eq!(out["sum"], 6);
     /// # Ok::<(), ffb::Error>(())

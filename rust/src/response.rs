@@ -23,7 +23,7 @@ enum Body<'c, 'i> {
 /// while the reply is read.
 ///
 /// ```no_run
-/// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+/// let client = ffb::Client::connect("app.sock")?;
 /// let buf = client.alloc_bytes(b"ping")?;
 /// let reply = client.echo(&buf, 4)?;
 /// assert!(reply.is_zero_copy());
@@ -36,7 +36,7 @@ enum Body<'c, 'i> {
 /// compile:
 ///
 /// ```compile_fail,E0505
-/// let client = ffb::Client::connect("/tmp/x.sock").unwrap();
+/// let client = ffb::Client::connect("x.sock").unwrap();
 /// let buf = client.alloc(8).unwrap();
 /// let reply = client.echo(&buf, 8).unwrap();
 /// buf.free().unwrap(); // error: cannot move out of `buf` because it is borrowed
@@ -72,7 +72,7 @@ impl<'c, 'i> Response<'c, 'i> {
     /// Length of the reply in bytes.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// assert!(client.invoke_empty("ffi.version")?.len() > 0);
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -83,7 +83,7 @@ impl<'c, 'i> Response<'c, 'i> {
     /// Whether the reply has no bytes.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// assert!(!client.invoke_empty("ffi.version")?.is_empty());
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -95,7 +95,7 @@ impl<'c, 'i> Response<'c, 'i> {
     /// zero-copy reply it is the input buffer's handle.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let buf = client.alloc(64)?;
     /// assert_eq!(client.echo(&buf, 64)?.handle(), Some(buf.handle()));
     /// # Ok::<(), ffb::Error>(())
@@ -111,7 +111,7 @@ impl<'c, 'i> Response<'c, 'i> {
     /// Whether the reply is the input buffer itself (no bytes were copied).
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let buf = client.alloc(64)?;
     /// assert!(client.echo(&buf, 64)?.is_zero_copy());
     /// # Ok::<(), ffb::Error>(())
@@ -123,7 +123,7 @@ impl<'c, 'i> Response<'c, 'i> {
     /// Copy the reply bytes out.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let bytes = client.invoke_empty("ffi.version")?.to_vec()?;
     /// # let _ = bytes;
     /// # Ok::<(), ffb::Error>(())
@@ -139,7 +139,7 @@ impl<'c, 'i> Response<'c, 'i> {
     /// Copy up to `out.len()` reply bytes into `out`; returns how many.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let mut out = [0u8; 64];
     /// let n = client.invoke_empty("ffi.version")?.read_into(&mut out)?;
     /// # let _ = n;
@@ -157,7 +157,7 @@ impl<'c, 'i> Response<'c, 'i> {
     /// The reply as UTF-8 text (a copy). `INVALID_UTF8` otherwise.
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// println!("{}", client.invoke_empty("ffi.version")?.text()?);
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -169,7 +169,7 @@ impl<'c, 'i> Response<'c, 'i> {
     /// an empty or zero-copy reply, whose block is not the response's).
     ///
     /// ```no_run
-    /// let client = ffb::Client::connect("/run/user/1000/app.sock")?;
+    /// let client = ffb::Client::connect("app.sock")?;
     /// let block = client.invoke_empty("ffi.version")?.into_buffer();
     /// # let _ = block;
     /// # Ok::<(), ffb::Error>(())

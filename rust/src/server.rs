@@ -303,7 +303,7 @@ impl Server {
     /// Create a server and listen on the Unix socket `path`.
     ///
     /// ```no_run
-    /// let server = ffb::Server::bind("/run/user/1000/app.sock")?;
+    /// let server = ffb::Server::bind("app.sock")?;
     /// server.run()?; // serves until stop()
     /// # Ok::<(), ffb::Error>(())
     /// ```
@@ -314,7 +314,7 @@ impl Server {
     /// [`Server::with_options`] + [`Server::listen`].
     ///
     /// ```no_run
-    /// let server = ffb::Server::bind_with("/run/user/1000/app.sock",
+    /// let server = ffb::Server::bind_with("app.sock",
     ///     &ffb::ServerOptions::new().socket_mode(0o600))?;
     /// # drop(server);
     /// # Ok::<(), ffb::Error>(())
@@ -330,7 +330,7 @@ impl Server {
     ///
     /// ```no_run
     /// let server = ffb::Server::new()?;
-    /// server.listen("/run/user/1000/app.sock")?;
+    /// server.listen("app.sock")?;
     /// # Ok::<(), ffb::Error>(())
     /// ```
     pub fn listen(&self, path: impl AsRef<Path>) -> Result<()> {
