@@ -24,9 +24,7 @@ static void wake_server(ffb_client *c)
 		/* K1: shared futex on the request ring's tail word. */
 		syscall(SYS_futex, &c->req.ctl->p_tail, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	} else {
-		uint64_t one = 1;
-		if (write(c->server_bell, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			ffb__log(FFB_LOG_WARN, "server bell: %s", strerror(errno));
+		ffb__bell_ring(c->server_bell);
 	}
 }
 
@@ -146,8 +144,8 @@ static void check_sock(ffb_client *c)
 	if (st == FFB_OK && len == sizeof(bye) && bye.magic == FFB_GOODBYE_MAGIC && bye.status > 0 &&
 	    bye.status <= FFB_ERR_UNKNOWN)
 		ffb__client_fail_all(c, (ffb_status)bye.status);
-	else if (st == FFB_OK)
-		fail_protocol(c);
+	else if (st == FFB_OK || st == FFB_ERR_PROTOCOL || st == FFB_ERR_BAD_FD)
+		fail_protocol(c); /* not a goodbye: oversized, truncated or with fds */
 	else
 		ffb__client_fail_all(c, FFB_ERR_PEER_GONE);
 }
@@ -184,9 +182,8 @@ static void park(ffb_client *c, uint64_t deadline)
 		ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
 	}
 	if (poll(p, 2, ms) > 0) {
-		uint64_t v;
 		if (p[0].revents & POLLIN)
-			(void)!read(c->client_bell, &v, sizeof(v));
+			ffb__bell_drain(c->client_bell);
 		if (p[1].revents)
 			check_sock(c);
 	}

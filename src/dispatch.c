@@ -8,7 +8,6 @@
  * the session waits (`blocked`) until the client consumes.
  */
 #include <string.h>
-#include <unistd.h>
 
 #include "server_internal.h"
 
@@ -166,10 +165,7 @@ bool ffb__session_service(struct ffb__session *s)
 	if (!done)
 		return false;
 	ffb_ring_cons_release(&s->req);
-	if (ffb_ring_prod_publish(&s->resp)) {
-		uint64_t one = 1;
-		if (write(s->client_bell, &one, sizeof(one)) == sizeof(one))
-			FFB__STAT_ADD(s->srv->stats.wakeups_sent, 1);
-	}
+	if (ffb_ring_prod_publish(&s->resp))
+		ffb__session_ring_client(s);
 	return true;
 }

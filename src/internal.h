@@ -155,6 +155,14 @@ ffb_status ffb__recv_msg(int sock, void *buf, size_t *len, int *fds, unsigned *n
 
 void ffb__close_fds(int *fds, unsigned n);
 
+/* ---- doorbells (bell.c) ----------------------------------------------- */
+
+/* Client side: add 1 to the server's eventfd without blocking (see
+ * bell.c for the limits). True if the write went in. */
+bool ffb__bell_ring(int fd);
+/* Reset an eventfd to 0 without blocking. */
+void ffb__bell_drain(int fd);
+
 /* ---- client (client.c) ------------------------------------------------ */
 
 /* Run the client half of the handshake on a connected socket (which it

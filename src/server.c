@@ -277,9 +277,14 @@ static void on_completion(struct ffb_server *srv, struct io_uring_cqe *cqe)
 		ffb__session_close(s, FFB_OK); /* the client process exited */
 		break;
 	case FFB__OP_BELL:
-		if (!srv->futex_ok && read(s->server_bell, &s->bell_buf, sizeof(s->bell_buf)) < 0 &&
-		    errno != EAGAIN)
-			ffb__log(FFB_LOG_WARN, "bell read: %s", strerror(errno));
+		if (!srv->futex_ok)
+			ffb__bell_drain(s->server_bell);
+		break;
+	case FFB__OP_RING:
+		if (s->ring_again) {
+			s->ring_again = false;
+			ffb__session_ring_client(s);
+		}
 		break;
 	}
 }

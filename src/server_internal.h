@@ -17,7 +17,8 @@ enum ffb__op_kind {
 	FFB__OP_NOTIFY,     /* server eventfd: stop requested or inproc adopt */
 	FFB__OP_SOCK,       /* session socket readable/hung up */
 	FFB__OP_PIDFD,      /* session peer process exited */
-	FFB__OP_BELL        /* session doorbell: futex wait or eventfd poll */
+	FFB__OP_BELL,       /* session doorbell: futex wait or eventfd poll */
+	FFB__OP_RING        /* write to the client's bell finished */
 };
 
 struct ffb__op {
@@ -43,9 +44,10 @@ struct ffb__session {
 	struct ffb__heap server_heap; /* ours: allocator tables */
 	uint64_t deadline_ns;         /* handshake deadline */
 	bool blocked;                 /* response ring full: retry on a timer */
+	bool ring_again;              /* a wake was asked while a ring was in flight */
+	uint64_t ring_one;            /* the 1 written to the client bell */
 	int ops_pending;              /* io_uring ops still referencing us */
-	uint64_t bell_buf;
-	struct ffb__op op_sock, op_pidfd, op_bell;
+	struct ffb__op op_sock, op_pidfd, op_bell, op_ring;
 };
 
 struct ffb_server {
@@ -91,6 +93,7 @@ void ffb__session_close(struct ffb__session *s, ffb_status why);
 bool ffb__session_op_done(struct ffb__op *op);
 void ffb__session_expire_handshakes(struct ffb_server *srv, uint64_t now);
 void ffb__session_arm_bell(struct ffb__session *s, uint32_t sleep_on);
+void ffb__session_ring_client(struct ffb__session *s);
 
 /* dispatch.c: drain a session's request ring; true if it did anything. */
 bool ffb__session_service(struct ffb__session *s);

@@ -125,6 +125,8 @@ void ffb__session_accept(struct ffb_server *srv, int fd, bool check_creds)
 	s->op_sock = (struct ffb__op){.kind = FFB__OP_SOCK, .s = s};
 	s->op_pidfd = (struct ffb__op){.kind = FFB__OP_PIDFD, .s = s};
 	s->op_bell = (struct ffb__op){.kind = FFB__OP_BELL, .s = s};
+	s->op_ring = (struct ffb__op){.kind = FFB__OP_RING, .s = s};
+	s->ring_one = 1;
 	list_insert(&srv->sessions, s);
 	ffb__arm_poll(srv, &s->op_sock, fd, POLLIN | POLLRDHUP);
 }
@@ -234,7 +236,8 @@ void ffb__session_on_sock(struct ffb__session *s, int res)
 		ffb__arm_poll(s->srv, &s->op_sock, s->sock, POLLIN | POLLRDHUP);
 		return;
 	}
-	if (st == FFB_OK) {
+	if (st == FFB_OK || st == FFB_ERR_PROTOCOL || st == FFB_ERR_BAD_FD) {
+		/* a message (even a truncated one, or fds) where none belongs */
 		FFB__STAT_ADD(s->srv->stats.protocol_errors, 1);
 		ffb__session_close(s, FFB_ERR_PROTOCOL);
 		return;
@@ -261,6 +264,28 @@ void ffb__session_arm_bell(struct ffb__session *s, uint32_t sleep_on)
 	io_uring_sqe_set_data(sqe, &s->op_bell);
 	s->op_bell.armed = true;
 	s->ops_pending++;
+}
+
+/* Wake a parked client. Through io_uring, not write(2): the bell's file
+ * description is shared, and a client that cleared its O_NONBLOCK and
+ * filled the counter would block a plain write — and with it every
+ * session. With O_NONBLOCK intact io_uring writes inline; otherwise the
+ * write waits in an io-wq worker until the session is closed. A wake asked
+ * for while a write is in flight is sent when it completes (no loss). */
+void ffb__session_ring_client(struct ffb__session *s)
+{
+	if (s->op_ring.armed) {
+		s->ring_again = true;
+		return;
+	}
+	struct ffb_server *srv = s->srv;
+	struct io_uring_sqe *sqe = ffb__server_sqe(srv);
+	io_uring_prep_write(sqe, s->client_bell, &s->ring_one, sizeof(s->ring_one), 0);
+	io_uring_sqe_set_data(sqe, &s->op_ring);
+	s->op_ring.armed = true;
+	s->ops_pending++;
+	io_uring_submit(&srv->ring); /* now: the client is asleep */
+	FFB__STAT_ADD(srv->stats.wakeups_sent, 1);
 }
 
 static void cancel_op(struct ffb_server *srv, struct ffb__op *op)
@@ -308,6 +333,7 @@ void ffb__session_close(struct ffb__session *s, ffb_status why)
 	cancel_op(srv, &s->op_sock);
 	cancel_op(srv, &s->op_pidfd);
 	cancel_op(srv, &s->op_bell);
+	cancel_op(srv, &s->op_ring);
 	if (s->ops_pending == 0) {
 		session_free(s);
 		return;
