@@ -92,7 +92,7 @@ static bool do_call(struct ffb__session *s, const struct ffb_ring_entry *e)
 	call.error_msg = NULL;
 	if (e->call_id == 0 || !input_block(s, e, &call))
 		return false;
-	ffb_status st = ffb__registry_invoke(s->srv->reg, call.fn_id, &call);
+	ffb_status st = ffb__registry_invoke_held(s->srv->reg, call.fn_id, &call);
 	FFB__STAT_ADD(s->srv->stats.calls, 1);
 	finish_call(s, e->call_id, &call, st);
 	return true;
@@ -109,7 +109,7 @@ static bool do_lookup(struct ffb__session *s, const struct ffb_ring_entry *e)
 	memcpy(name, call.in_data, e->len);
 	name[e->len] = 0;
 	uint32_t id = 0;
-	ffb_status st = ffb__registry_find(s->srv->reg, name, e->len, &id);
+	ffb_status st = ffb__registry_find_held(s->srv->reg, name, e->len, &id);
 	push_result(s, e->call_id, st, 0, 0, st == FFB_OK ? id : 0);
 	return true;
 }
@@ -126,10 +126,16 @@ bool ffb__session_service(struct ffb__session *s)
 {
 	if (s->state != FFB__ACTIVE)
 		return false;
+	int ready = ffb_ring_cons_ready(&s->req);
+	if (ready == 0)
+		return false;
 	unsigned done = 0;
-	while (done < BATCH) {
-		int ready = ffb_ring_cons_ready(&s->req);
+	bool ok = true;
+	ffb__registry_enter(s->srv->reg); /* once per batch, not per call */
+	while (done < BATCH && ok) {
+		ready = ffb_ring_cons_ready(&s->req);
 		if (ready == FFB_RING_CORRUPT) {
+			ffb__registry_leave(s->srv->reg);
 			violation(s, "request ring tail out of range");
 			return true;
 		}
@@ -137,6 +143,7 @@ bool ffb__session_service(struct ffb__session *s)
 			break;
 		int room = ffb_ring_prod_free(&s->resp, 1);
 		if (room == FFB_RING_CORRUPT) {
+			ffb__registry_leave(s->srv->reg);
 			violation(s, "response ring head out of range");
 			return true;
 		}
@@ -147,7 +154,7 @@ bool ffb__session_service(struct ffb__session *s)
 		s->blocked = false;
 		struct ffb_ring_entry e;
 		ffb_ring_cons_pop(&s->req, &e);
-		bool ok = e.aux == 0;
+		ok = e.aux == 0;
 		if (ok) {
 			switch (e.kind) {
 			case FFB_KIND_CALL: ok = do_call(s, &e); break;
@@ -156,11 +163,12 @@ bool ffb__session_service(struct ffb__session *s)
 			default: ok = false;
 			}
 		}
-		if (!ok) {
-			violation(s, "bad request entry");
-			return true;
-		}
 		done++;
+	}
+	ffb__registry_leave(s->srv->reg);
+	if (!ok) {
+		violation(s, "bad request entry");
+		return true;
 	}
 	if (!done)
 		return false;

@@ -142,6 +142,14 @@ ffb_status ffb__registry_find(struct ffb__registry *r, const char *name, size_t 
  * otherwise the callback's status. */
 ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *call);
 
+/* The dispatcher's batch form: enter (read side) once, then any number of
+ * _held calls, then leave. Never nest enter: a waiting writer would
+ * deadlock a second read lock. */
+void ffb__registry_enter(struct ffb__registry *r);
+void ffb__registry_leave(struct ffb__registry *r);
+ffb_status ffb__registry_invoke_held(struct ffb__registry *r, uint32_t id, ffb_call *call);
+ffb_status ffb__registry_find_held(struct ffb__registry *r, const char *name, size_t name_len, uint32_t *id_out);
+
 /* ---- handshake messages (handshake.c) --------------------------------- */
 
 /* Send one SEQPACKET message with up to FFB_MAX_HELLO_FDS fds, without

@@ -3,8 +3,8 @@
  *
  * A fixed table of FFB_MAX_FUNCTIONS slots guarded by one writer-preferring
  * rwlock in private memory (never in the arena). Dispatch holds the read
- * lock for the duration of the callback, so unregister (write lock)
- * returns only when the callback is not running and cannot start again.
+ * lock across a batch of calls (enter/leave), so unregister (write lock)
+ * returns only when no callback of it runs and none can start again.
  * A slot's generation goes up each time it is reused; one that would wrap
  * is retired, so an old id never names a new callback.
  */
@@ -141,33 +141,55 @@ ffb_status ffb__registry_remove(struct ffb__registry *r, const char *name, size_
 	return FFB_OK;
 }
 
-ffb_status ffb__registry_find(struct ffb__registry *r, const char *name, size_t name_len, uint32_t *id_out)
+void ffb__registry_enter(struct ffb__registry *r)
+{
+	pthread_rwlock_rdlock(&r->lock);
+}
+
+void ffb__registry_leave(struct ffb__registry *r)
+{
+	pthread_rwlock_unlock(&r->lock);
+}
+
+ffb_status ffb__registry_find_held(struct ffb__registry *r, const char *name, size_t name_len, uint32_t *id_out)
 {
 	ffb_status st = check_name(name, name_len);
 	if (st)
 		return st;
-	pthread_rwlock_rdlock(&r->lock);
 	int i = find_slot(r, name, name_len);
-	if (i >= 0 && id_out)
+	if (i < 0)
+		return FFB_ERR_NOT_FOUND;
+	if (id_out)
 		*id_out = FFB_FN_MAKE(r->slots[i].gen, (uint32_t)i);
-	pthread_rwlock_unlock(&r->lock);
-	return i < 0 ? FFB_ERR_NOT_FOUND : FFB_OK;
+	return FFB_OK;
 }
 
-ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *call)
+ffb_status ffb__registry_invoke_held(struct ffb__registry *r, uint32_t id, ffb_call *call)
 {
 	uint32_t i = FFB_FN_SLOT(id), gen = FFB_FN_GEN(id);
 	if (i >= FFB_MAX_FUNCTIONS || gen == 0)
 		return FFB_ERR_NOT_FOUND;
-	pthread_rwlock_rdlock(&r->lock);
 	const struct slot *s = &r->slots[i];
-	if (!s->used || s->gen != gen) {
-		pthread_rwlock_unlock(&r->lock);
+	if (!s->used || s->gen != gen)
 		return FFB_ERR_NOT_FOUND;
-	}
 	in_callback++;
 	ffb_status st = s->fn(call, s->ctx);
 	in_callback--;
-	pthread_rwlock_unlock(&r->lock);
+	return st;
+}
+
+ffb_status ffb__registry_find(struct ffb__registry *r, const char *name, size_t name_len, uint32_t *id_out)
+{
+	ffb__registry_enter(r);
+	ffb_status st = ffb__registry_find_held(r, name, name_len, id_out);
+	ffb__registry_leave(r);
+	return st;
+}
+
+ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *call)
+{
+	ffb__registry_enter(r);
+	ffb_status st = ffb__registry_invoke_held(r, id, call);
+	ffb__registry_leave(r);
 	return st;
 }
