@@ -559,6 +559,25 @@ impl Client {
         r.text()
     }
 
+    /// The session's layout facts: a copy of the superblock the client
+    /// validated at connect time (its private copy, not the shared arena).
+    ///
+    /// ```no_run
+    /// let client = ffb::Client::connect("app.sock")?;
+    /// let sb = client.superblock();
+    /// assert_eq!(sb.magic, ffb::layout::FFB_ARENA_MAGIC);
+    /// println!("session {} arena {} B, {} calls in flight at most",
+    ///          sb.session_id, sb.arena_size, sb.max_inflight);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn superblock(&self) -> sys::ffb_superblock {
+        // SAFETY: live client; the core returns a pointer to the client's
+        // own private, validated copy of the superblock (never NULL for a
+        // live client), which nothing writes after connect. It is plain old
+        // data, read here by value.
+        unsafe { ptr::read(sys::ffb_client_superblock(self.raw())) }
+    }
+
     /// A snapshot of this session's counters.
     ///
     /// ```no_run

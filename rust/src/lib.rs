@@ -55,6 +55,7 @@ mod error;
 mod handle;
 #[cfg(feature = "json")]
 mod json;
+pub mod layout;
 mod log;
 mod request;
 mod response;

@@ -84,11 +84,7 @@ pub struct ffb_call {
     _not_send_sync: core::marker::PhantomData<*mut u8>,
 }
 
-/// `struct ffb_superblock` (opaque here: the crate only passes it on).
-#[repr(C)]
-pub struct ffb_superblock {
-    _private: [u8; 0],
-}
+pub use crate::layout::ffb_superblock;
 
 // ---- plain structs ----------------------------------------------------------
 
