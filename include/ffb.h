@@ -229,8 +229,9 @@ typedef struct ffb_result {
  * len 0) and wait up to timeout_ns (< 0: forever). The input block is lent
  * to the server until the answer and is yours again afterwards — except
  * after TIMEOUT or PEER_GONE, when it is given up (freed when the late
- * answer comes, or with the session). Returns the transport outcome; the
- * call's own outcome is out->status. */
+ * answer comes, or with the session). Returns out->status: the callback's
+ * status, or the transport's (TIMEOUT, PEER_GONE, PROTOCOL, RING_FULL,
+ * TOO_MANY_CALLS, a handle error for `in`). */
 ffb_status ffb_client_call(ffb_client *c, uint32_t fn_id, ffb_handle in, uint32_t len, int64_t timeout_ns,
 			   ffb_result *out);
 
@@ -255,8 +256,9 @@ struct ffb_completion {
 /* Collect up to `max` finished calls into out[], waiting up to timeout_ns
  * (0: don't wait; < 0: forever) for the first. *n is how many. Flushes
  * first. When the server is gone, each pending call completes once with
- * status PEER_GONE (or the server's goodbye reason). WOULD_BLOCK/TIMEOUT
- * when none finished in time; CLOSED when nothing is pending. */
+ * status PEER_GONE (or the server's goodbye reason). WOULD_BLOCK when
+ * nothing submitted is pending (or none finished and timeout_ns is 0),
+ * TIMEOUT when none finished in time. */
 ffb_status ffb_client_poll(ffb_client *c, struct ffb_completion *out, uint32_t max, uint32_t *n, int64_t timeout_ns);
 
 struct ffb_client_stats {

@@ -69,7 +69,14 @@ static inline void test_server_start_opts(struct test_server *ts, test_server_se
 			_exit(4);
 		close(ready[1]);
 		ffb_server_run(testutil_child_server);
-		ffb_server_destroy(testutil_child_server);
+		/* No stop from a late SIGTERM once the server is being freed. */
+		sigset_t term;
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		sigprocmask(SIG_BLOCK, &term, NULL);
+		ffb_server *srv = testutil_child_server;
+		testutil_child_server = NULL;
+		ffb_server_destroy(srv);
 		_exit(0);
 	}
 	close(ready[1]);
