@@ -742,3 +742,27 @@ fn error_messages_with_nul_and_long_text_survive() {
         Code::UNKNOWN
     );
 }
+
+#[test]
+fn a_live_socket_is_not_taken_over_a_stale_one_is() {
+    let path = common::socket_path("bind");
+    let first = Server::bind(&path).unwrap();
+    first.start().unwrap();
+    assert_eq!(Server::bind(&path).unwrap_err().code(), Code::SYSTEM);
+    // A client over the socket works, then the server goes away.
+    let client = Client::connect(&path).unwrap();
+    assert_eq!(client.version().unwrap(), ffb::version());
+    drop(client);
+    drop(first);
+    assert!(!path.exists(), "destroy unlinks the socket file");
+    // A leftover socket file nobody listens on is replaced.
+    let stale = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    drop(stale);
+    assert!(path.exists());
+    let second = Server::bind(&path).unwrap();
+    second.start().unwrap();
+    assert_eq!(
+        Client::connect(&path).unwrap().version().unwrap(),
+        ffb::version()
+    );
+}
