@@ -100,12 +100,9 @@ impl Client {
                 }
             }
             if st != sys::FFB_OK && n == 0 {
-                let code = match st {
-                    sys::FFB_ERR_WOULD_BLOCK => Code::TIMEOUT,
-                    other => Code::from_raw(other),
-                };
+                let code = Code::from_raw(st);
                 if code == Code::TIMEOUT && deadline.is_some_and(|d| Instant::now() < d) {
-                    continue; // woke early: keep waiting
+                    continue; // woke before the deadline: keep waiting
                 }
                 // Give the rest up: they stay lent to the session, their
                 // late answers are reclaimed by a later batch.
