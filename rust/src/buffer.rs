@@ -53,6 +53,7 @@ use crate::handle::Handle;
 /// buf.free().unwrap();
 /// buf.write_at(0, b"x").unwrap(); // error: use of moved value
 /// ```
+#[must_use = "dropping a Buffer frees its block"]
 pub struct Buffer<'c> {
     client: &'c Client,
     handle: Handle,

@@ -258,6 +258,7 @@ pub(crate) enum ReplyKind {
 /// # let _ = (a, b, c, d);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
 pub struct Reply(pub(crate) ReplyKind);
 
 impl Reply {

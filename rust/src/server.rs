@@ -371,7 +371,9 @@ impl Server {
     /// `f` runs on the loop thread for each call; it must not block for
     /// long. Its input is a copy-out [`Request`]; it answers with a
     /// [`Reply`] or an [`Error`] (code and message go to the client). A
-    /// panic in `f` answers `PANIC` with the panic message.
+    /// panic in `f` answers `PANIC` with the panic message (this needs
+    /// the default `panic = "unwind"`; with `panic = "abort"` a panic ends
+    /// the process).
     /// Errors: `INVALID_UTF8`, `INVALID_ARGUMENT`, `ALREADY_EXISTS`,
     /// `ARENA_FULL` (no function slot left).
     ///
