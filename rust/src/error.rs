@@ -260,12 +260,19 @@ impl Error {
         self.message.as_deref()
     }
 
-    /// `Ok(())` for `FFB_OK`, else an error with that code.
+    /// `Ok(())` for `FFB_OK`, else an error with that code. Call it right
+    /// after the C function: for `SYSTEM` the message is taken from errno.
     pub(crate) fn check(status: sys::ffb_status) -> Result<()> {
-        if status == sys::FFB_OK {
-            Ok(())
-        } else {
-            Err(Error::new(Code(status)))
+        match status {
+            sys::FFB_OK => Ok(()),
+            sys::FFB_ERR_SYSTEM => {
+                let os = std::io::Error::last_os_error();
+                match os.raw_os_error() {
+                    Some(n) if n != 0 => Err(Error::with_message(Code(status), os.to_string())),
+                    _ => Err(Error::new(Code(status))),
+                }
+            }
+            _ => Err(Error::new(Code(status))),
         }
     }
 }
