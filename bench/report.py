@@ -176,17 +176,27 @@ def verdicts(recs):
     return out
 
 
+def counters(r):
+    c = dict(r.get("counters") or {})
+    for k in ("slept_frac", "batch"):
+        if k in r:
+            c[k] = r[k]
+    text = ", ".join(f"{k}={v}" for k, v in sorted(c.items()))
+    return f"**{text}**" if c.get("client_missed_wakeups") else text
+
+
 def table(recs, order):
-    lines = ["| name | transport | payload | p50 | p99 | p99.9 | ops/s | iterations | checked | placement |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| name | transport | payload | p50 | p99 | p99.9 | ops/s | iterations | checked | placement | counters |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name in order:
         r = recs[name]
         if "error" in r or "p50_ns" not in r:
-            lines.append(f"| {name} | — | — | — | — | — | — | — | **{r.get('error', r.get('note', 'no data'))}** | — |")
+            lines.append(f"| {name} | — | — | — | — | — | — | — | **{r.get('error', r.get('note', 'no data'))}** | — | — |")
             continue
         lines.append(f"| {name} | {r.get('transport', '')} | {size_str(r.get('payload_bytes', 0))} | {ns(r['p50_ns'])} "
                      f"| {ns(r['p99_ns'])} | {ns(r['p999_ns'])} | {r.get('ops_per_s', 0):,.0f} | "
-                     f"{r.get('iterations', 0):,} | {'yes' if r.get('checked') else '**NO**'} | {r.get('placement', '')} |")
+                     f"{r.get('iterations', 0):,} | {'yes' if r.get('checked') else '**NO**'} | {r.get('placement', '')} "
+                     f"| {counters(r)} |")
     return lines
 
 
@@ -216,6 +226,9 @@ def hyperfine_table(path, hf):
              "| transport | mean | stddev | min | max | mean / calls |", "| --- | --- | --- | --- | --- | --- |"]
     for r in d.get("results", []):
         per = ns(r["mean"] * 1e9 / calls) if calls else "—"
+        bad = [c for c in r.get("exit_codes", []) if c != 0]
+        if bad:
+            per = f"**FAILED** (exit codes {bad}: wrong answer or timed out)"
         lines.append(f"| {r['command']} | {r['mean']:.3f} s | {r['stddev'] or 0:.3f} s | {r['min']:.3f} s "
                      f"| {r['max']:.3f} s | {per} |")
     return lines

@@ -31,9 +31,11 @@ mkdir -p "$RES"
 if [ "$MODE" = quick ]; then
 	CL_ITERS=300000 RING_B1=5000000 RING_B32=20000000 FUTEX_ITERS=20000 MEMCPY_ITERS=200000
 	PEER_TIME=300ms PEER_TIME_MS=300 PEER_MIN=200 HF_COUNT=10000 HF_RUNS=3 PING_COUNT=100000
+	STEP_LIMIT=150 HF_LIMIT=60
 else
 	CL_ITERS=3000000 RING_B1=20000000 RING_B32=100000000 FUTEX_ITERS=200000 MEMCPY_ITERS=2000000
 	PEER_TIME=2s PEER_TIME_MS=2000 PEER_MIN=2000 HF_COUNT=100000 HF_RUNS=5 PING_COUNT=1000000
+	STEP_LIMIT=900 HF_LIMIT=300
 fi
 SIZES=64,4096,65536,1048576,16777216
 FFB=${FFB_BUILD:-$ROOT/build}/ffb # the ffi-bridge server tool (top-level make)
@@ -42,17 +44,20 @@ say() { echo "run.sh: $*" >&2; }
 
 # Run a benchmark command; keep its JSON lines, log everything else. A
 # failing benchmark is logged and recorded as an error line, and the run
-# goes on.
+# goes on. A command that runs past STEP_LIMIT seconds (a hang: a lost
+# wake-up, a dead peer) gets SIGQUIT — Go programs then print every
+# goroutine's stack into the log — and SIGKILL 20 s later.
 collect() {
 	local label=$1
 	shift
 	say "$label"
 	local out
-	if out=$("$@" 2>>"$LOG"); then
+	if out=$(timeout -s QUIT -k 20 "$STEP_LIMIT" "$@" 2>>"$LOG"); then
 		grep '^{' <<<"$out" >>"$RAW" || true
 	else
 		local rc=$?
 		grep '^{' <<<"$out" >>"$RAW" || true
+		[ "$rc" = 124 ] && say "$label timed out after $STEP_LIMIT s (hung?)"
 		say "$label FAILED (exit $rc), see $LOG"
 		printf '{"name":"%s","error":"exit %s","checked":false}\n' "$label" "$rc" >>"$RAW"
 	fi
@@ -163,20 +168,23 @@ run_hyperfine() {
 		say "hyperfine not installed: skipping the whole-process comparison"
 		return 0
 	fi
+	local T="timeout -s QUIT -k 10 $HF_LIMIT" # a hung command fails its run instead of stalling
 	local cmds=(
-		-n cgo "$BIN/ffbbench loop -peer cgo -size 64 -count $HF_COUNT"
-		-n uds "$BIN/ffbbench loop -peer uds -size 64 -count $HF_COUNT"
-		-n grpc "$BIN/ffbbench loop -peer grpc -size 64 -count $HF_COUNT"
-		-n shmipc "$BIN/ffbbench loop -peer shmipc -size 64 -count $HF_COUNT"
-		-n iceoryx2 "$BIN/iceoryx2-echo loop --size 64 --count $HF_COUNT"
+		-n cgo "$T $BIN/ffbbench loop -peer cgo -size 64 -count $HF_COUNT"
+		-n uds "$T $BIN/ffbbench loop -peer uds -size 64 -count $HF_COUNT"
+		-n grpc "$T $BIN/ffbbench loop -peer grpc -size 64 -count $HF_COUNT"
+		-n shmipc "$T $BIN/ffbbench loop -peer shmipc -size 64 -count $HF_COUNT"
+		-n iceoryx2 "$T $BIN/iceoryx2-echo loop --size 64 --count $HF_COUNT"
 	)
 	if ffb_available; then
-		cmds+=(-n ffb-spin "$BIN/ffbclient loop -mode spin -server $FFB -size 64 -count $HF_COUNT")
-		cmds+=(-n ffb-park "$BIN/ffbclient loop -mode park -server $FFB -size 64 -count $HF_COUNT")
+		cmds+=(-n ffb-spin "$T $BIN/ffbclient loop -mode spin -server $FFB -size 64 -count $HF_COUNT")
+		cmds+=(-n ffb-park "$T $BIN/ffbclient loop -mode park -server $FFB -size 64 -count $HF_COUNT")
 	fi
 	say "hyperfine: $HF_COUNT checked 64 B echo calls per process, $HF_RUNS runs each"
 	printf '{"hyperfine":{"count":%s,"size":64,"runs":%s}}\n' "$HF_COUNT" "$HF_RUNS" >>"$RAW"
-	hyperfine --style basic --warmup 1 --runs "$HF_RUNS" --export-json "$HYP" "${cmds[@]}" >>"$LOG" 2>&1 ||
+	# -i: a failing (wrong answer, timed-out) command does not abort the
+	# others; its exit codes are in the JSON and report.py flags it
+	hyperfine --style basic -i --warmup 1 --runs "$HF_RUNS" --export-json "$HYP" "${cmds[@]}" >>"$LOG" 2>&1 ||
 		say "hyperfine FAILED, see $LOG"
 }
 

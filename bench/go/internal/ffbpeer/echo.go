@@ -79,9 +79,11 @@ func RunEcho(ctx context.Context, c *ffb.Client, m Mode, size int, copyIn bool, 
 	lat := make([]float64, 0, min(b.MaxIters, 1<<20))
 	var busy time.Duration
 	begin := time.Now()
+	var st0 ffb.Stats
 	for i := 0; i < warm+b.MaxIters; i++ {
 		if i == warm {
 			begin, busy, lat = time.Now(), 0, lat[:0]
+			st0 = c.Stats()
 		}
 		if i >= warm+b.MinIters && time.Since(begin) > b.Time {
 			break
@@ -124,6 +126,17 @@ func RunEcho(ctx context.Context, c *ffb.Client, m Mode, size int, copyIn bool, 
 		r.Note = "payload written in place in the arena; the echo moves the handle (zero copy)"
 	}
 	r.Note += fmt.Sprintf("; stamps checked every call, whole payload every %d calls", fullEvery)
+	r.Counters = counters(st0, c.Stats())
 	measure.Summarize(&r, lat, busy)
 	return r, nil
+}
+
+// counters is what the client counted between two snapshots: how often it
+// parked, and how many parks ended by timeout with results waiting (the
+// server published without ringing the bell).
+func counters(before, after ffb.Stats) map[string]uint64 {
+	return map[string]uint64{
+		"client_parks":          after.Parks - before.Parks,
+		"client_missed_wakeups": after.MissedWakeups - before.MissedWakeups,
+	}
 }

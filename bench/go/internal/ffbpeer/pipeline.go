@@ -39,9 +39,11 @@ func RunPipelined(ctx context.Context, c *ffb.Client, m Mode, size, depth int, b
 	var busy time.Duration
 	begin := time.Now()
 	seq := uint64(0)
+	var st0 ffb.Stats
 	for round := 0; round < warm+b.MaxIters; round++ {
 		if round == warm {
 			begin, busy, lat = time.Now(), 0, lat[:0]
+			st0 = c.Stats()
 		}
 		if round >= warm+b.MinIters && time.Since(begin) > b.Time {
 			break
@@ -81,5 +83,6 @@ func RunPipelined(ctx context.Context, c *ffb.Client, m Mode, size, depth int, b
 	r.Iterations *= depth
 	r.OpsPerS *= float64(depth)
 	r.Timing = fmt.Sprintf("per call, averaged over rounds of %d submitted-then-awaited calls", depth)
+	r.Counters = counters(st0, c.Stats())
 	return r, nil
 }

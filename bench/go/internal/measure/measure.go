@@ -33,6 +33,9 @@ type Result struct {
 	Timing       string  `json:"timing,omitempty"`
 	Mode         string  `json:"mode,omitempty"`
 	Note         string  `json:"note,omitempty"`
+	// Counters are transport statistics over the timed iterations (e.g.
+	// ffi-bridge client parks and missed wake-ups).
+	Counters map[string]uint64 `json:"counters,omitempty"`
 }
 
 // Summarize fills the statistics of r from per-iteration latencies in ns
