@@ -150,6 +150,17 @@ static void check_sock(ffb_client *c)
 		ffb__client_fail_all(c, FFB_ERR_PEER_GONE);
 }
 
+/* Look for a dead server if the last look is SOCK_CHECK_NS old. True if
+ * it looked. */
+static bool sock_check_due(ffb_client *c, uint64_t now)
+{
+	if (now < c->next_sock_check)
+		return false;
+	c->next_sock_check = now + SOCK_CHECK_NS;
+	check_sock(c);
+	return true;
+}
+
 typedef bool (*done_fn)(ffb_client *c, uint32_t arg);
 
 static bool slot_done(ffb_client *c, uint32_t i)
@@ -206,11 +217,8 @@ static ffb_status wait_for(ffb_client *c, done_fn done, uint32_t arg, uint64_t d
 		uint64_t now = ffb__now_ns();
 		if (now >= deadline)
 			return FFB_ERR_TIMEOUT;
-		if (now >= c->next_sock_check) {
-			c->next_sock_check = now + SOCK_CHECK_NS;
-			check_sock(c);
+		if (sock_check_due(c, now))
 			continue;
-		}
 		if (!spin_until)
 			spin_until = now + c->opts.spin_ns;
 		if (c->opts.wait_mode == FFB_WAIT_SPIN || now < spin_until)
@@ -283,10 +291,7 @@ static ffb_status submit_waiting(ffb_client *c, uint32_t kind, uint32_t fn, ffb_
 		uint64_t now = ffb__now_ns();
 		if (now >= deadline)
 			return FFB_ERR_TIMEOUT;
-		if (now >= c->next_sock_check) {
-			c->next_sock_check = now + SOCK_CHECK_NS;
-			check_sock(c);
-		}
+		sock_check_due(c, now);
 		ffb_cpu_relax();
 	}
 }
