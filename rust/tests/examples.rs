@@ -9,7 +9,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn build_examples() {
@@ -40,16 +40,29 @@ fn example(name: &str) -> PathBuf {
     path
 }
 
+/// Kills the child if the test fails before it exits on its own.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn example_client_against_example_server() {
     let sock = common::socket_path("examples");
-    let mut server = Command::new(example("server"))
-        .arg("--socket")
-        .arg(&sock)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the example server");
+    let mut guard = KillOnDrop(
+        Command::new(example("server"))
+            .arg("--socket")
+            .arg(&sock)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the example server"),
+    );
+    let server = &mut guard.0;
     let mut out = BufReader::new(server.stdout.take().unwrap()).lines();
     let ready = out.next().expect("server printed nothing").unwrap();
     assert!(ready.starts_with("ready"), "first line: {ready}");
