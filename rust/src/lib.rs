@@ -13,8 +13,13 @@
 //!   or forged handle is an [`Error`], never a dangling pointer.
 //! * [`Error`] carries a stable [`Code`] (the table of
 //!   `include/ffb_status.h`) and an optional message.
+//! * [`Client::call_many`] pipelines a batch of calls (one doorbell, answers
+//!   in any order).
 //! * With the default feature `json`: [`to_json`], [`from_json`],
 //!   [`Client::invoke_json`], [`Server::register_json`].
+//! * [`sys`] is the hand-written C API, [`layout`] the shared layout of
+//!   `include/ffb_layout.h` pinned in Rust, [`set_log`] the core's
+//!   diagnostics.
 //!
 //! The crate never forms a Rust reference into shared memory: the arena is
 //! read and written through raw pointers after a checked lookup, and
