@@ -61,9 +61,11 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libffb.a | $(BUILD)/.deps-
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(FFB_CFLAGS) -Itests -o $@ $< $(BUILD)/libffb.a -lcmocka $(LIBS)
 
+include mk/reliability.mk
+
 # ---- tests -----------------------------------------------------------------
 # Every suite runs; the first failure fails `make test`.
-test: test-c $(if $(SANITIZE),,test-go test-rust test-cross)
+test: test-c $(if $(SANITIZE),,test-go test-rust test-cross model)
 
 test-c: $(TESTS) $(BUILD)/ffb
 	$(Q)for t in $(TESTS); do echo "== $$t"; FFB_BIN=$(abspath $(BUILD)/ffb) $$t || exit 1; done
