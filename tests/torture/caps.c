@@ -215,10 +215,46 @@ static void caps_hold_and_spare_another_clients_p99(void **state)
 	assert_int_equal(test_server_stop(&ts, SIGTERM), 0);
 }
 
+/* The cap in its simplest form: with max_sessions 2 and both taken, every
+ * further connect is refused; once they close, new clients get in. */
+static void refused_connects_neither_raise_nor_lock_the_cap(void **state)
+{
+	(void)state;
+	struct ffb_server_options o;
+	ffb_server_options_init(&o);
+	o.max_sessions = 2;
+	test_server_start_opts(&ts, NULL, &o);
+	ffb_client *a = NULL, *b = NULL, *c = NULL;
+	assert_int_equal(ffb_client_connect(ts.path, NULL, &a), FFB_OK);
+	assert_int_equal(ffb_client_connect(ts.path, NULL, &b), FFB_OK);
+	int admitted = 0;
+	for (int i = 0; i < 10; i++) {
+		ffb_status st = ffb_client_connect(ts.path, NULL, &c);
+		if (st == FFB_OK) {
+			admitted++;
+			ffb_client_close(c);
+		} else {
+			assert_int_equal(st, FFB_ERR_TOO_MANY_SESSIONS);
+		}
+	}
+	ffb_client_close(a);
+	ffb_client_close(b);
+	assert_true(WAIT_UNTIL(count_arena_maps(ts.pid) == 0, 3000));
+	ffb_status again = ffb_client_connect(ts.path, NULL, &c);
+	if (again == FFB_OK)
+		ffb_client_close(c);
+	test_server_stop(&ts, SIGTERM);
+	if (admitted || again != FFB_OK)
+		fail_msg("%d of 10 connects over a full cap of 2 were admitted; after every session closed, a "
+			 "new connect got %s (want 0 and OK)",
+			 admitted, ffb_status_name(again));
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(refused_connects_neither_raise_nor_lock_the_cap),
 		cmocka_unit_test(caps_hold_and_spare_another_clients_p99),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
