@@ -111,3 +111,48 @@ func BenchmarkEchoPipelined(b *testing.B) {
 	b.StopTimer()
 	reportPercentiles(b, lat)
 }
+
+// benchEchoBatch: one goroutine runs CallBatch over `depth` 64-byte echoes
+// at a time; ns/op is per call.
+func benchEchoBatch(b *testing.B, depth int) {
+	c := dial(b, startServer(b))
+	ctx := context.Background()
+	calls := make([]ffb.BatchCall, depth)
+	for k := range calls {
+		buf, err := c.Alloc(64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer buf.Free()
+		calls[k] = ffb.BatchCall{Name: "ffi.echo", In: buf}
+	}
+	lat := make([]int64, 0, b.N/depth+1) // per-call cost of each batch
+	b.SetBytes(64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		t0 := time.Now()
+		n := min(depth, b.N-done)
+		for k := 0; k < n; k++ {
+			binary.LittleEndian.PutUint64(calls[k].In.Bytes(), uint64(done+k))
+		}
+		if err := c.CallBatch(ctx, calls[:n]); err != nil {
+			b.Fatal(err)
+		}
+		for k := 0; k < n; k++ {
+			if calls[k].Out != calls[k].In || binary.LittleEndian.Uint64(calls[k].Out.Bytes()) != uint64(done+k) {
+				b.Fatalf("call %d: wrong echo", done+k)
+			}
+		}
+		done += n
+		lat = append(lat, int64(time.Since(t0))/int64(n))
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkEchoBatch32 / 128 / 1024: CallBatch with that many echoes per call (at most
+// MaxInflight of them in flight at a time).
+func BenchmarkEchoBatch32(b *testing.B)   { benchEchoBatch(b, 32) }
+func BenchmarkEchoBatch128(b *testing.B)  { benchEchoBatch(b, 128) }
+func BenchmarkEchoBatch1024(b *testing.B) { benchEchoBatch(b, 1024) }

@@ -46,8 +46,9 @@ type Client struct {
 	namesMu sync.RWMutex
 	names   map[string]uint32
 
-	parkers atomic.Int32  // waiters asleep on their slot
-	kick    chan struct{} // buffered(1): wakes the bell goroutine
+	parkers  atomic.Int32  // waiters asleep on their slot
+	batchers atomic.Int32  // CallBatch runs that may peek at the rings
+	kick     chan struct{} // buffered(1): wakes the bell goroutine
 
 	ringServer chan struct{} // buffered(1): asks serverBellLoop to ring the server
 
@@ -136,6 +137,9 @@ func (c *Client) Close() error {
 		for c.reg.slots[i].active.Load() != 0 {
 			runtime.Gosched()
 		}
+	}
+	for c.batchers.Load() != 0 {
+		runtime.Gosched()
 	}
 	c.drainMu.Lock()
 	c.prodMu.Lock()

@@ -110,3 +110,40 @@ func ExampleClient_Submit() {
 	fmt.Println()
 	// Output: abcd
 }
+
+// Run many calls as one batch: one publish per group of entries, results
+// collected in bulk, per-call errors in each BatchCall. The []BatchCall
+// and its Buffers can be reused for the next batch.
+func ExampleClient_CallBatch() {
+	c, err := ffb.Dial(context.Background(), socketPath)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	var calls []ffb.BatchCall
+	for _, s := range []string{"one", "two", "three"} {
+		in, err := c.FromBytes([]byte(s))
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer in.Free()
+		calls = append(calls, ffb.BatchCall{Name: "demo.upper", In: in})
+	}
+	calls = append(calls, ffb.BatchCall{Name: "no.such.handler"})
+	err = c.CallBatch(context.Background(), calls)
+	fmt.Println("first error is NOT_FOUND:", errors.Is(err, ffb.ErrNotFound))
+	for _, bc := range calls {
+		if bc.Err != nil {
+			fmt.Println(bc.Name, ffb.CodeOf(bc.Err))
+			continue
+		}
+		fmt.Println(string(bc.Out.Bytes()))
+		bc.Out.Free() // a reply in a new server block
+	}
+	// Output:
+	// first error is NOT_FOUND: true
+	// ONE
+	// TWO
+	// THREE
+	// no.such.handler NOT_FOUND
+}

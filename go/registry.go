@@ -86,14 +86,75 @@ func (r *registry) tryAcquire() (uint32, uint32, bool) {
 		}
 		nx := r.next[i].Load()
 		if r.head.CompareAndSwap(h, (h>>32+1)<<32|uint64(nx)) {
-			s := &r.slots[i]
-			g := uint32(s.word.Load()>>32) + 1
-			if g == 0 {
-				g = 1
-			}
-			s.gen = g
-			return i, g, true
+			return i, r.newGen(i), true
 		}
+	}
+}
+
+// newGen gives slot i, just taken off the free list, its next generation
+// (never 0).
+func (r *registry) newGen(i uint32) uint32 {
+	s := &r.slots[i]
+	g := uint32(s.word.Load()>>32) + 1
+	if g == 0 {
+		g = 1
+	}
+	s.gen = g
+	return g
+}
+
+// tryAcquireN takes up to len(out) free slots with one CAS of the head and
+// stores their indices in out; it returns how many it took (0: none free).
+// The walk down the links is safe: while the tagged head is unchanged no
+// slot was pushed or popped, so the links read are the list's.
+func (r *registry) tryAcquireN(out []uint32) int {
+	for {
+		h := r.head.Load()
+		j := uint32(h)
+		n := 0
+		for n < len(out) && j != slotNil && j < uint32(len(r.slots)) {
+			out[n] = j
+			n++
+			j = r.next[j].Load()
+		}
+		if n == 0 {
+			return 0
+		}
+		if r.head.CompareAndSwap(h, (h>>32+1)<<32|uint64(j)) {
+			return n
+		}
+	}
+}
+
+// releaseN puts the slots in idx back with one CAS of the head (their
+// waiters are done with them). The caller has cleared their fields.
+func (r *registry) releaseN(idx []uint32) {
+	if len(idx) == 0 {
+		return
+	}
+	for k, i := range idx {
+		s := &r.slots[i]
+		if len(s.wake) != 0 { // a wake token left over from a race
+			select {
+			case <-s.wake:
+			default:
+			}
+		}
+		s.word.Store(slotWord(s.gen, slotFree))
+		if k+1 < len(idx) {
+			r.next[i].Store(idx[k+1])
+		}
+	}
+	last := idx[len(idx)-1]
+	for {
+		h := r.head.Load()
+		r.next[last].Store(uint32(h))
+		if r.head.CompareAndSwap(h, (h>>32+1)<<32|uint64(idx[0])) {
+			break
+		}
+	}
+	if r.waiters.Load() != 0 {
+		r.signal()
 	}
 }
 
