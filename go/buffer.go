@@ -249,16 +249,14 @@ func (b *Buffer) lend(c *Client) error {
 	if !b.state.CompareAndSwap(bufOwned, bufLent) {
 		return b.check()
 	}
-	if err := c.heaps.lend(b.h, blockOwned, blockLent); err != nil {
-		b.state.Store(bufOwned)
-		return err
-	}
+	// The block stays OWNED in the heap: while the Buffer is lent nothing
+	// can free it (Free refuses, the call slot keeps the Buffer reachable).
+	// Only a call that is abandoned moves its block to LENT (see abandon).
 	return nil
 }
 
 // unlend returns a lent b to its holder.
 func (b *Buffer) unlend() {
-	b.c.heaps.lend(b.h, blockLent, blockOwned)
 	b.state.Store(bufOwned)
 }
 

@@ -16,13 +16,14 @@ import (
 const (
 	blockFree    uint32 = iota // on a free list
 	blockOwned                 // held by a Buffer
-	blockLent                  // named by an in-flight CALL/LOOKUP
+	blockLent                  // named by an abandoned CALL/LOOKUP: freed when its late result comes
 	blockRetired               // generation would wrap: never reused
 )
 
 // classAlloc is one class's private state. gens and free change only
-// under heaps.mu; states are atomic so that lending (OWNED <-> LENT, on
-// every call) needs no lock.
+// under heaps.mu; states are atomic so that abandoning a call (OWNED ->
+// LENT) needs no lock. A block lent to a call in flight stays OWNED (its
+// Buffer is what says it is lent), so a call costs no heap atomics.
 type classAlloc struct {
 	gens   []uint32
 	states []atomic.Uint32
@@ -109,7 +110,8 @@ func (h *heaps) lookupLocked(hd uint64, want uint32) (*classAlloc, uint32, error
 	}
 }
 
-// lend moves client block hd between OWNED and LENT without the lock.
+// lend moves client block hd between OWNED and LENT without the lock
+// (when a call is abandoned, and back if its result was already in).
 // The caller's Buffer (in state owned or lent) guarantees that hd's
 // generation is current: only Free changes it, and Free needs the Buffer.
 // hd was minted by alloc, so its class and index need no re-validation.

@@ -56,9 +56,9 @@ func (c *Client) await(ctx context.Context, i, g uint32) (callResult, bool, erro
 		}
 		return c.park(ctx, i, g)
 	}
-	start := time.Now()
-	spinUntil := start.Add(c.opts.spin)
-	lastYield := start
+	// The clock is first read at the first check (64 polls in): a result
+	// that comes sooner costs no clock read at all.
+	var spinUntil, lastYield time.Time
 	for iter := 1; ; iter++ {
 		c.tryDrain()
 		if s.word.Load() == done {
@@ -71,6 +71,9 @@ func (c *Client) await(ctx context.Context, i, g uint32) (callResult, bool, erro
 			return c.abandon(i, g, err)
 		}
 		now := time.Now()
+		if iter == 64 {
+			spinUntil, lastYield = now.Add(c.opts.spin), now
+		}
 		if hasDeadline && !now.Before(deadline) {
 			return c.abandon(i, g, ctxError(ctx))
 		}
@@ -148,11 +151,20 @@ func (c *Client) park(ctx context.Context, i, g uint32) (callResult, bool, error
 func (c *Client) abandon(i, g uint32, err *Error) (callResult, bool, error) {
 	s := &c.reg.slots[i]
 	in := s.in // read before the CAS: afterwards the dispatcher may recycle the slot
+	if in != nil {
+		// LENT before the call can be reclaimed: the dispatcher frees the
+		// block from LENT, and the given-up Buffer's GC cleanup (which
+		// frees from OWNED) then cannot free it while the server has it.
+		c.heaps.lend(in.h, blockOwned, blockLent)
+	}
 	if s.word.CompareAndSwap(slotWord(g, slotPending), slotWord(g, slotAbandoned)) {
 		if in != nil {
 			in.giveUp()
 		}
 		return callResult{}, false, err
+	}
+	if in != nil {
+		c.heaps.lend(in.h, blockLent, blockOwned) // the result is in: ours again
 	}
 	for s.word.Load() != slotWord(g, slotDone) {
 		runtime.Gosched() // claimed: the result is being written
