@@ -326,7 +326,7 @@ void ffb__session_close(struct ffb__session *s, ffb_status why)
 	shutdown(s->sock, SHUT_RDWR);
 	s->state = FFB__DEAD;
 	list_remove(&srv->sessions, s);
-	if (s->refuse && s->state == FFB__HANDSHAKE)
+	if (s->refuse) /* refused sessions never count against the cap */
 		srv->nrefusing--;
 	else
 		srv->nsessions--;
