@@ -253,6 +253,9 @@ pub struct Server {
     /// gone from the core.
     callbacks: Mutex<HashMap<String, Slot>>,
     serving: AtomicBool,
+    /// Orders `listen` before serving: the core allows listen only before
+    /// run/start, so both take this lock around their check.
+    lifecycle: Mutex<()>,
 }
 
 // SAFETY: ffb.h: "an ffb_server may be used from any thread (registration
@@ -297,6 +300,7 @@ impl Server {
             raw,
             callbacks: Mutex::new(HashMap::new()),
             serving: AtomicBool::new(false),
+            lifecycle: Mutex::new(()),
         })
     }
 
@@ -326,7 +330,8 @@ impl Server {
     }
 
     /// Listen on the Unix socket `path` (a stale socket file is replaced, a
-    /// live one is `SYSTEM`/EADDRINUSE). Call before serving.
+    /// live one is `SYSTEM`/EADDRINUSE). Only before serving:
+    /// `INVALID_ARGUMENT` once [`Server::run`] or [`Server::start`] began.
     ///
     /// ```no_run
     /// let server = ffb::Server::new()?;
@@ -337,7 +342,15 @@ impl Server {
         let path = CString::new(path.as_ref().as_os_str().as_bytes()).map_err(|_| {
             Error::with_message(Code::INVALID_ARGUMENT, "socket path contains a NUL byte")
         })?;
-        // SAFETY: live server, NUL-terminated path.
+        let _order = self.lifecycle.lock().unwrap_or_else(|p| p.into_inner());
+        if self.serving.load(Ordering::Acquire) {
+            return Err(Error::with_message(
+                Code::INVALID_ARGUMENT,
+                "listen must come before serving",
+            ));
+        }
+        // SAFETY: live server, NUL-terminated path; not serving yet, and
+        // the lifecycle lock keeps run/start from beginning meanwhile.
         Error::check(unsafe { sys::ffb_server_listen(self.raw(), path.as_ptr()) })
     }
 
@@ -459,6 +472,7 @@ impl Server {
     }
 
     fn enter_serving(&self) -> Result<()> {
+        let _order = self.lifecycle.lock().unwrap_or_else(|p| p.into_inner());
         if self.serving.swap(true, Ordering::AcqRel) {
             return Err(Error::with_message(
                 Code::INVALID_ARGUMENT,

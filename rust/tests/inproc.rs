@@ -766,3 +766,11 @@ fn a_live_socket_is_not_taken_over_a_stale_one_is() {
         ffb::version()
     );
 }
+
+#[test]
+fn listen_only_before_serving() {
+    let server = Server::new().unwrap();
+    server.start().unwrap();
+    let err = server.listen(common::socket_path("late")).unwrap_err();
+    assert_eq!(err.code(), Code::INVALID_ARGUMENT);
+}
