@@ -403,22 +403,15 @@ static void test_server_loop_fault_refuses_only_that_client(void **state)
 	tally_print(&u);
 }
 
-/* ---- core finding: a refused session frees an admitted slot ------------
- * ffb__session_close marks the session DEAD before it tests
- * `s->state == FFB__HANDSHAKE` to decide which counter to decrement, so a
- * refused session decrements nsessions instead of nrefusing: after one
- * refusal the max_sessions cap admits one client too many, and the
- * counter wraps (uint32) once the admitted clients leave, refusing every
- * later client with TOO_MANY_SESSIONS. Reported; runs (and fails on the
- * current src/) with FFB_FAULT_STRICT=1, else is skipped. */
+/* ---- a refused session must not free an admitted slot ------------------
+ * Found here: ffb__session_close marked the session DEAD before testing
+ * `s->state == FFB__HANDSHAKE` to pick the counter to decrement, so a
+ * refusal decremented nsessions: the max_sessions cap then admitted one
+ * client too many, and the uint32 counter wrapped once the admitted
+ * clients left (every later client refused). Fixed in src/ (9ca3858). */
 static void test_refused_session_keeps_the_cap(void **state)
 {
 	(void)state;
-	if (!getenv("FFB_FAULT_STRICT") || !atoi(getenv("FFB_FAULT_STRICT"))) {
-		printf("[fault] KNOWN CORE BUG (skipped; FFB_FAULT_STRICT=1 runs it): a refused session frees an "
-		       "admitted slot\n");
-		skip();
-	}
 	struct ffb_server_options so;
 	ffb_server_options_init(&so);
 	so.max_sessions = 1;
