@@ -22,6 +22,8 @@
  *                  store and its needs_wakeup load
  *   MUT_TAIL_FIRST mutant 3: the producer stores p_tail before the entry
  *                  (P1 release broken)
+ *   MUT_HEAD_FIRST mutant 4: the consumer stores c_head before it reads
+ *                  the entry (C2 release broken: the slot is reused early)
  */
 
 #define NSLOT 2         /* ring entries (power of two) */
@@ -149,11 +151,18 @@ proctype consumer() {
 		load(CONS, A_TAIL, tail);       /* C1 */
 		if
 		:: tail != head ->
+#ifdef MUT_HEAD_FIRST
+			store(CONS, A_HEAD, head + 1);
 			load(CONS, head & MASK, v);
+#else
+			load(CONS, head & MASK, v);
+			/* C2: entry read before the head store (TSO keeps a
+			 * load before a later store) */
+			store(CONS, A_HEAD, head + 1);
+#endif
 			assert(v == head + 1);  /* exactly once, in order */
 			head++;
 			consumed++;
-			store(CONS, A_HEAD, head);      /* C2 */
 			v = 0
 		:: else ->
 			seen = tail;
