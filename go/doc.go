@@ -9,8 +9,11 @@
 // mapping it, and validates the arena layout. Request payloads are Buffers
 // allocated in the arena (Alloc, FromBytes, FromJSON); Bytes returns a
 // slice over the mapped memory, so an echo of 16 MiB moves a handle, not
-// the bytes. Calls are made with Invoke, InvokeJSON, Echo and Version, or
-// pipelined with Submit and Call.Wait. A Client is safe for concurrent use
+// the bytes. Calls are made with Invoke, InvokeJSON, Echo and Version,
+// pipelined with Submit and Call.Wait, or run many at a time with
+// CallBatch (one publish per group of entries, results collected in bulk,
+// no per-call wake-up: the cheapest way to make many calls). A Client is
+// safe for concurrent use
 // by many goroutines; a Buffer is not (one goroutine at a time).
 //
 // # Error contract
