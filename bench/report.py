@@ -115,7 +115,8 @@ def verdicts(recs):
     else:
         out.append(("64 B echo RTT <= 2x cache-line RTT", "—", "not measured", "missing figures"))
 
-    pipes = {k: v for k, v in recs.items() if k.startswith("ffb_go_spin_pipelined_") and v.get("checked")}
+    pipes = {k: v for k, v in recs.items()
+             if k.startswith(("ffb_go_spin_pipelined_", "ffb_go_spin_callbatch_")) and v.get("checked")}
     cgo = p50(recs, "cgo_empty_call")
     if pipes and cgo:
         best = min(pipes.values(), key=lambda r: r["p50_ns"])

@@ -150,14 +150,18 @@ run_go_client_benchmarks() {
 		return 0
 	fi
 	say "go test -bench BenchmarkEcho in go/"
-	local out
-	if out=$(cd "$ROOT/go" && FFB_SERVER="$FFB" taskset -c 1 go test -run '^$' -bench '^BenchmarkEcho' \
-		-benchtime "$PEER_TIME" -benchmem . 2>>"$LOG"); then
-		python3 "$BENCH/gobench2json.py" go_test_ "go test process pinned to CPU1 (taskset); server as the benchmark places it" \
-			<<<"$out" >>"$RAW"
-	else
-		say "go test -bench in go/ FAILED, see $LOG"
-		printf '{"name":"go_test_BenchmarkEcho","error":"go test failed","checked":false}\n' >>"$RAW"
+	local out rc=0
+	# time-limited like every step (timeout signals the whole process
+	# group, so servers the benchmarks started go too); the output goes to
+	# the log as well, where a hang's goroutine dump then lands
+	out=$(cd "$ROOT/go" && FFB_SERVER="$FFB" timeout -s QUIT -k 20 "$STEP_LIMIT" taskset -c 1 \
+		go test -run '^$' -bench '^BenchmarkEcho' -benchtime "$PEER_TIME" -benchmem . 2>&1) || rc=$?
+	printf '%s\n' "$out" >>"$LOG"
+	python3 "$BENCH/gobench2json.py" go_test_ "go test process pinned to CPU1 (taskset); server as the benchmark places it" \
+		<<<"$out" >>"$RAW"
+	if [ "$rc" != 0 ]; then
+		say "go test -bench in go/ FAILED (exit $rc), see $LOG"
+		printf '{"name":"go_test_BenchmarkEcho","error":"go test exit %s","checked":false}\n' "$rc" >>"$RAW"
 	fi
 }
 # >>> END FFI-BRIDGE MEASUREMENTS <<<

@@ -4,6 +4,7 @@
 //
 //	ffbclient run      -server build/ffb -mode spin|park [-sizes ...] [-time 1s] [-min 200] [-copyin] [-fullcheck]
 //	ffbclient pipeline -server build/ffb -mode spin|park [-size 64] [-depths 8,32,128] [-time 1s]
+//	                   (Submit+Wait with that many in flight, then CallBatch of that many)
 //	ffbclient cping    -server build/ffb -mode spin|park [-sizes ...] [-count 100000]
 //	ffbclient loop     -server build/ffb -mode spin|park [-size 64] [-count 1000000]
 //
@@ -179,6 +180,13 @@ func run(cmd string, f flags) error {
 				continue
 			}
 			r, err := ffbpeer.RunPipelined(ctx, c, m, *f.size, d, budget(*f.size))
+			if err != nil {
+				return err
+			}
+			measure.Emit(os.Stdout, r)
+		}
+		for _, d := range depths {
+			r, err := ffbpeer.RunCallBatch(ctx, c, m, *f.size, d, budget(*f.size))
 			if err != nil {
 				return err
 			}
