@@ -5,7 +5,7 @@
 
 # test_fault links the ordinary libffb objects with every call below
 # redirected to tests/fault/fault.c, which can make the Nth one fail.
-FAULT_WRAP := memfd_create ftruncate mmap sendmsg recvmsg malloc calloc realloc strdup eventfd \
+FAULT_WRAP := memfd_create ftruncate fcntl mmap sendmsg recvmsg malloc calloc realloc strdup eventfd \
 	socket socketpair connect bind listen getsockopt pthread_create \
 	io_uring_queue_init io_uring_submit io_uring_submit_and_wait io_uring_submit_and_wait_timeout
 FAULT_SRCS := tests/fault/test_fault.c tests/fault/fault.c

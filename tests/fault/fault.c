@@ -3,6 +3,8 @@
  * test binary (see the Makefile rule for test_fault).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -144,6 +146,22 @@ REAL(int, ftruncate, int fd, off_t len)
 		return -1;
 	}
 	return __real_ftruncate(fd, len);
+}
+
+/* fcntl is variadic: every cmd libffb uses takes at most one int-sized or
+ * pointer argument, passed on as a long. */
+int __real_fcntl(int fd, int cmd, ...);
+int __wrap_fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	long arg = va_arg(ap, long);
+	va_end(ap);
+	if (fail("fcntl")) {
+		errno = EBUSY;
+		return -1;
+	}
+	return __real_fcntl(fd, cmd, arg);
 }
 
 REAL(void *, mmap, void *a, size_t n, int prot, int flags, int fd, off_t off)

@@ -1,6 +1,6 @@
 /*
  * test_fault.c — fault injection into libffb: the Nth call to an OS or
- * allocator function (memfd_create, ftruncate, mmap, sendmsg, recvmsg,
+ * allocator function (memfd_create, ftruncate, fcntl, mmap, sendmsg, recvmsg,
  * malloc, calloc, realloc, strdup, eventfd, socket, socketpair, connect,
  * bind, listen, getsockopt, pthread_create, io_uring_queue_init and the
  * io_uring_enter wrappers) fails, once (transient) or from then on
@@ -189,13 +189,15 @@ static void pair_session(ffb_server *s, ffb_status *first_err)
 	ffb_client_close(c);
 }
 
-static void test_inproc_client_fails_cleanly(void **state)
+static void inproc_client(bool futex)
 {
-	(void)state;
+	struct ffb_server_options so;
+	ffb_server_options_init(&so);
+	so.use_futex_doorbell = futex;
 	ffb_server *s;
-	assert_int_equal(ffb_server_create(NULL, &s), FFB_OK);
+	assert_int_equal(ffb_server_create(&so, &s), FFB_OK);
 	assert_int_equal(ffb_server_start(s), FFB_OK);
-	struct tally t = {.name = "inproc connect+calls"};
+	struct tally t = {.name = futex ? "inproc connect+calls" : "inproc, eventfd bells"};
 	for (int persistent = 0; persistent < 2; persistent++) {
 		for (int n = 1; n <= MAX_N; n++) {
 			struct baseline b = snap();
@@ -222,6 +224,20 @@ static void test_inproc_client_fails_cleanly(void **state)
 	assert_int_equal(ss.sessions_cut, 0);
 	ffb_server_destroy(s);
 	tally_print(&t);
+}
+
+static void test_inproc_client_fails_cleanly(void **state)
+{
+	(void)state;
+	inproc_client(true);
+}
+
+/* The eventfd doorbell: two bells per session, the client rings the
+ * server's (bell.c) when the loop parked. */
+static void test_inproc_client_eventfd_doorbell_fails_cleanly(void **state)
+{
+	(void)state;
+	inproc_client(false);
 }
 
 /* ---- a real client against a forked server ------------------------------ */
@@ -341,13 +357,16 @@ static void test_client_fails_cleanly(void **state)
 
 /* ---- inside the server loop: only that client is refused ----------------- */
 
-static void server_side(bool uring, struct tally *t)
+static void server_side(bool uring, bool futex, struct tally *t)
 {
 	char dir[] = "/tmp/ffb-fault-XXXXXX", path[108];
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	struct ffb_server_options so;
+	ffb_server_options_init(&so);
+	so.use_futex_doorbell = futex;
 	ffb_server *s;
-	assert_int_equal(ffb_server_create(NULL, &s), FFB_OK);
+	assert_int_equal(ffb_server_create(&so, &s), FFB_OK);
 	assert_int_equal(ffb_server_listen(s, path), FFB_OK);
 	assert_int_equal(ffb_server_start(s), FFB_OK);
 	struct baseline b = snap();
@@ -393,12 +412,15 @@ static void test_server_loop_fault_refuses_only_that_client(void **state)
 	(void)state;
 	struct tally t = {.name = "server loop (sessions)"};
 	fi_skip_uring(true);
-	server_side(false, &t);
-	fi_skip_uring(false);
+	server_side(false, true, &t);
 	tally_print(&t);
+	struct tally e = {.name = "server loop, eventfd bells"};
+	server_side(false, false, &e);
+	fi_skip_uring(false);
+	tally_print(&e);
 	struct tally u = {.name = "server loop (io_uring)"};
 	fi_only_uring(true);
-	server_side(true, &u);
+	server_side(true, true, &u);
 	fi_only_uring(false);
 	tally_print(&u);
 }
@@ -445,6 +467,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest all[] = {
 		cmocka_unit_test(test_server_lifecycle_fails_cleanly),
 		cmocka_unit_test(test_inproc_client_fails_cleanly),
+		cmocka_unit_test(test_inproc_client_eventfd_doorbell_fails_cleanly),
 		cmocka_unit_test(test_client_fails_cleanly),
 		cmocka_unit_test(test_server_loop_fault_refuses_only_that_client),
 		cmocka_unit_test(test_refused_session_keeps_the_cap),
