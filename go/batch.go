@@ -1,14 +1,18 @@
-// batch.go is the bulk form of pipelining: CallBatch takes the call slots
-// of a whole batch with one CAS, pushes its entries under one hold of the
-// producer lock with one publish, waits on the batch as a whole, and hands
-// the slots back with one CAS. Per call there is no channel, no wake-up
-// and no lock.
+// batch.go is the bulk form of pipelining: CallBatch takes call slots a
+// group at a time and keeps them for the whole batch (their word says
+// slotBatch), pushes a group's entries under one hold of the producer lock
+// with one publish, and collects finished calls in bulk. A batch slot's
+// per-call state is guarded by drainMu, which the dispatcher holds anyway:
+// per call there is no atomic read-modify-write on the slot, no channel
+// and no wake-up.
 
 package ffb
 
 import (
 	"context"
 	"runtime"
+	"sync/atomic"
+	"time"
 )
 
 // BatchCall is one call of a batch run by Client.CallBatch. The caller
@@ -32,12 +36,21 @@ const (
 	batchPublish = 32
 )
 
+// States of one call on a batch slot (callSlot.bstate, guarded by drainMu).
+const (
+	bcIdle      = iota // held by the batch between calls
+	bcPending          // sent, result not yet in
+	bcDone             // result in res, not yet collected
+	bcAbandoned        // the batch gave up (ctx); the dispatcher frees the slot when the late result comes
+)
+
 // CallBatch runs every call in calls and waits for all of them. It keeps
-// up to min(MaxInflight, 256) of them in flight: it takes call slots with
-// one CAS per group, lends the inputs, pushes a group of up to 32 entries
-// under one hold of the producer lock with one tail store (and at most one
-// doorbell), and collects finished calls in bulk, releasing their slots
-// with one CAS, while later groups are still being sent. It returns when
+// up to min(MaxInflight, 256) of them in flight: it takes call slots a
+// group at a time (one CAS) and keeps them until it returns, lends the
+// inputs, pushes a group of up to 32 entries under one hold of the
+// producer lock with one tail store (and at most one doorbell), and
+// collects finished calls in bulk while later groups are still being
+// sent; a finished call's slot carries the next call. It returns when
 // every call has its Out and Err set; the return value is the first
 // non-nil Err (nil if every call succeeded). Each call's In must be a
 // distinct Buffer (or nil). Per-call errors are those of Invoke: on ctx's
@@ -62,19 +75,25 @@ func (c *Client) CallBatch(ctx context.Context, calls []BatchCall) error {
 	var b batchRun
 	b.c, b.ctx, b.calls = c, ctx, calls
 	b.window = uint32(min(int(c.layout.maxInflight), batchWindow))
+	b.deadline, b.hasDeadline = ctx.Deadline()
 	for k := range calls {
 		calls[k].Out, calls[k].Err = nil, nil
 	}
 	for b.next < len(calls) || b.col != b.sent {
-		if b.next < len(calls) && b.sent-b.col < b.window &&
-			b.send(min(batchPublish, b.window-(b.sent-b.col))) {
-			b.collectDone()
-			continue
+		progress := false
+		if b.next < len(calls) && b.sent-b.col < b.window {
+			progress = b.send(min(batchPublish, b.window-(b.sent-b.col)))
 		}
-		b.waitOldest()
-		b.collectDone()
+		if b.col != b.sent && b.collect() {
+			progress = true
+		}
+		if progress {
+			b.idle = 0
+		} else {
+			b.wait()
+		}
 	}
-	c.reg.releaseN(b.own[:b.nOwn]) // put back the slots kept for reuse
+	b.releaseOwn()
 	for k := range calls {
 		if calls[k].Err != nil {
 			return calls[k].Err
@@ -85,7 +104,7 @@ func (c *Client) CallBatch(ctx context.Context, calls []BatchCall) error {
 
 // batchRun is the state of one CallBatch. Sent calls are numbered in
 // order; number q lives at index q%batchWindow of the arrays, and the
-// numbers col..sent-1 are in flight.
+// numbers col..sent-1 are in flight (or given up).
 type batchRun struct {
 	c      *Client
 	ctx    context.Context
@@ -93,48 +112,47 @@ type batchRun struct {
 	window uint32
 	next   int    // next call to send
 	sent   uint32 // calls sent so far
-	col    uint32 // calls collected so far
+	col    uint32 // calls collected (or given up) so far
 
 	which  [batchWindow]int32  // the call's index in calls
 	slot   [batchWindow]uint32 // its call slot
 	fn     [batchWindow]uint32 // its function id
 	cached [batchWindow]bool   // its id came from the name cache
+	gone   [batchWindow]bool   // given up at the deadline: its slot is no longer ours
 
-	own  [batchWindow]uint32 // collected slots kept (state done) for the next sends
+	own  [batchWindow]uint32 // idle batch slots, for the next sends
 	nOwn int
 
 	lastName string // one-entry name cache: a batch usually calls one name
 	lastFn   uint32
 	lastOK   bool
 	lastHit  bool
+
+	idle                 int // polls without progress
+	spinUntil, lastYield time.Time
+	deadline             time.Time
+	hasDeadline          bool
 }
 
-// send takes up to n free call slots, prepares as many calls (resolve,
-// lend) and publishes their entries in one group. It reports false, doing
-// nothing, when no slot is free while calls of this batch are in flight:
-// the caller then waits for one of those instead (blocking for a slot
-// while holding finished, uncollected ones could deadlock two batches).
+// send takes up to n call slots (idle ones of this batch first), prepares
+// as many calls (resolve, lend) and publishes their entries in one group.
+// It reports false, doing nothing, when no slot is free while calls of
+// this batch are in flight: the caller then waits for one of those
+// (blocking for a slot while holding finished ones could deadlock two
+// batches).
 func (b *batchRun) send(n uint32) bool {
 	c := b.c
+	n = min(n, uint32(len(b.calls)-b.next))
 	var slots [batchPublish]uint32
 	got := uint32(0)
-	for got < n && b.nOwn > 0 { // a slot this batch collected: no free-list round trip
+	for got < n && b.nOwn > 0 {
 		b.nOwn--
-		i := b.own[b.nOwn]
-		s := &c.reg.slots[i]
-		if s.gen++; s.gen == 0 {
-			s.gen = 1
-		}
-		slots[got] = i
+		slots[got] = b.own[b.nOwn]
 		got++
 	}
+	fresh := got // slots[fresh:got] come from the free list
 	if got < n {
-		if k := uint32(c.reg.tryAcquireN(slots[got:n])); k > 0 {
-			for _, i := range slots[got : got+k] {
-				c.reg.newGen(i)
-			}
-			got += k
-		}
+		got += uint32(c.reg.tryAcquireN(slots[got:n]))
 	}
 	if got == 0 {
 		if b.sent != b.col {
@@ -145,10 +163,16 @@ func (b *batchRun) send(n uint32) bool {
 			if e := c.dead.Load(); e != nil {
 				err = e
 			}
-			b.failNext(err)
+			b.calls[b.next].Err = err
+			b.next++
 			return true
 		}
 		slots[0], got = i, 1
+	}
+	for _, i := range slots[fresh:got] { // ours for the whole batch from here
+		s := &c.reg.slots[i]
+		g := c.reg.newGen(i)
+		s.word.Store(slotWord(g, slotBatch))
 	}
 	m := uint32(0)
 	for m < got && b.next < len(b.calls) {
@@ -171,40 +195,49 @@ func (b *batchRun) send(n uint32) bool {
 			}
 		}
 		q := (b.sent + m) % batchWindow
-		b.which[q], b.slot[q], b.fn[q], b.cached[q] = int32(k), slots[m], b.lastFn, b.lastHit
+		b.which[q], b.fn[q], b.cached[q], b.gone[q] = int32(k), b.lastFn, b.lastHit, false
 		m++
 	}
-	c.reg.releaseN(slots[m:got]) // more slots than calls left to send
-	if m > 0 {
-		b.sent += b.submit(slots[:m])
+	// Slots taken for calls that failed before sending stay idle with us.
+	// slots[m:got] mixes idle and fresh ones; both are batch slots now.
+	for _, i := range slots[m:got] {
+		b.own[b.nOwn] = i
+		b.nOwn++
 	}
+	if m == 0 {
+		return true
+	}
+	c.drainMu.Lock() // the dispatcher reads these under the same lock
+	for j := uint32(0); j < m; j++ {
+		q := (b.sent + j) % batchWindow
+		i := slots[j]
+		s := &c.reg.slots[i]
+		if j < fresh {
+			if s.gen++; s.gen == 0 {
+				s.gen = 1
+			}
+		}
+		in := b.calls[b.which[q]].In
+		var h uint64
+		if in != nil {
+			h = in.h
+		}
+		s.kind, s.in, s.inH, s.bstate = kindCall, in, h, bcPending
+		b.slot[q] = i
+	}
+	c.drainMu.Unlock()
+	b.sent += b.submit(m)
 	return true
 }
 
-// failNext fails the next call with err (no slot could be had for it).
-func (b *batchRun) failNext(err error) {
-	b.calls[b.next].Err = err
-	b.next++
-}
-
-// submit marks the slots of the next len(slots) calls pending, pushes one
-// CALL entry each and publishes them with one tail store. It returns how
-// many were published (all of them, unless the session died or ctx ended
-// while the ring was full); the rest it takes back, releasing their slots
-// and inputs and setting their Err.
-func (b *batchRun) submit(slots []uint32) uint32 {
+// submit pushes the CALL entries of the next m calls and publishes them
+// with one tail store. It returns how many were published (all of them,
+// unless the session died or ctx ended while the ring was full); the rest
+// it takes back (their slots stay idle with the batch, their inputs are
+// returned) and fails.
+func (b *batchRun) submit(m uint32) uint32 {
 	c := b.c
-	for j, i := range slots {
-		bc := &b.calls[b.which[(b.sent+uint32(j))%batchWindow]]
-		s := &c.reg.slots[i]
-		var h uint64
-		if bc.In != nil {
-			h = bc.In.h
-		}
-		s.kind, s.in, s.inH = kindCall, bc.In, h
-		s.word.Store(slotWord(s.gen, slotPending)) // publishes kind/in/inH to the dispatcher
-	}
-	pushed := 0
+	pushed := uint32(0)
 	for {
 		c.prodMu.Lock()
 		if c.dead.Load() != nil {
@@ -214,16 +247,17 @@ func (b *batchRun) submit(slots []uint32) uint32 {
 		if c.nReleases.Load() != 0 {
 			c.pushReleasesLocked()
 		}
-		free := c.prod.free(uint32(len(slots) - pushed))
+		free := c.prod.free(m - pushed)
 		if free == ringCorrupt {
 			c.prodMu.Unlock()
 			c.protocolViolation("request ring head out of bounds")
 			break
 		}
-		for ; free > 0 && pushed < len(slots); free-- {
-			q := (b.sent + uint32(pushed)) % batchWindow
-			s := &c.reg.slots[slots[pushed]]
-			e := ringEntry{callID: makeCallID(slots[pushed], s.gen), handle: s.inH, kind: kindCall, fnOrStatus: b.fn[q]}
+		for ; free > 0 && pushed < m; free-- {
+			q := (b.sent + pushed) % batchWindow
+			i := b.slot[q]
+			s := &c.reg.slots[i]
+			e := ringEntry{callID: makeCallID(i, s.gen), handle: s.inH, kind: kindCall, fnOrStatus: b.fn[q]}
 			if in := b.calls[b.which[q]].In; in != nil {
 				e.len = uint32(in.n)
 			}
@@ -233,25 +267,27 @@ func (b *batchRun) submit(slots []uint32) uint32 {
 		c.publishLocked()
 		c.nCalls += uint64(pushed)
 		c.prodMu.Unlock()
-		if pushed == len(slots) || b.ctx.Err() != nil {
+		if pushed == m || b.ctx.Err() != nil {
 			break
 		}
 		// Ring full: the server is behind; it is awake (published above).
 		c.tryDrain()
 		runtime.Gosched()
 	}
-	// Not published: take those slots back unless fail() completed them.
-	for j := pushed; j < len(slots); j++ {
-		i := slots[j]
-		s := &c.reg.slots[i]
-		g := s.gen
-		if !s.word.CompareAndSwap(slotWord(g, slotPending), slotWord(g, slotClaimed)) {
-			for s.word.Load() != slotWord(g, slotDone) {
-				runtime.Gosched()
-			}
-		}
-		c.reg.release(i)
-		bc := &b.calls[b.which[(b.sent+uint32(j))%batchWindow]]
+	if pushed == m {
+		return m
+	}
+	c.drainMu.Lock()
+	for j := pushed; j < m; j++ {
+		s := &c.reg.slots[b.slot[(b.sent+j)%batchWindow]]
+		s.bstate, s.in = bcIdle, nil
+	}
+	c.drainMu.Unlock()
+	for j := pushed; j < m; j++ {
+		q := (b.sent + j) % batchWindow
+		b.own[b.nOwn] = b.slot[q]
+		b.nOwn++
+		bc := &b.calls[b.which[q]]
 		if bc.In != nil {
 			bc.In.unlend()
 		}
@@ -261,71 +297,219 @@ func (b *batchRun) submit(slots []uint32) uint32 {
 			bc.Err = ctxError(b.ctx)
 		}
 	}
-	return uint32(pushed)
+	return pushed
 }
 
-// waitOldest waits for the oldest call in flight (spinning, then parking,
-// as configured) and collects it, or records its error.
-func (b *batchRun) waitOldest() {
+// collect drains the response ring and collects the run of finished calls
+// at the head of the window (up to one group), keeping their slots for the
+// next sends. On a dead session it first ends every call in flight with
+// the session's error (fail leaves batch slots to their batch). It
+// reports whether any call was collected.
+func (b *batchRun) collect() bool {
 	c := b.c
-	q := b.col % batchWindow
-	i := b.slot[q]
-	s := &c.reg.slots[i]
-	if s.word.Load() == slotWord(s.gen, slotDone) {
-		return // collectDone takes it
+	// C1 (peek only): nothing new in the ring, so nothing new for us,
+	// unless another goroutine drained it (checked every 16th poll).
+	if atomic.LoadUint32(c.cons.pTail) == c.drainHead.Load() && b.idle&15 != 15 &&
+		c.dead.Load() == nil && !b.gone[b.col%batchWindow] {
+		return false
 	}
-	bc := &b.calls[b.which[q]]
-	res, ok, err := c.await(b.ctx, i, s.gen)
-	b.col++
-	if !ok {
-		bc.Err = err
-		return
+	var res [batchPublish]callResult
+	n := uint32(0)
+	c.drainMu.Lock()
+	if e := c.dead.Load(); e != nil {
+		for q := b.col; q != b.sent; q++ {
+			if s := &c.reg.slots[b.slot[q%batchWindow]]; !b.gone[q%batchWindow] && s.bstate == bcPending {
+				s.res, s.bstate = callResult{err: e}, bcDone
+			}
+		}
+	} else {
+		c.drainLocked()
 	}
-	bc.Out, bc.Err = c.finish(res, bc.In)
-	c.retryNotFound(b.ctx, bc, b.fn[q], b.cached[q])
-}
-
-// collectDone collects the run of finished calls at the head of the
-// in-flight window: it copies their results out and keeps their slots
-// (still marked done, so a late duplicate result is dropped) for this
-// batch's next sends, then gives the inputs back. CallBatch releases the
-// kept slots, all with one CAS, when it returns.
-func (b *batchRun) collectDone() {
-	c := b.c
-	c.tryDrain()
-	for b.col != b.sent {
-		var res [batchPublish]callResult
-		n := 0
-		for n < batchPublish && b.col+uint32(n) != b.sent {
-			i := b.slot[(b.col+uint32(n))%batchWindow]
-			s := &c.reg.slots[i]
-			if s.word.Load() != slotWord(s.gen, slotDone) {
+	for n < batchPublish && b.col+n != b.sent {
+		q := (b.col + n) % batchWindow
+		if !b.gone[q] {
+			s := &c.reg.slots[b.slot[q]]
+			if s.bstate != bcDone {
 				break
 			}
 			res[n] = s.res
-			s.in, s.inH, s.res = nil, 0, callResult{}
-			b.own[b.nOwn] = i
-			b.nOwn++
-			n++
+			s.bstate, s.in, s.res = bcIdle, nil, callResult{}
 		}
-		if n == 0 {
+		n++
+	}
+	c.drainMu.Unlock()
+	for j := uint32(0); j < n; j++ {
+		q := (b.col + j) % batchWindow
+		if b.gone[q] {
+			continue
+		}
+		b.own[b.nOwn] = b.slot[q]
+		b.nOwn++
+		bc := &b.calls[b.which[q]]
+		if bc.In != nil {
+			if res[j].err != nil && res[j].err.Code != CodeProtocol {
+				bc.In.giveUp() // peer gone / closed: the block went with the session
+			} else {
+				bc.In.unlend()
+			}
+		}
+		bc.Out, bc.Err = c.finish(res[j], bc.In)
+		c.retryNotFound(b.ctx, bc, b.fn[q], b.cached[q])
+	}
+	b.col += n
+	return n > 0
+}
+
+// wait is one poll without progress: every 64th it checks the session,
+// ctx and the clock, yields now and then, and parks once the spin time is
+// over (at once with WithSpin(0)).
+func (b *batchRun) wait() {
+	c := b.c
+	b.idle++
+	spinOnly := c.opts.spinOnly
+	if !spinOnly && c.opts.spin <= 0 {
+		b.park()
+		return
+	}
+	if b.idle&63 != 0 {
+		return
+	}
+	if c.dead.Load() != nil {
+		return // collect ends the calls
+	}
+	select {
+	case <-b.ctx.Done():
+		b.abandon(ctxError(b.ctx))
+		return
+	default:
+	}
+	now := time.Now()
+	if b.idle == 64 {
+		b.spinUntil, b.lastYield = now.Add(c.opts.spin), now
+	}
+	if b.hasDeadline && !now.Before(b.deadline) {
+		b.abandon(ctxError(b.ctx))
+		return
+	}
+	if !spinOnly && !now.Before(b.spinUntil) {
+		b.park()
+		return
+	}
+	if now.Sub(b.lastYield) > spinYield {
+		runtime.Gosched()
+		b.lastYield = now
+	}
+}
+
+// park sleeps until the oldest call in flight is done (the dispatcher
+// wakes it), ctx ends (the calls in flight are given up) or the session
+// ends.
+func (b *batchRun) park() {
+	c := b.c
+	q := b.col % batchWindow
+	if b.gone[q] {
+		return
+	}
+	s := &c.reg.slots[b.slot[q]]
+	c.parkers.Add(1)
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	s.parked.Store(1)
+	defer func() {
+		s.parked.Store(0)
+		c.parkers.Add(-1)
+	}()
+	for {
+		c.drainMu.Lock()
+		st := s.bstate
+		c.drainMu.Unlock()
+		if st != bcPending {
 			return
 		}
-		for j := 0; j < n; j++ {
-			q := (b.col + uint32(j)) % batchWindow
-			bc := &b.calls[b.which[q]]
-			if bc.In != nil {
-				if res[j].err != nil && res[j].err.Code != CodeProtocol {
-					bc.In.giveUp() // peer gone / closed: the block went with the session
-				} else {
-					bc.In.unlend()
-				}
-			}
-			bc.Out, bc.Err = c.finish(res[j], bc.In)
-			c.retryNotFound(b.ctx, bc, b.fn[q], b.cached[q])
+		select {
+		case <-s.wake:
+		case <-b.ctx.Done():
+			b.abandon(ctxError(b.ctx))
+			return
+		case <-c.done:
+			return
 		}
-		b.col += uint32(n)
 	}
+}
+
+// abandon gives up every call in flight that has no result yet (err) and
+// every call not yet sent. A given-up call's slot stays taken until its
+// late result comes: the dispatcher then frees the input block and the
+// slot.
+func (b *batchRun) abandon(err *Error) {
+	c := b.c
+	c.drainMu.Lock()
+	for q := b.col; q != b.sent; q++ {
+		k := q % batchWindow
+		s := &c.reg.slots[b.slot[k]]
+		if b.gone[k] || s.bstate != bcPending {
+			continue
+		}
+		bc := &b.calls[b.which[k]]
+		if bc.In != nil {
+			// LENT before the dispatcher can free it from LENT; the given-up
+			// Buffer's GC cleanup (from OWNED) then cannot free it early.
+			c.heaps.lend(bc.In.h, blockOwned, blockLent)
+			bc.In.giveUp()
+		}
+		s.bstate, s.in = bcAbandoned, nil
+		b.gone[k] = true
+		bc.Err = err
+	}
+	c.drainMu.Unlock()
+	for ; b.next < len(b.calls); b.next++ {
+		b.calls[b.next].Err = err
+	}
+}
+
+// releaseOwn hands the batch's idle slots back to the free list (one
+// CAS), under drainMu so that no dispatcher is reading them meanwhile.
+func (b *batchRun) releaseOwn() {
+	c := b.c
+	c.drainMu.Lock()
+	c.reg.releaseN(b.own[:b.nOwn])
+	c.drainMu.Unlock()
+	b.nOwn = 0
+}
+
+// dispatchBatch routes a result for slot i (generation g), whose word
+// says slotBatch, to its batch call. Caller holds drainMu.
+func (c *Client) dispatchBatch(e *ringEntry, i, g uint32) {
+	s := &c.reg.slots[i]
+	if s.gen != g || (s.bstate != bcPending && s.bstate != bcAbandoned) {
+		c.nDropped.Add(1)
+		return
+	}
+	res, rel := decodeResult(c.layout, e, s.kind, s.inH, c.heaps.take)
+	if rel != 0 {
+		c.releaseServerBlock(rel)
+	}
+	if s.bstate == bcAbandoned {
+		// A late answer: free the request block, send a server block in
+		// it straight back, and free the slot.
+		if res.err == nil && res.handle != 0 && res.handle != s.inH {
+			c.releaseServerBlock(res.handle)
+		}
+		if s.inH != 0 {
+			c.heaps.free(s.inH, blockLent)
+		}
+		s.bstate = bcIdle
+		c.nDropped.Add(1)
+		c.reg.release(i)
+		return
+	}
+	if res.err != nil {
+		c.nProtocol.Add(1)
+	}
+	s.res, s.bstate = res, bcDone
+	s.wakeWaiter()
 }
 
 // retryNotFound re-resolves a cached name that the server no longer knows

@@ -243,3 +243,32 @@ func TestCallBatchPeerGoneAndClosed(t *testing.T) {
 		t.Errorf("after Close: got %v, want CLOSED", err)
 	}
 }
+
+func TestCallBatchParked(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		args []string
+	}{{"futex", nil}, {"eventfd", []string{"--eventfd"}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			c := dial(t, startServer(t, mode.args...), ffb.WithSpin(0))
+			calls := echoBatch(t, c, 2*c.MaxInflight()+5, 7)
+			if err := c.CallBatch(context.Background(), calls); err != nil {
+				t.Fatal(err)
+			}
+			checkEchoed(t, calls, 7)
+			// Slow calls: the batch sleeps until the server rings.
+			slow := make([]ffb.BatchCall, 3)
+			for k := range slow {
+				in, _ := c.Alloc(4)
+				binary.LittleEndian.PutUint32(in.Bytes(), 20)
+				slow[k] = ffb.BatchCall{Name: "demo.sleep", In: in}
+			}
+			if err := c.CallBatch(context.Background(), slow); err != nil {
+				t.Fatal(err)
+			}
+			if st := c.Stats(); st.Pending != 0 || st.Parks == 0 {
+				t.Errorf("after parked batches: %+v, want no pending call and some parks", st)
+			}
+		})
+	}
+}

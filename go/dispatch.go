@@ -102,6 +102,10 @@ func (c *Client) dispatch(e *ringEntry) {
 		return
 	}
 	s := &c.reg.slots[i]
+	if uint32(s.word.Load()) == slotBatch {
+		c.dispatchBatch(e, i, g)
+		return
+	}
 	if s.word.CompareAndSwap(slotWord(g, slotPending), slotWord(g, slotClaimed)) {
 		res, rel := decodeResult(c.layout, e, s.kind, s.inH, c.heaps.take)
 		if res.err != nil {

@@ -19,6 +19,7 @@ const (
 	slotClaimed          // one writer is filling in the result
 	slotDone             // result ready for the waiter
 	slotAbandoned        // the waiter gave up; the late result is reclaimed
+	slotBatch            // held by a CallBatch: its calls' state is bstate, under drainMu
 )
 
 func slotWord(gen uint32, state uint32) uint64 { return uint64(gen)<<32 | uint64(state) }
@@ -46,7 +47,8 @@ type callSlot struct {
 	in     *Buffer // lent input, or nil
 	inH    uint64  // its handle (0 if none)
 	res    callResult
-	_      [20]byte // keep neighbouring slots' hot words apart
+	bstate uint32   // batch slots only (word says slotBatch): bcIdle..., under drainMu
+	_      [16]byte // keep neighbouring slots' hot words apart
 }
 
 // registry is the table of call slots with a lock-free free list (a
@@ -218,6 +220,11 @@ func (r *registry) release(i uint32) {
 func (s *callSlot) complete(gen uint32, res callResult) {
 	s.res = res
 	s.word.Store(slotWord(gen, slotDone))
+	s.wakeWaiter()
+}
+
+// wakeWaiter wakes the waiter of s if it sleeps on s.wake.
+func (s *callSlot) wakeWaiter() {
 	if s.parked.Load() != 0 {
 		select {
 		case s.wake <- struct{}{}:
