@@ -189,18 +189,22 @@ ffb_status ffb_client_alloc(ffb_client *c, uint32_t size, ffb_handle *out)
 	return ffb__heap_alloc(&c->own, size, &out->id);
 }
 
-ffb_status ffb__client_queue_release(ffb_client *c, uint64_t handle)
+ffb_status ffb__client_reserve_release(ffb_client *c)
 {
-	if (c->nrel == c->relcap) {
-		uint32_t cap = c->relcap ? c->relcap * 2 : 64;
-		uint64_t *r = realloc(c->releases, cap * sizeof(*r));
-		if (!r)
-			return FFB_ERR_SYSTEM;
-		c->releases = r;
-		c->relcap = cap;
-	}
-	c->releases[c->nrel++] = handle;
+	if (c->nrel < c->relcap)
+		return FFB_OK;
+	uint32_t cap = c->relcap ? c->relcap * 2 : 64;
+	uint64_t *r = realloc(c->releases, cap * sizeof(*r));
+	if (!r)
+		return FFB_ERR_SYSTEM;
+	c->releases = r;
+	c->relcap = cap;
 	return FFB_OK;
+}
+
+void ffb__client_queue_release(ffb_client *c, uint64_t handle)
+{
+	c->releases[c->nrel++] = handle;
 }
 
 ffb_status ffb_client_free(ffb_client *c, ffb_handle h)
@@ -208,11 +212,18 @@ ffb_status ffb_client_free(ffb_client *c, ffb_handle h)
 	if (!c)
 		return FFB_ERR_NULL_POINTER;
 	if (FFB_HANDLE_HEAP(h.id) == FFB_HEAP_SERVER && FFB_HANDLE_TAG(h.id) == c->sb.arena_tag) {
-		ffb_status st = ffb__heap_unhold(&c->peer, h.id, true);
+		/* Room for the RELEASE first: a failure leaves the block held,
+		 * so the caller can free it again later. */
+		ffb_status st = ffb__heap_unhold(&c->peer, h.id, false);
+		if (!st && !c->dead)
+			st = ffb__client_reserve_release(c);
 		if (st)
 			return st;
+		ffb__heap_unhold(&c->peer, h.id, true);
 		/* Batched: sent with the next flush (a dead session drops it). */
-		return c->dead ? FFB_OK : ffb__client_queue_release(c, h.id);
+		if (!c->dead)
+			ffb__client_queue_release(c, h.id);
+		return FFB_OK;
 	}
 	return ffb__heap_free(&c->own, h.id, FFB__BLOCK_OWNED);
 }

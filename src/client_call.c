@@ -94,7 +94,10 @@ static void deliver(ffb_client *c, const struct ffb_ring_entry *e)
 		ffb__heap_transition(&c->own, p->in_handle, FFB__BLOCK_LENT, FFB__BLOCK_OWNED);
 	if (p->state == P_ABANDONED) {
 		/* Its caller gave up: reclaim what the late answer brought. */
-		if (r.handle.id && r.handle.id != p->in_handle && ffb__heap_unhold(&c->peer, r.handle.id, true) == 0)
+		/* Without room to queue its RELEASE, the block stays held until
+		 * the session ends: lost to this session, never to another. */
+		if (r.handle.id && r.handle.id != p->in_handle && ffb__client_reserve_release(c) == FFB_OK &&
+		    ffb__heap_unhold(&c->peer, r.handle.id, true) == FFB_OK)
 			ffb__client_queue_release(c, r.handle.id);
 		if (p->in_handle)
 			ffb__heap_free(&c->own, p->in_handle, FFB__BLOCK_OWNED);

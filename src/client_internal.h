@@ -54,7 +54,9 @@ struct ffb_client {
 
 /* client.c */
 void ffb__client_fail_all(ffb_client *c, ffb_status why);
-ffb_status ffb__client_queue_release(ffb_client *c, uint64_t handle);
+/* Make room for one RELEASE (SYSTEM on ENOMEM); then queue it (cannot fail). */
+ffb_status ffb__client_reserve_release(ffb_client *c);
+void ffb__client_queue_release(ffb_client *c, uint64_t handle);
 
 /* client_call.c */
 void ffb__client_drain(ffb_client *c);

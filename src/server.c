@@ -173,13 +173,22 @@ ffb_status ffb_server_listen(ffb_server *s, const char *path)
 	mode_t old = umask(0777 & ~s->opts.socket_mode);
 	int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old);
-	if (rc != 0 || chmod(path, s->opts.socket_mode) != 0 || listen(fd, 128) != 0) {
+	if (rc != 0) {
 		int saved = errno;
 		close(fd);
 		errno = saved;
 		return FFB_ERR_SYSTEM;
 	}
-	s->path = strdup(path);
+	/* From here on the file exists: every failure removes it again. */
+	char *copy = NULL;
+	if (chmod(path, s->opts.socket_mode) != 0 || listen(fd, 128) != 0 || !(copy = strdup(path))) {
+		int saved = errno;
+		unlink(path);
+		close(fd);
+		errno = saved;
+		return FFB_ERR_SYSTEM;
+	}
+	s->path = copy;
 	s->listen_fd = fd;
 	return FFB_OK;
 }
