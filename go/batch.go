@@ -516,7 +516,7 @@ func (c *Client) dispatchBatch(e *ringEntry, i, g uint32) {
 // (it may have been registered again under a new id) and retries the call
 // once, synchronously.
 func (c *Client) retryNotFound(ctx context.Context, b *BatchCall, fn uint32, cached bool) {
-	if !cached || CodeOf(b.Err) != CodeNotFound {
+	if !cached || b.Err == nil || CodeOf(b.Err) != CodeNotFound {
 		return
 	}
 	c.forget(b.Name, fn)
