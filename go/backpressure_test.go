@@ -191,7 +191,7 @@ func bpWorker(ctx context.Context, c *ffb.Client, g, calls, window int, cnt *bpC
 		}
 		n := bpSize(seq, g)
 		in, err := c.Alloc(n)
-		for ffb.CodeOf(err) == ffb.CodeArenaFull {
+		for tries := 0; ffb.CodeOf(err) == ffb.CodeArenaFull; tries++ {
 			// Give back what this goroutine holds before retrying, so
 			// the goroutines cannot starve each other.
 			cnt.arenaFullAlloc.Add(1)
@@ -200,7 +200,11 @@ func bpWorker(ctx context.Context, c *ffb.Client, g, calls, window int, cnt *bpC
 				return derr
 			}
 			todo = append(todo, again...)
-			runtime.Gosched()
+			if tries < 16 {
+				runtime.Gosched()
+			} else { // others' big calls are slow: don't burn the CPU they need
+				time.Sleep(100 * time.Microsecond)
+			}
 			if ctx.Err() != nil {
 				return fmt.Errorf("goroutine %d seq %d: arena full until the deadline", g, seq)
 			}
