@@ -16,8 +16,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// parkRecheck bounds one sleep of the bell goroutine.
-const parkRecheck = 2 * time.Millisecond
+// parkRecheck bounds the first sleep of the bell goroutine; each sleep
+// that ends with nothing to do doubles the bound, up to maxParkRecheck, so
+// an idle parked client wakes about once a second, not 500 times.
+const (
+	parkRecheck    = 2 * time.Millisecond
+	maxParkRecheck = time.Second
+)
 
 // spinYield is how long a spinning waiter runs between yields.
 const spinYield = 500 * time.Microsecond
@@ -200,6 +205,7 @@ func (c *Client) bellLoop() {
 		return
 	}
 	bell := newBellReader(rc)
+	recheck := parkRecheck
 	for {
 		if c.parkers.Load() == 0 {
 			select {
@@ -227,9 +233,14 @@ func (c *Client) bellLoop() {
 		c.nParks.Add(1)
 		// The sleep is bounded: a server that fails to ring (a bug the
 		// protocol rules out) costs parkRecheck, not a hang, and is counted.
-		c.s.clientBell.SetReadDeadline(time.Now().Add(parkRecheck))
+		c.s.clientBell.SetReadDeadline(time.Now().Add(recheck))
 		err := bell.waitRing()
 		timedOut := errors.Is(err, os.ErrDeadlineExceeded)
+		if timedOut && recheck < maxParkRecheck {
+			recheck *= 2
+		} else if !timedOut {
+			recheck = parkRecheck
+		}
 		if err != nil && !timedOut {
 			if !c.closed.Load() { // not closed by Close: parked waiters must not hang
 				c.fail(wrapError(CodeSystem, "client bell", err))
