@@ -22,6 +22,11 @@ for line in sys.stdin:
     extra = {unit: float(v) for v, unit in re.findall(r"([\d.]+) ([\w-]+-ns)\b", rest)}
     mbs = re.search(r"([\d.]+) MB/s", rest)  # b.SetBytes: bytes = MB/s x ns/op / 1000
     size = round(float(mbs.group(1)) * nsop / 1000) if mbs else (int(sz.group(1)) if sz else 0)
+    if size > 0:  # MB/s is rounded: snap to the power of two it came from
+        p2 = 1 << (size.bit_length() - 1)
+        for cand in (p2, p2 * 2):
+            if abs(size - cand) <= cand * 0.05:
+                size = cand
     print(json.dumps({
         "name": f"{prefix}{name}", "transport": "ffb", "group": "ffb",
         "payload_bytes": size, "placement": placement,

@@ -122,8 +122,8 @@ def verdicts(recs):
         best = min(pipes.values(), key=lambda r: r["p50_ns"])
         ok = best["p50_ns"] < cgo
         reason = "" if ok else (
-            f"the Go client spends ~{ns(best['p50_ns'])} of its own per call even with the ring busy, "
-            f"while the ring moves a 32 B entry in {ns(p50(recs, 'ring_throughput_b32'))} batched "
+            f"the best batched Go figure is {ns(best['p50_ns'])} per call, nearly all of it the Go client's "
+            f"own work, while the ring moves a 32 B entry in {ns(p50(recs, 'ring_throughput_b32'))} batched "
             f"({ns(p50(recs, 'ring_throughput_b1'))} unbatched); where the time goes: "
             f"`ffbclient pipeline -cpuprofile` (bench/README.md, findings)")
         out.append(("pipelined cost/call < one cgo call",

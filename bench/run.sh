@@ -142,8 +142,9 @@ run_ffb() {
 }
 
 # The Go client's own `BenchmarkEcho*` (go test -bench in go/), when it has
-# them: run pinned to CPU 1 with FFB_SERVER pointing at the server tool;
-# their mean ns/op are recorded (go test gives no percentiles).
+# them, with FFB_SERVER pointing at the server tool. Not pinned here: those
+# benchmarks start their own server, which would inherit a pin and share
+# the client's CPU; they place (or do not place) both sides themselves.
 run_go_client_benchmarks() {
 	if ! grep -qs '^func BenchmarkEcho' "$ROOT"/go/*_test.go; then
 		say "go/ has no BenchmarkEcho* yet: skipping go test -bench"
@@ -154,10 +155,10 @@ run_go_client_benchmarks() {
 	# time-limited like every step (timeout signals the whole process
 	# group, so servers the benchmarks started go too); the output goes to
 	# the log as well, where a hang's goroutine dump then lands
-	out=$(cd "$ROOT/go" && FFB_SERVER="$FFB" timeout -s QUIT -k 20 "$STEP_LIMIT" taskset -c 1 \
+	out=$(cd "$ROOT/go" && FFB_SERVER="$FFB" timeout -s QUIT -k 20 "$STEP_LIMIT" \
 		go test -run '^$' -bench '^BenchmarkEcho' -benchtime "$PEER_TIME" -benchmem . 2>&1) || rc=$?
 	printf '%s\n' "$out" >>"$LOG"
-	python3 "$BENCH/gobench2json.py" go_test_ "go test process pinned to CPU1 (taskset); server as the benchmark places it" \
+	python3 "$BENCH/gobench2json.py" go_test_ "go test in go/: unpinned, placement as the benchmark sets it" \
 		<<<"$out" >>"$RAW"
 	if [ "$rc" != 0 ]; then
 		say "go test -bench in go/ FAILED (exit $rc), see $LOG"
