@@ -2,12 +2,12 @@
 # tests/torture/run.sh — the long runs behind `make torture` (see
 # tests/RELIABILITY.md): the kill matrix at 1000 kills per direction, the
 # session and in-flight caps with another client's p99, 10^7 backpressured
-# Go calls and 10^6 C client calls, and the idle-CPU bounds. Every step
+# Go calls and 10^7 C client calls, and the idle-CPU bounds. Every step
 # runs; the script fails if any step failed and says which.
 #
 # Env: BUILD (build dir, default build), FFB_TORTURE_ITERS (kills per
 # direction, 1000), FFB_BACKPRESSURE_CALLS (Go calls, 10^7),
-# FFB_C_BACKPRESSURE_CALLS (C client calls, 10^6), STEPS (a subset of:
+# FFB_C_BACKPRESSURE_CALLS (C client calls, 10^7), STEPS (a subset of:
 # kill caps backpressure idle).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -54,8 +54,8 @@ if want caps; then
 	step "caps and another client's p99" timeout 300 "$BUILD/torture/caps"
 fi
 if want backpressure; then
-	step "backpressure (C client, ${FFB_C_BACKPRESSURE_CALLS:-1000000} calls)" \
-		env FFB_BACKPRESSURE_CALLS="${FFB_C_BACKPRESSURE_CALLS:-1000000}" timeout 1800 "$BUILD/torture/backpressure"
+	step "backpressure (C client, ${FFB_C_BACKPRESSURE_CALLS:-10000000} calls)" \
+		env FFB_BACKPRESSURE_CALLS="${FFB_C_BACKPRESSURE_CALLS:-10000000}" timeout 1800 "$BUILD/torture/backpressure"
 	step "backpressure (Go client, ${FFB_BACKPRESSURE_CALLS:-10000000} calls)" \
 		bash -c 'set -o pipefail; cd go && FFB_TORTURE=1 timeout 3600 go test -count=1 -timeout 60m -v -run "TestBackpressure" . | grep -v "^=== RUN"'
 fi
