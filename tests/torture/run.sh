@@ -16,9 +16,6 @@ export FFB_BIN="$PWD/$BUILD/ffb"
 export FFB_TEST_LOG=1
 STEPS=${STEPS:-kill caps backpressure idle}
 CC=${CC:-gcc}
-for d in /usr/local/go/bin "$HOME/go/bin"; do
-	[ -d "$d" ] && case ":$PATH:" in *":$d:"*) ;; *) PATH="$d:$PATH" ;; esac
-done
 
 failed=()
 step() { # name, command...
