@@ -22,7 +22,8 @@
  * byte-exact; the client's fds and mappings return to baseline on close.
  *
  * Rounds per direction: $FFB_TORTURE_ITERS (default 100; `make torture`
- * runs 1000). FFB_TEST_LOG=1 prints the figures.
+ * runs 1000), each with the server's futex doorbell and again with its
+ * eventfd doorbell. FFB_TEST_LOG=1 prints the figures.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -63,12 +64,21 @@ static ffb_status cb_copy(ffb_call *call, void *ctx)
 }
 
 static int long_ms = 500;
+static int g_futex = 1; /* the server's doorbell: io_uring futex or eventfd */
 
 static void setup(ffb_server *s)
 {
 	ffb_server_register(s, "test.slow", cb_slow, NULL, NULL);
 	ffb_server_register(s, "test.long", cb_slow, &long_ms, NULL);
 	ffb_server_register(s, "test.copy", cb_copy, NULL, NULL);
+}
+
+static void start_server(struct test_server *ts)
+{
+	struct ffb_server_options o;
+	ffb_server_options_init(&o);
+	o.use_futex_doorbell = g_futex;
+	test_server_start_opts(ts, setup, &o);
 }
 
 static bool slow_call_started(int ms)
@@ -308,7 +318,7 @@ static void client_killed_at_every_point_leaves_server_at_baseline(void **state)
 {
 	(void)state;
 	struct test_server ts;
-	test_server_start(&ts, setup);
+	start_server(&ts);
 	ffb_client *by = NULL;
 	assert_int_equal(ffb_client_connect(ts.path, NULL, &by), FFB_OK);
 	echo_ok(by, 100, 1);
@@ -370,7 +380,7 @@ static void client_killed_at_every_point_leaves_server_at_baseline(void **state)
 	}
 	long rss_end = rss_kib(ts.pid);
 	if (getenv("FFB_TEST_LOG")) {
-		fprintf(stderr, "kill matrix (client): %d kills:", g_iters);
+		fprintf(stderr, "kill matrix (client, %s doorbell): %d kills:", g_futex ? "futex" : "eventfd", g_iters);
 		for (int k = 0; k < KP_COUNT; k++)
 			fprintf(stderr, " %s=%u", kp_name[k], killed[k]);
 		fprintf(stderr, "; back to baseline within %llu ms; server RSS warm %ld KiB, end %ld KiB, max %ld KiB\n",
@@ -520,7 +530,7 @@ static void server_killed_at_every_point_ends_each_call_once(void **state)
 	for (int round = 0; round < g_iters; round++) {
 		enum spoint sp = (enum spoint)(round % SP_COUNT);
 		struct test_server ts;
-		test_server_start(&ts, setup);
+		start_server(&ts);
 		drain_started();
 		struct tracker t = {0};
 		uint64_t t0;
@@ -670,7 +680,7 @@ static void server_killed_at_every_point_ends_each_call_once(void **state)
 		killed[sp]++;
 	}
 	if (getenv("FFB_TEST_LOG")) {
-		fprintf(stderr, "kill matrix (server): %d kills:", g_iters);
+		fprintf(stderr, "kill matrix (server, %s doorbell): %d kills:", g_futex ? "futex" : "eventfd", g_iters);
 		for (int k = 0; k < SP_COUNT; k++)
 			fprintf(stderr, " %s=%u", sp_name[k], killed[k]);
 		fprintf(stderr, "; %llu calls ended PEER_GONE, %llu answered before; worst %llu ms\n",
@@ -678,6 +688,13 @@ static void server_killed_at_every_point_ends_each_call_once(void **state)
 			(unsigned long long)(worst / MS));
 	}
 	drain_started();
+}
+
+static int use_eventfd(void **state)
+{
+	(void)state;
+	g_futex = 0;
+	return 0;
 }
 
 int main(void)
@@ -693,5 +710,7 @@ int main(void)
 		cmocka_unit_test(client_killed_at_every_point_leaves_server_at_baseline),
 		cmocka_unit_test(server_killed_at_every_point_ends_each_call_once),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("futex doorbell", tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("eventfd doorbell", tests, use_eventfd, NULL);
+	return failed;
 }
