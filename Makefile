@@ -62,6 +62,7 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libffb.a | $(BUILD)/.deps-
 	$(Q)$(CC) $(FFB_CFLAGS) -Itests -o $@ $< $(BUILD)/libffb.a -lcmocka $(LIBS)
 
 include mk/reliability.mk
+include mk/fuzz.mk
 
 # ---- tests -----------------------------------------------------------------
 # Every suite runs; the first failure fails `make test`.
