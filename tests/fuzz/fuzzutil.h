@@ -1,0 +1,142 @@
+/*
+ * fuzzutil.h — what the libFuzzer targets share: a reader that turns the
+ * fuzz input into numbers (zeros once it runs out, so every input is a
+ * valid program), the verified-payload pattern, the process's fd and
+ * arena-mapping counts, a monotonic clock, and die() — a property failure
+ * ends in abort(), which libFuzzer reports as a crash with its input.
+ */
+#ifndef FFB_FUZZUTIL_H
+#define FFB_FUZZUTIL_H
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct fz {
+	const uint8_t *p;
+	size_t n;
+};
+
+static inline bool fz_more(const struct fz *f)
+{
+	return f->n > 0;
+}
+
+static inline uint8_t fz_u8(struct fz *f)
+{
+	if (!f->n)
+		return 0;
+	f->n--;
+	return *f->p++;
+}
+
+/* n bytes into dst, zero-filled past the end of the input. */
+static inline void fz_bytes(struct fz *f, void *dst, size_t n)
+{
+	size_t k = n < f->n ? n : f->n;
+	memcpy(dst, f->p, k);
+	memset((uint8_t *)dst + k, 0, n - k);
+	f->p += k;
+	f->n -= k;
+}
+
+static inline uint16_t fz_u16(struct fz *f)
+{
+	uint8_t b[2];
+	fz_bytes(f, b, 2);
+	return (uint16_t)(b[0] | b[1] << 8);
+}
+
+static inline uint32_t fz_u32(struct fz *f)
+{
+	uint8_t b[4];
+	fz_bytes(f, b, 4);
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static inline uint64_t fz_u64(struct fz *f)
+{
+	uint64_t lo = fz_u32(f);
+	return lo | (uint64_t)fz_u32(f) << 32;
+}
+
+__attribute__((noreturn, format(printf, 2, 3))) static inline void die_(const char *target, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: property violated: ", target);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	abort();
+}
+
+static inline void fill(uint8_t *p, uint32_t n, uint32_t seed)
+{
+	for (uint32_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(seed * 131u + i * 7u + (i >> 8));
+}
+
+static inline bool check(const uint8_t *p, uint32_t n, uint32_t seed)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (p[i] != (uint8_t)(seed * 131u + i * 7u + (i >> 8)))
+			return false;
+	return true;
+}
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Open fds of this process. */
+static inline int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the DIR's own fd */
+}
+
+/* Mappings of session arenas ("/memfd:ffb-session") in this process. */
+static inline int count_arena_maps(void)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return -1;
+	int n = 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "memfd:ffb-session"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* Poll `cond` every 100 us until true or `ms` elapse; its last value. */
+#define FUZZ_WAIT_UNTIL(cond, ms)                                             \
+	({                                                                    \
+		uint64_t _end = now_ns() + (uint64_t)(ms) * 1000000ull;       \
+		int _ok;                                                      \
+		while (!(_ok = (cond)) && now_ns() < _end)                    \
+			usleep(100);                                          \
+		_ok;                                                          \
+	})
+
+#endif /* FFB_FUZZUTIL_H */
