@@ -27,7 +27,8 @@
  *
  * FFB_FUZZ_EVENTFD=1 runs the server with its eventfd doorbell instead of
  * the futex one; FFB_FUZZ_VERBOSE=1 says what became of each hostile
- * session.
+ * session and turns the library's log on; FFB_FUZZ_STRICT=1 drops the
+ * allowance for a known bug (known_peer_gone below).
  */
 #include <errno.h>
 #include <limits.h>
@@ -52,8 +53,9 @@
 static ffb_server *srv;
 static ffb_client *by; /* the bystander */
 static uint32_t by_seed;
-static int base_fds, base_maps;
+static int base_maps;
 static bool verbose; /* FFB_FUZZ_VERBOSE=1: what became of each hostile session */
+static bool strict;  /* FFB_FUZZ_STRICT=1: no allowance for the known bug below */
 
 /* ---- the bystander ------------------------------------------------------- */
 
@@ -79,6 +81,12 @@ static void teardown(void)
 {
 	ffb_client_close(by);
 	ffb_server_destroy(srv);
+}
+
+static void log_to_stderr(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "ffb[%d]: %s\n", level, msg);
 }
 
 static ffb_client *connect_inproc(void)
@@ -121,13 +129,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *ev = getenv("FFB_FUZZ_EVENTFD");
 	o.use_futex_doorbell = !(ev && *ev == '1');
 	verbose = getenv("FFB_FUZZ_VERBOSE") != NULL;
+	strict = getenv("FFB_FUZZ_STRICT") != NULL;
+	if (verbose)
+		ffb_set_log(log_to_stderr, NULL, FFB_LOG_INFO);
 	if (ffb_server_create(&o, &srv) != FFB_OK || ffb_server_start(srv) != FFB_OK)
 		die("cannot start the server");
 	by = connect_inproc();
 	by_echo(100);
 	atexit(teardown);
-	/* The baseline once the counts hold still (the server closes its
-	 * copy of a new session's memfd a moment after the client has it). */
+	/* The baseline once it holds still (the server closes its copy of a
+	 * new session's memfd a moment after the client has it). */
 	int same = 0, lf = -1, lm = -1;
 	for (int i = 0; i < 400 && same < 10; i++) {
 		int f = count_fds(), m = count_arena_maps();
@@ -136,7 +147,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		lm = m;
 		usleep(2000);
 	}
-	base_fds = lf;
 	base_maps = lm;
 	return 0;
 }
@@ -153,6 +163,17 @@ struct hostile {
 	unsigned calls;
 	bool sent_bytes;
 };
+
+/* Known bug (tests/fuzz/crashes/fuzz_server_session/): when the server
+ * cuts a session whose client left a message unread on the socket, its
+ * close resets the connection, and the client's next recv returns
+ * ECONNRESET before the goodbye queued ahead of it: PEER_GONE instead of
+ * PROTOCOL. Allowed unless FFB_FUZZ_STRICT is set, so the fuzzer can look
+ * past it. */
+static bool known_peer_gone(const struct hostile *h, ffb_status st)
+{
+	return st == FFB_ERR_PEER_GONE && h->sent_bytes && !strict;
+}
 
 static void wake(struct hostile *h)
 {
@@ -292,7 +313,7 @@ static void hostile_call(struct fz *f, struct hostile *h)
 	}
 	ffb_result r;
 	ffb_status st = ffb_client_call(h->c, fn, in, len, HOSTILE_CALL_NS, &r);
-	if (st == FFB_ERR_PEER_GONE)
+	if (st == FFB_ERR_PEER_GONE && !known_peer_gone(h, st))
 		die("a hostile call saw PEER_GONE from a live server");
 	took_reply(h, &r, in.id);
 }
@@ -355,8 +376,7 @@ static void run_op(struct fz *f, struct hostile *h)
 		uint8_t buf[80];
 		fz_bytes(f, buf, n);
 		if (!h->sent_bytes && n)
-			(void)!send(h->c->sock, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		h->sent_bytes = true;
+			h->sent_bytes = send(h->c->sock, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) > 0;
 		break;
 	}
 	}
@@ -367,6 +387,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz f = {data, size};
 	struct hostile h = {0};
 	uint64_t cut0 = sessions_cut();
+	/* Per input: libFuzzer itself opens fds now and then (the pipes to
+	 * its symbolizer when it names a new function); the last input's
+	 * session is gone by now. */
+	int base_fds = count_fds();
 	h.c = connect_inproc();
 	h.tag = ffb_client_superblock(h.c)->arena_tag;
 
@@ -386,9 +410,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ffb__client_drain(h.c);
 	ffb_result r;
 	ffb_status st = ffb_client_call(h.c, FFB_FN_ECHO, (ffb_handle){0}, 0, cut ? 2 * SEC : PROBE_NS, &r);
-	if (cut && st != FFB_ERR_PROTOCOL)
+	if (cut && st != FFB_ERR_PROTOCOL && !known_peer_gone(&h, st))
 		die("a session the server cut answered %s, not PROTOCOL", ffb_status_name(st));
-	if (st == FFB_ERR_PEER_GONE)
+	if (st == FFB_ERR_PEER_GONE && !known_peer_gone(&h, st))
 		die("the hostile client saw PEER_GONE from a live server");
 	if (verbose)
 		fprintf(stderr, "hostile session: %s, last call %s\n", cut ? "cut" : "not cut", ffb_status_name(st));
@@ -397,7 +421,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!FUZZ_WAIT_UNTIL(sessions_active() == 1, 2000))
 		die("the server still has %llu sessions after the hostile client left",
 		    (unsigned long long)sessions_active());
-	if (!FUZZ_WAIT_UNTIL(count_fds() == base_fds, 2000))
+	if (!FUZZ_WAIT_UNTIL(count_fds() == base_fds, 2000) && (dump_fds(), 1))
 		die("%d fds open, %d before the hostile client", count_fds(), base_fds);
 	if (!FUZZ_WAIT_UNTIL(count_arena_maps() == base_maps, 2000))
 		die("%d arena mappings, %d before the hostile client", count_arena_maps(), base_maps);

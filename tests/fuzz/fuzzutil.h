@@ -114,6 +114,25 @@ static inline int count_fds(void)
 	return n - 1; /* the DIR's own fd */
 }
 
+/* List this process's fds on stderr (what a leak check found). */
+static inline void dump_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char path[300], target[256];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = 0;
+		fprintf(stderr, "  fd %s -> %s\n", e->d_name, target);
+	}
+	closedir(d);
+}
+
 /* Mappings of session arenas ("/memfd:ffb-session") in this process. */
 static inline int count_arena_maps(void)
 {
