@@ -144,6 +144,15 @@ static void check_sock(ffb_client *c)
 	ffb__close_fds(fds, nfds);
 	if (st == FFB_ERR_WOULD_BLOCK)
 		return;
+	if (st == FFB_ERR_PEER_GONE) {
+		/* A reset is reported before queued messages: a goodbye the
+		 * server sent before it hung up may still be there. */
+		len = sizeof(bye);
+		st = ffb__recv_msg(c->sock, &bye, &len, fds, &nfds, MSG_DONTWAIT);
+		ffb__close_fds(fds, nfds);
+		if (st != FFB_OK)
+			st = FFB_ERR_PEER_GONE;
+	}
 	if (st == FFB_OK && len == sizeof(bye) && bye.magic == FFB_GOODBYE_MAGIC && bye.status > 0 &&
 	    bye.status <= FFB_ERR_UNKNOWN)
 		ffb__client_fail_all(c, (ffb_status)bye.status);

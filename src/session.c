@@ -297,8 +297,28 @@ static void cancel_op(struct ffb_server *srv, struct ffb__op *op)
 	io_uring_sqe_set_data64(sqe, 0);
 }
 
+/* Read and drop whatever the client left on the socket: closing a Unix
+ * socket with unread data makes the peer's next read fail with
+ * ECONNRESET, which would hide our goodbye. After shutdown() the client
+ * cannot add more, so this ends. */
+static void drain_socket(int sock)
+{
+	for (;;) {
+		char buf[64];
+		size_t len = sizeof(buf);
+		int fds[FFB_MAX_HELLO_FDS];
+		unsigned nfds = 0;
+		ffb_status st = ffb__recv_msg(sock, buf, &len, fds, &nfds, MSG_DONTWAIT);
+		ffb__close_fds(fds, nfds);
+		if (st != FFB_OK && st != FFB_ERR_PROTOCOL && st != FFB_ERR_BAD_FD)
+			return; /* empty (WOULD_BLOCK), EOF or an error */
+	}
+}
+
 static void session_free(struct ffb__session *s)
 {
+	if (s->sock >= 0)
+		drain_socket(s->sock);
 	if (s->base)
 		munmap(s->base, s->sb.arena_size);
 	ffb__heap_destroy(&s->client_heap);
