@@ -228,8 +228,9 @@ typedef struct ffb_result {
 /* Call function `fn_id` with `len` bytes of block `in` (in may be {0} with
  * len 0) and wait up to timeout_ns (< 0: forever). The input block is lent
  * to the server until the answer and is yours again afterwards — except
- * after TIMEOUT or PEER_GONE, when it is given up (freed when the late
- * answer comes, or with the session). Returns out->status: the callback's
+ * after TIMEOUT, or when the session ended before the answer (PEER_GONE,
+ * CLOSED, PROTOCOL): then it is given up (freed when a late answer comes,
+ * or with the session; ffb_client_free says BUSY meanwhile). Returns out->status: the callback's
  * status, or the transport's (TIMEOUT, PEER_GONE, PROTOCOL, RING_FULL,
  * TOO_MANY_CALLS, a handle error for `in`). */
 ffb_status ffb_client_call(ffb_client *c, uint32_t fn_id, ffb_handle in, uint32_t len, int64_t timeout_ns,
