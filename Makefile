@@ -28,7 +28,7 @@ TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 DEPS_BUILD := liburing-dev pkg-config
 DEPS_TEST  := libcmocka-dev valgrind
 
-.PHONY: all test test-c test-go test-rust test-cross test-sanitizers demo bench bench-quick torture install clean deps-build deps-test
+.PHONY: all test test-c test-go test-rust test-cross test-sanitizers test-miri demo bench bench-quick torture install clean deps-build deps-test
 
 all: $(BUILD)/libffb.a $(BUILD)/libffb.so $(BUILD)/ffb
 
@@ -84,6 +84,13 @@ test-sanitizers:
 	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=address
 	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=undefined
 	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=thread TESTS="$(TSAN_TESTS:%=build-thread/tests/%)"
+
+# Miri over the Rust crate's pure-Rust tests (status table, layout mirror);
+# tests that call into the C core are ignored under Miri, which cannot run C.
+test-miri:
+	$(Q)rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	$(Q)rustup component add --toolchain nightly miri rust-src >/dev/null
+	$(Q)cd rust && MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --test status_table --test layout
 
 test-cross: $(BUILD)/ffb
 	$(Q)BUILD=$(BUILD) tests/cross/run.sh
