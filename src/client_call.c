@@ -251,32 +251,38 @@ static ffb_status submit(ffb_client *c, uint32_t kind, uint32_t fn, ffb_handle i
 	if (c->dead)
 		return c->dead;
 	if (in.id) {
-		uint32_t cap;
-		ffb_status st = ffb__heap_lookup(&c->own, in.id, FFB__BLOCK_OWNED, NULL, &cap);
+		/* One owner check: lend the block now, give it back on failure. */
+		ffb_status st = ffb__heap_transition(&c->own, in.id, FFB__BLOCK_OWNED, FFB__BLOCK_LENT);
 		if (st)
 			return st;
-		if (len > cap)
-			return FFB_ERR_INVALID_ARGUMENT;
 	} else if (len) {
 		return FFB_ERR_INVALID_ARGUMENT;
 	}
-	if (c->free_top == 0)
-		return FFB_ERR_TOO_MANY_CALLS;
-	int room = ffb_ring_prod_free(&c->req, 1);
-	if (room == FFB_RING_CORRUPT) {
-		fail_protocol(c);
-		return c->dead;
+	ffb_status st = FFB_OK;
+	int room = 0;
+	if (in.id && len > c->own.cls[FFB_HANDLE_CLASS(in.id)].block_size)
+		st = FFB_ERR_INVALID_ARGUMENT;
+	else if (c->free_top == 0)
+		st = FFB_ERR_TOO_MANY_CALLS;
+	else if ((room = ffb_ring_prod_free(&c->req, 1)) == FFB_RING_CORRUPT)
+		st = FFB_ERR_PROTOCOL;
+	else if (room == 0)
+		st = FFB_ERR_RING_FULL;
+	if (st) {
+		if (in.id)
+			ffb__heap_transition(&c->own, in.id, FFB__BLOCK_LENT, FFB__BLOCK_OWNED);
+		if (st == FFB_ERR_PROTOCOL) {
+			fail_protocol(c);
+			return c->dead;
+		}
+		return st;
 	}
-	if (room == 0)
-		return FFB_ERR_RING_FULL;
 	uint32_t i = c->free_slots[--c->free_top];
 	struct pending *p = &c->slots[i];
 	p->gen = p->gen + 1 ? p->gen + 1 : 1;
 	p->state = P_WAITING;
 	p->async = async;
 	p->in_handle = in.id;
-	if (in.id)
-		ffb__heap_transition(&c->own, in.id, FFB__BLOCK_OWNED, FFB__BLOCK_LENT);
 	struct ffb_ring_entry e = {.call_id = ((uint64_t)p->gen << 32) | i,
 				   .handle = in.id,
 				   .len = len,
