@@ -18,8 +18,6 @@
 #include "ffb.h"
 #include "ffb_ring.h"
 
-#define FFB__UNUSED __attribute__((unused))
-
 /* ---- diagnostics (status.c) ------------------------------------------- */
 
 void ffb__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

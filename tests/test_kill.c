@@ -413,22 +413,6 @@ static int reap_stopped(struct test_server *ts)
 	return status;
 }
 
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return '?';
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : '?';
-}
-
 /* Calls the server never took: it is frozen (SIGSTOP) while parked, the
  * calls are published, then SIGTERM and SIGCONT. The signal handler runs
  * before the loop can look at the ring again, so the loop stops with the
