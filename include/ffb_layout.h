@@ -221,6 +221,9 @@ struct ffb_goodbye {
 	uint32_t reserved;
 };
 
+/* The exact seal set a receiver requires on the arena memfd. */
+#define FFB_ARENA_SEALS_DESCRIPTION "F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL"
+
 /* ---- pinned layout ---------------------------------------------------- */
 #define FFB__PIN(type, field, off) \
 	_Static_assert(offsetof(struct type, field) == (off), #type "." #field)
