@@ -257,11 +257,11 @@ func (b *batchRun) submit(m uint32) uint32 {
 			q := (b.sent + pushed) % batchWindow
 			i := b.slot[q]
 			s := &c.reg.slots[i]
-			e := ringEntry{callID: makeCallID(i, s.gen), handle: s.inH, kind: kindCall, fnOrStatus: b.fn[q]}
+			var n uint32
 			if in := b.calls[b.which[q]].In; in != nil {
-				e.len = uint32(in.n)
+				n = uint32(in.n)
 			}
-			c.prod.push(&e)
+			c.prod.push(makeCallID(i, s.gen), s.inH, n, kindCall, b.fn[q])
 			pushed++
 		}
 		c.publishLocked()

@@ -8,7 +8,6 @@ package ffb
 import (
 	"encoding/json"
 	"runtime"
-	"sync/atomic"
 )
 
 // Buffer states.
@@ -22,7 +21,9 @@ const (
 // Buffer is one block of the session arena: a request buffer allocated
 // from the client heap, or a reply block the server handed over. Its bytes
 // live in shared memory; Bytes returns a slice over them without copying.
-// A Buffer is used by one goroutine at a time. While a call holds it
+// A Buffer is used by one goroutine at a time (hand it on through a
+// channel or a lock, as with a bytes.Buffer): its state is a plain field,
+// so lending it to a call costs no atomic operation. While a call holds it
 // (between submit and result) it is lent: Bytes returns nil and Free
 // fails with BUSY. A forgotten Buffer is freed by a cleanup after the
 // garbage collector finds it unreachable, but Free is cheaper and prompt.
@@ -33,7 +34,7 @@ type Buffer struct {
 	data   []byte // the whole block, over the mapping
 	n      int
 	server bool
-	state  atomic.Uint32
+	state  uint32 // plain: only the goroutine using the Buffer touches it
 }
 
 // cleanupArg is what the GC cleanup needs: not the Buffer itself.
@@ -49,7 +50,7 @@ func cleanupBuffer(a cleanupArg) { a.c.freeBlock(a.h, a.server, blockOwned) }
 // Errors: CLOSED once Close has unmapped the arena.
 func (c *Client) newBuffer(h uint64, n uint32, server bool) (*Buffer, error) {
 	d := decodeHandle(h)
-	off, capacity := c.layout.blockRange(d)
+	off, capacity := c.layout.blockRange(&d)
 	c.mapMu.RLock()
 	defer c.mapMu.RUnlock()
 	if c.s.arena == nil {
@@ -118,7 +119,7 @@ func (c *Client) FromJSON(v any) (*Buffer, error) {
 
 // usable reports whether b may be read or written now.
 func (b *Buffer) usable() bool {
-	return b != nil && b.state.Load() == bufOwned && !b.c.closed.Load()
+	return b != nil && b.state == bufOwned && !b.c.closed.Load()
 }
 
 // Bytes returns the buffer's bytes as a slice over the shared arena (zero
@@ -200,7 +201,7 @@ func (b *Buffer) check() error {
 	if b.c.closed.Load() {
 		return ErrClosed
 	}
-	switch b.state.Load() {
+	switch b.state {
 	case bufOwned:
 		return nil
 	case bufLent:
@@ -222,11 +223,11 @@ func (b *Buffer) Free() error {
 		return nil
 	}
 	if b.c.closed.Load() {
-		b.state.Store(bufFreed)
+		b.state = bufFreed
 		return nil
 	}
-	if !b.state.CompareAndSwap(bufOwned, bufFreed) {
-		switch b.state.Load() {
+	if b.state != bufOwned {
+		switch b.state {
 		case bufFreed:
 			return newError(CodeDoubleFree, "buffer already freed")
 		case bufLent:
@@ -235,6 +236,7 @@ func (b *Buffer) Free() error {
 			return newError(CodeStaleHandle, "buffer was given up (its call timed out or the session ended)")
 		}
 	}
+	b.state = bufFreed
 	return b.c.freeBlock(b.h, b.server, blockOwned)
 }
 
@@ -246,9 +248,10 @@ func (b *Buffer) lend(c *Client) error {
 	if b.server {
 		return newError(CodeInvalidArgument, "a reply buffer cannot be sent back; copy it into a new Buffer")
 	}
-	if !b.state.CompareAndSwap(bufOwned, bufLent) {
+	if b.state != bufOwned {
 		return b.check()
 	}
+	b.state = bufLent
 	// The block stays OWNED in the heap: while the Buffer is lent nothing
 	// can free it (Free refuses, the call slot keeps the Buffer reachable).
 	// Only a call that is abandoned moves its block to LENT (see abandon).
@@ -257,9 +260,9 @@ func (b *Buffer) lend(c *Client) error {
 
 // unlend returns a lent b to its holder.
 func (b *Buffer) unlend() {
-	b.state.Store(bufOwned)
+	b.state = bufOwned
 }
 
 // giveUp marks a lent b as lost to its call (timeout, session end); the
 // dispatcher frees the block when the late result arrives.
-func (b *Buffer) giveUp() { b.state.Store(bufGone) }
+func (b *Buffer) giveUp() { b.state = bufGone }

@@ -23,8 +23,7 @@ func decodeResult(l *arenaLayout, e *ringEntry, kind uint32, lent uint64, take f
 			return bad("result names no block but a length")
 		}
 	} else if e.handle == lent {
-		d := decodeHandle(lent)
-		if _, capacity := l.blockRange(d); e.len > capacity {
+		if e.len > l.blockCap(lent) {
 			return bad("zero-copy reply longer than its block")
 		}
 	} else {
@@ -35,7 +34,7 @@ func decodeResult(l *arenaLayout, e *ringEntry, kind uint32, lent uint64, take f
 		if !take(d) {
 			return bad("result names a server block the client already holds")
 		}
-		if _, capacity := l.blockRange(d); e.len > capacity {
+		if _, capacity := l.blockRange(&d); e.len > capacity {
 			release = e.handle
 			return bad("reply longer than its block")
 		}
@@ -48,7 +47,7 @@ func decodeResult(l *arenaLayout, e *ringEntry, kind uint32, lent uint64, take f
 			}
 			return bad("lookup answered function id 0")
 		}
-		res.aux = e.aux
+		res.len = e.aux // a LOOKUP answers no block: len carries the id
 	}
 	return res, 0
 }

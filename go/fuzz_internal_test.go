@@ -98,7 +98,7 @@ func FuzzHostileResponses(f *testing.F) {
 					t.Fatalf("call %d: empty reply with length %d", i, res.len)
 				}
 			case res.handle == lent[i]:
-				if _, capacity := fa.layout.blockRange(decodeHandle(lent[i])); res.len > capacity {
+				if _, capacity := fa.layout.blockRange(new(decodeHandle(lent[i]))); res.len > capacity {
 					t.Fatalf("call %d: zero-copy reply of %d bytes in a %d-byte block", i, res.len, capacity)
 				}
 			default:
@@ -106,7 +106,7 @@ func FuzzHostileResponses(f *testing.F) {
 				if code != CodeOK {
 					t.Fatalf("call %d: delivered invalid handle %#x (%v)", i, res.handle, code)
 				}
-				if _, capacity := fa.layout.blockRange(d); res.len > capacity {
+				if _, capacity := fa.layout.blockRange(&d); res.len > capacity {
 					t.Fatalf("call %d: reply of %d bytes in a %d-byte block", i, res.len, capacity)
 				}
 				if c.heaps.held[d.class][d.index] != d.gen {

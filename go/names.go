@@ -52,9 +52,9 @@ func (c *Client) resolve(ctx context.Context, name string) (uint32, bool, error)
 		return 0, false, newError(res.status, "lookup "+name)
 	}
 	c.namesMu.Lock()
-	c.names[name] = res.aux
+	c.names[name] = res.len
 	c.namesMu.Unlock()
-	return res.aux, false, nil
+	return res.len, false, nil
 }
 
 // forget drops a cached id if it is still fn.

@@ -24,12 +24,13 @@ const (
 
 func slotWord(gen uint32, state uint32) uint64 { return uint64(gen)<<32 | uint64(state) }
 
-// callResult is what the dispatcher hands a waiter.
+// callResult is what the dispatcher hands a waiter. It keeps to four
+// fields so that the compiler holds it in registers: a larger struct is
+// copied through memory with wide loads of narrower stores, which stall.
 type callResult struct {
 	status Code
 	handle uint64 // 0, the lent input handle, or a server block now held
-	len    uint32
-	aux    uint32
+	len    uint32 // the reply's length; a LOOKUP's answer: the function id
 	err    *Error // transport failure (peer gone, protocol, closed)
 }
 

@@ -23,6 +23,16 @@ type ringEntry struct {
 	aux        uint32
 }
 
+// ringLookahead is how many entries ahead push and pop prefetch, and
+// ringLineMask selects the first entry of a cache line (as
+// FFB_RING_LOOKAHEAD and FFB_RING_LINE_MASK in ring/ffb_ring.h): a ring
+// line was last touched by the server's core, so asking for it early
+// overlaps the cross-core misses instead of paying them one by one.
+const (
+	ringLookahead = 16
+	ringLineMask  = 64/ringEntrySize - 1
+)
+
 // ringCorrupt is returned by index readers when the peer's index is out
 // of bounds (tail - head > entries).
 const ringCorrupt = -1
@@ -85,10 +95,23 @@ func (p *ringProd) free(want uint32) int {
 	return int(p.size - (p.tail - head))
 }
 
-// push appends e; the caller has seen free() > 0. Invisible until publish.
-func (p *ringProd) push(e *ringEntry) {
+// push appends a request entry (aux 0); the caller has seen free() > 0.
+// Invisible until publish. The fields are stored one by one: a struct
+// copy moves them with wide loads of narrower stores, which cannot be
+// forwarded and so wait for the store buffer to drain, behind ring stores
+// still waiting for their line from the server's core.
+func (p *ringProd) push(callID, handle uint64, n, kind, fn uint32) {
+	if p.tail&ringLineMask == 0 && p.tail+ringLookahead-p.cachedHead < p.size {
+		prefetchWrite(p.slot(p.tail + ringLookahead)) // a free slot: ours
+	}
 	// Plain stores: the consumer may not read this slot before P1 below.
-	*(*ringEntry)(p.slot(p.tail)) = *e
+	s := p.slot(p.tail)
+	*(*uint64)(unsafe.Add(s, entCallID)) = callID
+	*(*uint64)(unsafe.Add(s, entHandle)) = handle
+	*(*uint32)(unsafe.Add(s, entLen)) = n
+	*(*uint32)(unsafe.Add(s, entKind)) = kind
+	*(*uint32)(unsafe.Add(s, entFnOrStatus)) = fn
+	*(*uint32)(unsafe.Add(s, entAux)) = 0
 	p.tail++
 }
 
@@ -142,6 +165,9 @@ func (c *ringCons) ready() int {
 // pop copies the next entry out, each field read exactly once (R1). The
 // caller has seen ready() > 0. The slot stays owned until release.
 func (c *ringCons) pop(out *ringEntry) {
+	if c.head&ringLineMask == 0 && c.cachedTail-(c.head+ringLookahead)-1 < c.size {
+		prefetchRead(c.slot(c.head + ringLookahead)) // an unread entry: ours
+	}
 	s := c.slot(c.head)
 	out.callID = atomic.LoadUint64((*uint64)(unsafe.Add(s, entCallID)))         // R1
 	out.handle = atomic.LoadUint64((*uint64)(unsafe.Add(s, entHandle)))         // R1

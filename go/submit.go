@@ -35,7 +35,7 @@ func (c *Client) pushReleasesLocked() {
 		h := c.releases[len(c.releases)-1]
 		c.releases = c.releases[:len(c.releases)-1]
 		c.nReleases.Add(-1)
-		c.prod.push(&ringEntry{handle: h, kind: kindRelease})
+		c.prod.push(0, h, 0, kindRelease, 0)
 	}
 }
 
@@ -130,7 +130,6 @@ func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer, deferP
 	s := &c.reg.slots[i]
 	s.kind, s.in, s.inH = kind, in, h
 	s.word.Store(slotWord(g, slotPending)) // publishes kind/in/inH to the dispatcher
-	e := ringEntry{callID: makeCallID(i, g), handle: h, len: n, kind: kind, fnOrStatus: fn}
 	for {
 		c.prodMu.Lock()
 		if c.dead.Load() != nil {
@@ -142,7 +141,7 @@ func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer, deferP
 		}
 		free := c.prod.free(1)
 		if free >= 1 {
-			c.prod.push(&e)
+			c.prod.push(makeCallID(i, g), h, n, kind, fn)
 			if !deferPublish || c.prod.tail-c.prod.published >= publishBatch {
 				c.publishLocked()
 			} else {

@@ -203,8 +203,16 @@ func (l *arenaLayout) checkHandle(h uint64, heap uint32) (handle, Code) {
 	return d, CodeOK
 }
 
+// blockCap returns the capacity of the block of a checked handle h,
+// without decoding h into a handle (a struct too large for registers).
+func (l *arenaLayout) blockCap(h uint64) uint32 {
+	heap := uint32(h>>handleHeapShift) & (1<<handleHeapBits - 1)
+	class := uint32(h>>handleClassShift) & (1<<handleClassBits - 1)
+	return l.heaps[heap-1].classes[class].blockSize
+}
+
 // blockRange returns the arena offset and capacity of a checked handle.
-func (l *arenaLayout) blockRange(d handle) (off uint64, capacity uint32) {
+func (l *arenaLayout) blockRange(d *handle) (off uint64, capacity uint32) {
 	ci := &l.heaps[d.heap-1].classes[d.class]
 	return ci.offset + uint64(d.index)*uint64(ci.blockSize), ci.blockSize
 }

@@ -50,4 +50,23 @@ static inline void ffb_cpu_relax(void)
 #endif
 }
 
+/* Cache hints for lines the peer's core touched last; no ordering, no
+ * access (a prefetch never faults and reads nothing into the program).
+ * Write intent fetches the line exclusive, so the later store does not
+ * wait for ownership. x86's PREFETCHW is a NOP on cores without it; GCC
+ * only emits it when told the target has it, so it is spelled out. */
+static inline void ffb_prefetch_read(const void *p)
+{
+	__builtin_prefetch(p, 0, 3);
+}
+
+static inline void ffb_prefetch_write(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ __volatile__("prefetchw %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p, 1, 3);
+#endif
+}
+
 #endif /* FFB_BARRIER_H */

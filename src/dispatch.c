@@ -93,8 +93,10 @@ static bool do_call(struct ffb__session *s, const struct ffb_ring_entry *e)
 	if (e->call_id == 0 || !input_block(s, e, &call))
 		return false;
 	ffb_status st = ffb__registry_invoke_held(s->srv->reg, call.fn_id, &call);
-	FFB__STAT_ADD(s->srv->stats.calls, 1);
-	finish_call(s, e->call_id, &call, st);
+	if (st == FFB_OK && (call.reply_handle == 0 || call.reply_handle == call.in_handle))
+		push_result(s, e->call_id, FFB_OK, call.reply_handle, call.reply_len, 0); /* no server block */
+	else
+		finish_call(s, e->call_id, &call, st);
 	return true;
 }
 
@@ -122,6 +124,9 @@ static bool do_release(struct ffb__session *s, const struct ffb_ring_entry *e)
 	return ffb__heap_free(&s->server_heap, e->handle, FFB__BLOCK_LENT) == FFB_OK;
 }
 
+/* Serve up to BATCH requests: as many as are ready and have room for
+ * their result (each request has at most one), so the loop checks
+ * neither ring again per entry. */
 bool ffb__session_service(struct ffb__session *s)
 {
 	if (s->state != FFB__ACTIVE)
@@ -129,49 +134,49 @@ bool ffb__session_service(struct ffb__session *s)
 	int ready = ffb_ring_cons_ready(&s->req);
 	if (ready == 0)
 		return false;
-	unsigned done = 0;
+	if (ready == FFB_RING_CORRUPT) {
+		violation(s, "request ring tail out of range");
+		return true;
+	}
+	int room = ffb_ring_prod_free(&s->resp, (uint32_t)ready);
+	if (room == FFB_RING_CORRUPT) {
+		violation(s, "response ring head out of range");
+		return true;
+	}
+	uint32_t n = (uint32_t)(ready < room ? ready : room);
+	if (n > BATCH)
+		n = BATCH;
+	s->blocked = room < ready && room < BATCH; /* full before the batch is done */
+	if (n == 0)
+		return false;
+	ffb_ring_cons_prefetch_batch(&s->req);
+	ffb_ring_prod_prefetch_batch(&s->resp);
 	bool ok = true;
+	uint32_t done = 0, calls = 0;
 	ffb__registry_enter(s->srv->reg); /* once per batch, not per call */
-	while (done < BATCH && ok) {
-		ready = ffb_ring_cons_ready(&s->req);
-		if (ready == FFB_RING_CORRUPT) {
-			ffb__registry_leave(s->srv->reg);
-			violation(s, "request ring tail out of range");
-			return true;
-		}
-		if (ready == 0)
-			break;
-		int room = ffb_ring_prod_free(&s->resp, 1);
-		if (room == FFB_RING_CORRUPT) {
-			ffb__registry_leave(s->srv->reg);
-			violation(s, "response ring head out of range");
-			return true;
-		}
-		if (room == 0) {
-			s->blocked = true;
-			break;
-		}
-		s->blocked = false;
+	while (done < n && ok) {
 		struct ffb_ring_entry e;
 		ffb_ring_cons_pop(&s->req, &e);
-		ok = e.aux == 0;
-		if (ok) {
-			switch (e.kind) {
-			case FFB_KIND_CALL: ok = do_call(s, &e); break;
-			case FFB_KIND_LOOKUP: ok = do_lookup(s, &e); break;
-			case FFB_KIND_RELEASE: ok = do_release(s, &e); break;
-			default: ok = false;
-			}
-		}
 		done++;
+		ok = e.aux == 0;
+		if (!ok)
+			break;
+		switch (e.kind) {
+		case FFB_KIND_CALL:
+			ok = do_call(s, &e);
+			calls += ok;
+			break;
+		case FFB_KIND_LOOKUP: ok = do_lookup(s, &e); break;
+		case FFB_KIND_RELEASE: ok = do_release(s, &e); break;
+		default: ok = false;
+		}
 	}
 	ffb__registry_leave(s->srv->reg);
+	FFB__STAT_ADD(s->srv->stats.calls, calls);
 	if (!ok) {
 		violation(s, "bad request entry");
 		return true;
 	}
-	if (!done)
-		return false;
 	ffb_ring_cons_release(&s->req);
 	if (ffb_ring_prod_publish(&s->resp))
 		ffb__session_ring_client(s);

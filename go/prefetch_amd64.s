@@ -1,0 +1,16 @@
+// Cache hints for prefetch.go. PREFETCHW (0F 0D /1) has no mnemonic in
+// the Go assembler; cores without it run it as a NOP.
+
+#include "textflag.h"
+
+// func prefetchRead(p unsafe.Pointer)
+TEXT ·prefetchRead(SB), NOSPLIT|NOFRAME, $0-8
+	MOVQ p+0(FP), AX
+	PREFETCHT0 (AX)
+	RET
+
+// func prefetchWrite(p unsafe.Pointer)
+TEXT ·prefetchWrite(SB), NOSPLIT|NOFRAME, $0-8
+	MOVQ p+0(FP), AX
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x08 // PREFETCHW (AX)
+	RET
