@@ -212,8 +212,8 @@ func TestCallBatchDeadline(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if st := c.Stats(); st.Pending != 0 {
-		t.Errorf("late results not reclaimed: %+v", st)
+	if st := c.Stats(); st.Pending != 0 || st.BlocksInUse != 0 {
+		t.Errorf("late results not reclaimed (inputs still held): %+v", st)
 	}
 }
 

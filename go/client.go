@@ -47,8 +47,11 @@ type Client struct {
 	names   map[string]uint32
 
 	parkers  atomic.Int32  // waiters asleep on their slot
-	batchers atomic.Int32  // CallBatch runs that may peek at the rings
+	batchers atomic.Int32  // CallBatch runs that may write vector blocks
 	kick     chan struct{} // buffered(1): wakes the bell goroutine
+
+	vecMu   sync.Mutex
+	vecFree []*vecBlock // vector blocks of finished CALLVs, for CallBatch
 
 	ringServer chan struct{} // buffered(1): asks serverBellLoop to ring the server
 
@@ -220,7 +223,7 @@ type Stats struct {
 	ProtocolErrors   uint64 // broken rules seen in server-written data
 	Parks            uint64 // times the client slept on its bell
 	MissedWakeups    uint64 // sleeps that ended by timeout with results waiting (the server did not ring)
-	BlocksInUse      int    // client-heap blocks allocated or lent
+	BlocksInUse      int    // client-heap blocks held by Buffers (allocated or lent)
 	ServerBlocksHeld int    // server-heap blocks held and not yet released
 }
 
@@ -228,6 +231,9 @@ type Stats struct {
 // on calls in flight.
 func (c *Client) Stats() Stats {
 	inUse, held := c.heaps.counts()
+	c.vecMu.Lock()
+	inUse -= len(c.vecFree) // CallBatch's vector blocks, kept for the next batch
+	c.vecMu.Unlock()
 	c.prodMu.Lock()
 	calls := c.nCalls
 	c.prodMu.Unlock()

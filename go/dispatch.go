@@ -101,10 +101,6 @@ func (c *Client) dispatch(e *ringEntry) {
 		return
 	}
 	s := &c.reg.slots[i]
-	if uint32(s.word.Load()) == slotBatch {
-		c.dispatchBatch(e, i, g)
-		return
-	}
 	if s.word.CompareAndSwap(slotWord(g, slotPending), slotWord(g, slotClaimed)) {
 		res, rel := decodeResult(c.layout, e, s.kind, s.inH, c.heaps.take)
 		if res.err != nil {
@@ -125,6 +121,9 @@ func (c *Client) dispatch(e *ringEntry) {
 		}
 		if res.err == nil && res.handle != 0 && res.handle != s.inH {
 			c.releaseServerBlock(res.handle)
+		}
+		if s.vec != nil {
+			c.reclaimVec(s.vec, res)
 		}
 		if s.inH != 0 {
 			c.heaps.free(s.inH, blockLent)

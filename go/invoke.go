@@ -39,7 +39,12 @@ func (c *Client) Submit(ctx context.Context, name string, in *Buffer) (Call, err
 }
 
 func (c *Client) submitFn(ctx context.Context, fn uint32, in *Buffer, name string, cached, deferPublish bool) (Call, error) {
-	i, g, err := c.submit(ctx, kindCall, fn, in, deferPublish)
+	return c.submitCall(ctx, fn, in, name, cached, deferPublish, true)
+}
+
+// submitCall is submitFn with submitEntry's mayBlock.
+func (c *Client) submitCall(ctx context.Context, fn uint32, in *Buffer, name string, cached, deferPublish, mayBlock bool) (Call, error) {
+	i, g, err := c.submitEntry(ctx, kindCall, fn, in, nil, deferPublish, mayBlock)
 	if err != nil {
 		return Call{}, err
 	}

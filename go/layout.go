@@ -17,26 +17,27 @@ const (
 
 // Arena geometry.
 const (
-	superblockSize        = 1024
-	regionAlign           = 4096
-	maxClasses            = 16
-	numClasses            = 10
-	minBlockShift         = 6
-	classShiftStep        = 2
-	maxBlockSize          = 1 << 24
-	maxBlocks             = 1 << 18
-	maxArenaSize          = 1 << 36
-	minRingEntries        = 2
-	maxRingEntries        = 65536
-	heapClient            = 1
-	heapServer            = 2
-	flagFutexBell         = 0x1
-	arenaSeals            = 0x7 // F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW
-	maxHelloFDs           = 3
-	maxFunctions          = 4096
-	maxNameLen            = 255
-	fnEcho         uint32 = 0x00010000
-	fnVersion      uint32 = 0x00010001
+	superblockSize         = 1024
+	regionAlign            = 4096
+	maxClasses             = 16
+	numClasses             = 10
+	minBlockShift          = 6
+	classShiftStep         = 2
+	maxBlockSize           = 1 << 24
+	maxBlocks              = 1 << 18
+	maxArenaSize           = 1 << 36
+	minRingEntries         = 2
+	maxRingEntries         = 65536
+	heapClient             = 1
+	heapServer             = 2
+	flagFutexBell          = 0x1
+	flagVectorCalls        = 0x2
+	arenaSeals             = 0x7 // F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW
+	maxHelloFDs            = 3
+	maxFunctions           = 4096
+	maxNameLen             = 255
+	fnEcho          uint32 = 0x00010000
+	fnVersion       uint32 = 0x00010001
 )
 
 // classBlockSize is the block size of class k.
@@ -89,6 +90,7 @@ const (
 	kindLookup  = 2
 	kindRelease = 3
 	kindResult  = 4
+	kindCallV   = 5
 )
 
 // Handshake messages.

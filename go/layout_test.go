@@ -60,12 +60,16 @@ func TestLayoutDefinesMatchCHeader(t *testing.T) {
 		"FFB_HEAP_CLIENT":        heapClient,
 		"FFB_HEAP_SERVER":        heapServer,
 		"FFB_SB_FUTEX_DOORBELL":  flagFutexBell,
+		"FFB_SB_VECTOR_CALLS":    flagVectorCalls,
+		"FFB_VEC_CALL_SIZE":      vecRecSize,
+		"FFB_MAX_VEC_CALLS":      vecMax,
 		"FFB_RING_CTL_SIZE":      ringCtlSize,
 		"FFB_RING_ENTRY_SIZE":    ringEntrySize,
 		"FFB_KIND_CALL":          kindCall,
 		"FFB_KIND_LOOKUP":        kindLookup,
 		"FFB_KIND_RELEASE":       kindRelease,
 		"FFB_KIND_RESULT":        kindResult,
+		"FFB_KIND_CALLV":         kindCallV,
 		"FFB_HANDLE_INDEX_BITS":  handleIndexBits,
 		"FFB_HANDLE_CLASS_SHIFT": handleClassShift,
 		"FFB_HANDLE_CLASS_BITS":  handleClassBits,
@@ -125,6 +129,8 @@ func TestLayoutOffsetsMatchCHeader(t *testing.T) {
 				v = ringCtlSize
 			case "FFB_RING_ENTRY_SIZE":
 				v = ringEntrySize
+			case "FFB_VEC_CALL_SIZE":
+				v = vecRecSize
 			default:
 				t.Fatalf("unknown size constant %s", m[2])
 			}
@@ -147,6 +153,7 @@ func TestLayoutOffsetsMatchCHeader(t *testing.T) {
 		"ffb_server_hello.arena_size": shArenaSize, "ffb_server_hello.flags": shFlags, "ffb_server_hello.nfds": shNFDs,
 		"ffb_server_hello.session_id": shSessionID, "ffb_server_hello.max_inflight": shMaxInflight,
 		"ffb_goodbye.magic": gbMagic, "ffb_goodbye.status": gbStatus,
+		"ffb_vec_call.handle": 0, "ffb_vec_call.len": vecRecLen, "ffb_vec_call.fn_or_status": vecRecFn,
 	}
 	if len(pins) != len(wantPins) {
 		t.Errorf("pinned fields: C header pins %d, Go checks %d", len(pins), len(wantPins))
@@ -162,7 +169,7 @@ func TestLayoutOffsetsMatchCHeader(t *testing.T) {
 	wantSizes := map[string]uint64{
 		"ffb_class_desc": classDescSize, "ffb_heap_desc": heapDescSize, "ffb_superblock": superblockSize,
 		"ffb_ring_ctl": ringCtlSize, "ffb_ring_entry": ringEntrySize, "ffb_client_hello": clientHelloSize,
-		"ffb_server_hello": serverHelloSize, "ffb_goodbye": goodbyeSize,
+		"ffb_server_hello": serverHelloSize, "ffb_goodbye": goodbyeSize, "ffb_vec_call": vecRecSize,
 	}
 	for k, goVal := range wantSizes {
 		if cVal, ok := sizes[k]; !ok || cVal != goVal {

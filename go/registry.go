@@ -19,7 +19,6 @@ const (
 	slotClaimed          // one writer is filling in the result
 	slotDone             // result ready for the waiter
 	slotAbandoned        // the waiter gave up; the late result is reclaimed
-	slotBatch            // held by a CallBatch: its calls' state is bstate, under drainMu
 )
 
 func slotWord(gen uint32, state uint32) uint64 { return uint64(gen)<<32 | uint64(state) }
@@ -48,8 +47,8 @@ type callSlot struct {
 	in     *Buffer // lent input, or nil
 	inH    uint64  // its handle (0 if none)
 	res    callResult
-	bstate uint32   // batch slots only (word says slotBatch): bcIdle..., under drainMu
-	_      [16]byte // keep neighbouring slots' hot words apart
+	vec    *vecBlock // a CALLV's records (nil for other kinds)
+	_      [16]byte  // keep neighbouring slots' hot words apart
 }
 
 // registry is the table of call slots with a lock-free free list (a
@@ -106,61 +105,6 @@ func (r *registry) newGen(i uint32) uint32 {
 	return g
 }
 
-// tryAcquireN takes up to len(out) free slots with one CAS of the head and
-// stores their indices in out; it returns how many it took (0: none free).
-// The walk down the links is safe: while the tagged head is unchanged no
-// slot was pushed or popped, so the links read are the list's.
-func (r *registry) tryAcquireN(out []uint32) int {
-	for {
-		h := r.head.Load()
-		j := uint32(h)
-		n := 0
-		for n < len(out) && j != slotNil && j < uint32(len(r.slots)) {
-			out[n] = j
-			n++
-			j = r.next[j].Load()
-		}
-		if n == 0 {
-			return 0
-		}
-		if r.head.CompareAndSwap(h, (h>>32+1)<<32|uint64(j)) {
-			return n
-		}
-	}
-}
-
-// releaseN puts the slots in idx back with one CAS of the head (their
-// waiters are done with them). The caller has cleared their fields.
-func (r *registry) releaseN(idx []uint32) {
-	if len(idx) == 0 {
-		return
-	}
-	for k, i := range idx {
-		s := &r.slots[i]
-		if len(s.wake) != 0 { // a wake token left over from a race
-			select {
-			case <-s.wake:
-			default:
-			}
-		}
-		s.word.Store(slotWord(s.gen, slotFree))
-		if k+1 < len(idx) {
-			r.next[i].Store(idx[k+1])
-		}
-	}
-	last := idx[len(idx)-1]
-	for {
-		h := r.head.Load()
-		r.next[last].Store(uint32(h))
-		if r.head.CompareAndSwap(h, (h>>32+1)<<32|uint64(idx[0])) {
-			break
-		}
-	}
-	if r.waiters.Load() != 0 {
-		r.signal()
-	}
-}
-
 // acquire waits for a free slot: the in-flight cap is the table size.
 // Blocks until a slot is free, ctx is done or done is closed.
 func (r *registry) acquire(ctx context.Context, done <-chan struct{}) (uint32, uint32, error) {
@@ -196,7 +140,7 @@ func (r *registry) signal() {
 // release puts slot i back (its waiter or reclaimer is done with it).
 func (r *registry) release(i uint32) {
 	s := &r.slots[i]
-	s.in, s.inH, s.res = nil, 0, callResult{}
+	s.in, s.inH, s.res, s.vec = nil, 0, callResult{}, nil
 	if len(s.wake) != 0 { // a wake token left over from a race
 		select {
 		case <-s.wake:

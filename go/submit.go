@@ -106,6 +106,24 @@ func (c *Client) serverBellLoop(fd int) {
 // only when publishBatch entries are waiting, or by the next wait (flush):
 // one tail store and at most one doorbell per batch.
 func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer, deferPublish bool) (uint32, uint32, error) {
+	return c.submitEntry(ctx, kind, fn, in, nil, deferPublish, true)
+}
+
+// submitVec sends the CALLV of vector block vb (its records written); see
+// submitEntry for mayBlock.
+func (c *Client) submitVec(ctx context.Context, vb *vecBlock, mayBlock bool) (uint32, uint32, error) {
+	vb.buf.n = vb.n * vecRecSize
+	return c.submitEntry(ctx, kindCallV, 0, vb.buf, vb, false, mayBlock)
+}
+
+// errNoSlot is submitEntry's answer, without mayBlock, when every call
+// slot is taken. A caller with calls in flight must not wait for a slot:
+// if every slot were held by such callers, none would ever free one.
+var errNoSlot = newError(CodeTooManyCalls, "every call slot is taken")
+
+// submitEntry is submit with, for a CALLV, its vector block, and with
+// mayBlock false, errNoSlot instead of waiting for a free call slot.
+func (c *Client) submitEntry(ctx context.Context, kind, fn uint32, in *Buffer, vec *vecBlock, deferPublish, mayBlock bool) (uint32, uint32, error) {
 	if e := c.dead.Load(); e != nil {
 		return 0, 0, e
 	}
@@ -117,7 +135,16 @@ func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer, deferP
 		}
 		h, n = in.h, uint32(in.n)
 	}
-	i, g, err := c.reg.acquire(ctx, c.done)
+	var i, g uint32
+	var err error
+	if mayBlock {
+		i, g, err = c.reg.acquire(ctx, c.done)
+	} else {
+		var ok bool
+		if i, g, ok = c.reg.tryAcquire(); !ok {
+			err = errNoSlot
+		}
+	}
 	if err != nil {
 		if in != nil {
 			in.unlend()
@@ -128,7 +155,7 @@ func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer, deferP
 		return 0, 0, err
 	}
 	s := &c.reg.slots[i]
-	s.kind, s.in, s.inH = kind, in, h
+	s.kind, s.in, s.inH, s.vec = kind, in, h, vec
 	s.word.Store(slotWord(g, slotPending)) // publishes kind/in/inH to the dispatcher
 	for {
 		c.prodMu.Lock()
@@ -149,7 +176,11 @@ func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer, deferP
 					c.unpublished.Store(true)
 				}
 			}
-			c.nCalls++
+			if vec != nil {
+				c.nCalls += uint64(vec.n) // the calls of a CALLV
+			} else {
+				c.nCalls++
+			}
 			c.prodMu.Unlock()
 			return i, g, nil
 		}

@@ -155,26 +155,44 @@ func (c *Client) park(ctx context.Context, i, g uint32) (callResult, bool, error
 // result is already in, it is returned instead.
 func (c *Client) abandon(i, g uint32, err *Error) (callResult, bool, error) {
 	s := &c.reg.slots[i]
-	in := s.in // read before the CAS: afterwards the dispatcher may recycle the slot
-	if in != nil {
-		// LENT before the call can be reclaimed: the dispatcher frees the
-		// block from LENT, and the given-up Buffer's GC cleanup (which
-		// frees from OWNED) then cannot free it while the server has it.
-		c.heaps.lend(in.h, blockOwned, blockLent)
-	}
+	in, vec := s.in, s.vec // read before the CAS: afterwards the dispatcher may recycle the slot
+	// LENT before the call can be reclaimed: the dispatcher frees the
+	// blocks from LENT, and a given-up Buffer's GC cleanup (which frees
+	// from OWNED) then cannot free one while the server has it.
+	c.lendAll(in, vec, blockOwned, blockLent)
 	if s.word.CompareAndSwap(slotWord(g, slotPending), slotWord(g, slotAbandoned)) {
 		if in != nil {
 			in.giveUp()
 		}
+		if vec != nil {
+			for _, b := range vec.in[:vec.n] {
+				if b != nil {
+					b.giveUp()
+				}
+			}
+		}
 		return callResult{}, false, err
 	}
-	if in != nil {
-		c.heaps.lend(in.h, blockLent, blockOwned) // the result is in: ours again
-	}
+	c.lendAll(in, vec, blockLent, blockOwned) // the result is in: ours again
 	for s.word.Load() != slotWord(g, slotDone) {
 		runtime.Gosched() // claimed: the result is being written
 	}
 	return c.collect(i), true, nil
+}
+
+// lendAll moves the heap state of a call's input block and, for a CALLV,
+// of every record's input, from one state to the other.
+func (c *Client) lendAll(in *Buffer, vec *vecBlock, from, to uint32) {
+	if in != nil {
+		c.heaps.lend(in.h, from, to)
+	}
+	if vec != nil {
+		for _, b := range vec.in[:vec.n] {
+			if b != nil {
+				c.heaps.lend(b.h, from, to)
+			}
+		}
+	}
 }
 
 // collect copies the result out of a done slot, gives the input block back

@@ -69,6 +69,7 @@ struct ffb_heap_desc {
 #define FFB_SB_FUTEX_DOORBELL 0x1u /* client wakes the server with FUTEX_WAKE
 				    * on the request ring's p_tail; else by
 				    * writing the server-doorbell eventfd */
+#define FFB_SB_VECTOR_CALLS   0x2u /* the server takes CALLV requests */
 
 /* The superblock at arena offset 0. Written once by the server before the
  * memfd is sealed and sent; the client copies it to private memory,
@@ -114,7 +115,8 @@ struct ffb_ring_ctl {
 #define FFB_KIND_CALL    1u /* req: invoke fn `fn_or_status` on (handle,len) */
 #define FFB_KIND_LOOKUP  2u /* req: resolve the UTF-8 name in (handle,len) */
 #define FFB_KIND_RELEASE 3u /* req: give server-heap block `handle` back */
-#define FFB_KIND_RESULT  4u /* resp: outcome of a CALL or LOOKUP */
+#define FFB_KIND_RESULT  4u /* resp: outcome of a CALL, LOOKUP or CALLV */
+#define FFB_KIND_CALLV   5u /* req: run the calls of the vector in (handle,len) */
 
 /* One ring slot. Requests: call_id chosen by the client (0 for RELEASE),
  * handle/len the payload (handle 0 with len 0 = empty), fn_or_status the
@@ -129,6 +131,18 @@ struct ffb_ring_entry {
 	uint32_t fn_or_status;
 	uint32_t aux;
 };
+
+/* One call of a CALLV: the vector block holds len / FFB_VEC_CALL_SIZE of
+ * them (1..FFB_MAX_VEC_CALLS). The server reads each once as a request and
+ * overwrites it with that call's result (PROTOCOL.md §5). */
+struct ffb_vec_call {
+	uint64_t handle;        /* request: input block or 0; result: reply block or 0 */
+	uint32_t len;           /* request: input length; result: reply length */
+	uint32_t fn_or_status;  /* request: function id; result: ffb_status */
+};
+
+#define FFB_VEC_CALL_SIZE  16u
+#define FFB_MAX_VEC_CALLS  64u
 
 /* ---- handles ---------------------------------------------------------- */
 /*
@@ -190,6 +204,7 @@ struct ffb_client_hello {
 
 /* Server hello flags */
 #define FFB_HELLO_FUTEX_DOORBELL FFB_SB_FUTEX_DOORBELL
+#define FFB_HELLO_VECTOR_CALLS   FFB_SB_VECTOR_CALLS
 
 /* File descriptors carried with an OK server hello (SCM_RIGHTS), in order */
 #define FFB_FD_ARENA          0 /* the sealed memfd */
@@ -261,6 +276,10 @@ FFB__PIN(ffb_ring_ctl, c_head, 128);
 FFB__PIN(ffb_ring_ctl, c_needs_wakeup, 132);
 
 _Static_assert(sizeof(struct ffb_ring_entry) == FFB_RING_ENTRY_SIZE, "ring_entry size");
+_Static_assert(sizeof(struct ffb_vec_call) == FFB_VEC_CALL_SIZE, "vec_call size");
+FFB__PIN(ffb_vec_call, handle, 0);
+FFB__PIN(ffb_vec_call, len, 8);
+FFB__PIN(ffb_vec_call, fn_or_status, 12);
 FFB__PIN(ffb_ring_entry, call_id, 0);
 FFB__PIN(ffb_ring_entry, handle, 8);
 FFB__PIN(ffb_ring_entry, len, 16);

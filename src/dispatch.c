@@ -11,7 +11,7 @@
 
 #include "server_internal.h"
 
-#define BATCH 64 /* entries per session per pass: fairness between sessions */
+#define BATCH 64 /* entries (or calls) per session per pass: fairness between sessions */
 
 static void violation(struct ffb__session *s, const char *what)
 {
@@ -22,21 +22,21 @@ static void violation(struct ffb__session *s, const char *what)
 
 /* Resolve a request's input block: 0/0, or a client block with len <= its
  * size. False on a violation. */
-static bool input_block(struct ffb__session *s, const struct ffb_ring_entry *e, ffb_call *call)
+static bool input_block(struct ffb__session *s, uint64_t handle, uint32_t len, ffb_call *call)
 {
-	if (e->handle == 0) {
+	if (handle == 0) {
 		call->in_data = NULL;
 		call->in_capacity = 0;
-		return e->len == 0;
+		return len == 0;
 	}
 	uint32_t k, i;
-	if (ffb__heap_check(&s->client_heap, e->handle, &k, &i) != FFB_OK)
+	if (ffb__heap_check(&s->client_heap, handle, &k, &i) != FFB_OK)
 		return false;
 	call->in_capacity = s->client_heap.cls[k].block_size;
-	if (e->len > call->in_capacity)
+	if (len > call->in_capacity)
 		return false;
 	call->in_data = ffb__heap_at(&s->client_heap, k, i);
-	call->in_handle = e->handle;
+	call->in_handle = handle;
 	return true;
 }
 
@@ -52,8 +52,8 @@ static void push_result(struct ffb__session *s, uint64_t call_id, ffb_status st,
 	ffb_ring_prod_push(&s->resp, &r);
 }
 
-/* Turn a finished callback into a RESULT; server blocks go OWNED -> LENT. */
-static void finish_call(struct ffb__session *s, uint64_t call_id, ffb_call *call, ffb_status st)
+/* Turn a finished callback into its result; server blocks go OWNED -> LENT. */
+static void finish_call(struct ffb__session *s, ffb_call *call, ffb_status st, struct ffb_vec_call *out)
 {
 	uint64_t handle = call->reply_handle;
 	uint32_t len = call->reply_len;
@@ -77,26 +77,64 @@ static void finish_call(struct ffb__session *s, uint64_t call_id, ffb_call *call
 	}
 	if (server_block)
 		ffb__heap_transition(&s->server_heap, handle, FFB__BLOCK_OWNED, FFB__BLOCK_LENT);
-	push_result(s, call_id, st, handle, len, 0);
+	*out = (struct ffb_vec_call){handle, len, (uint32_t)st};
+}
+
+/* Run function fn on input (handle, len) of a CALL or one call of a
+ * CALLV: the reply's handle, length and status in *out. False on a
+ * violation (a bad input handle or length). */
+static bool run_call(struct ffb__session *s, uint32_t fn, uint64_t handle, uint32_t len, struct ffb_vec_call *out)
+{
+	ffb_call call;
+	call.session = s;
+	call.fn_id = fn;
+	call.in_handle = 0;
+	call.in_len = len;
+	call.reply_handle = 0;
+	call.reply_len = 0;
+	call.error_msg = NULL;
+	if (!input_block(s, handle, len, &call))
+		return false;
+	ffb_status st = ffb__registry_invoke_held(s->srv->reg, fn, &call);
+	if (st == FFB_OK && (call.reply_handle == 0 || call.reply_handle == call.in_handle))
+		*out = (struct ffb_vec_call){call.reply_handle, call.reply_len, FFB_OK}; /* no server block */
+	else
+		finish_call(s, &call, st, out);
+	return true;
 }
 
 static bool do_call(struct ffb__session *s, const struct ffb_ring_entry *e)
 {
-	ffb_call call;
-	call.session = s;
-	call.fn_id = e->fn_or_status;
-	call.in_handle = 0;
-	call.in_len = e->len;
-	call.reply_handle = 0;
-	call.reply_len = 0;
-	call.error_msg = NULL;
-	if (e->call_id == 0 || !input_block(s, e, &call))
+	struct ffb_vec_call r;
+	if (e->call_id == 0 || !run_call(s, e->fn_or_status, e->handle, e->len, &r))
 		return false;
-	ffb_status st = ffb__registry_invoke_held(s->srv->reg, call.fn_id, &call);
-	if (st == FFB_OK && (call.reply_handle == 0 || call.reply_handle == call.in_handle))
-		push_result(s, e->call_id, FFB_OK, call.reply_handle, call.reply_len, 0); /* no server block */
-	else
-		finish_call(s, e->call_id, &call, st);
+	push_result(s, e->call_id, (ffb_status)r.fn_or_status, r.handle, r.len, 0);
+	return true;
+}
+
+/* A CALLV: the calls of the vector block in (handle, len), one after the
+ * other, each result written over its request; then one RESULT naming the
+ * vector block (zero copy). Each request is read once (R1) before use. */
+static bool do_callv(struct ffb__session *s, const struct ffb_ring_entry *e, uint32_t *ncalls)
+{
+	ffb_call vec = {0};
+	uint32_t n = e->len / FFB_VEC_CALL_SIZE;
+	if (e->call_id == 0 || e->fn_or_status != 0 || e->handle == 0 || n == 0 || n > FFB_MAX_VEC_CALLS ||
+	    e->len % FFB_VEC_CALL_SIZE || !input_block(s, e->handle, e->len, &vec))
+		return false;
+	struct ffb_vec_call *v = (struct ffb_vec_call *)vec.in_data;
+	for (uint32_t i = 0; i < n; i += 64 / FFB_VEC_CALL_SIZE) /* the client wrote them: overlap the misses */
+		ffb_prefetch_write(&v[i]);
+	for (uint32_t i = 0; i < n; i++) {
+		struct ffb_vec_call rq = {FFB_READ_ONCE(v[i].handle), FFB_READ_ONCE(v[i].len),
+					  FFB_READ_ONCE(v[i].fn_or_status)};
+		struct ffb_vec_call r;
+		if (!run_call(s, rq.fn_or_status, rq.handle, rq.len, &r))
+			return false;
+		v[i] = r;
+	}
+	*ncalls += n;
+	push_result(s, e->call_id, FFB_OK, e->handle, e->len, 0);
 	return true;
 }
 
@@ -104,7 +142,7 @@ static bool do_lookup(struct ffb__session *s, const struct ffb_ring_entry *e)
 {
 	ffb_call call = {0};
 	if (e->call_id == 0 || e->handle == 0 || e->len == 0 || e->len > FFB_MAX_NAME_LEN ||
-	    !input_block(s, e, &call))
+	    !input_block(s, e->handle, e->len, &call))
 		return false;
 	/* R1: copy the name out once; the client may rewrite it meanwhile. */
 	char name[FFB_MAX_NAME_LEN + 1];
@@ -154,7 +192,7 @@ bool ffb__session_service(struct ffb__session *s)
 	bool ok = true;
 	uint32_t done = 0, calls = 0;
 	ffb__registry_enter(s->srv->reg); /* once per batch, not per call */
-	while (done < n && ok) {
+	while (done < n && ok && calls < BATCH) { /* a CALLV counts its calls */
 		struct ffb_ring_entry e;
 		ffb_ring_cons_pop(&s->req, &e);
 		done++;
@@ -166,6 +204,7 @@ bool ffb__session_service(struct ffb__session *s)
 			ok = do_call(s, &e);
 			calls += ok;
 			break;
+		case FFB_KIND_CALLV: ok = do_callv(s, &e, &calls); break;
 		case FFB_KIND_LOOKUP: ok = do_lookup(s, &e); break;
 		case FFB_KIND_RELEASE: ok = do_release(s, &e); break;
 		default: ok = false;

@@ -70,7 +70,19 @@ void ffb__heap_destroy(struct ffb__heap *h);
 
 /* Geometry check any side can do: INVALID_HANDLE (0, wrong heap, class or
  * index out of range), FOREIGN_HANDLE (another arena's tag). */
-ffb_status ffb__heap_check(const struct ffb__heap *h, uint64_t handle, uint32_t *cls, uint32_t *idx);
+static inline ffb_status ffb__heap_check(const struct ffb__heap *h, uint64_t handle, uint32_t *cls, uint32_t *idx)
+{
+	if (handle == 0 || FFB_HANDLE_GEN(handle) == 0)
+		return FFB_ERR_INVALID_HANDLE;
+	if (FFB_HANDLE_TAG(handle) != h->tag)
+		return FFB_ERR_FOREIGN_HANDLE;
+	uint32_t k = FFB_HANDLE_CLASS(handle), i = FFB_HANDLE_INDEX(handle);
+	if (FFB_HANDLE_HEAP(handle) != h->heap_no || k >= h->nclasses || i >= h->cls[k].count)
+		return FFB_ERR_INVALID_HANDLE;
+	*cls = k;
+	*idx = i;
+	return FFB_OK;
+}
 
 /* Unchecked: address of block idx of class cls. */
 static inline char *ffb__heap_at(const struct ffb__heap *h, uint32_t cls, uint32_t idx)

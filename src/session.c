@@ -136,7 +136,7 @@ static ffb_status start_session(struct ffb__session *s)
 {
 	struct ffb_server *srv = s->srv;
 	uint32_t tag = (uint32_t)(ffb__random_u64() % 255u) + 1u;
-	uint32_t flags = srv->futex_ok ? FFB_SB_FUTEX_DOORBELL : 0;
+	uint32_t flags = FFB_SB_VECTOR_CALLS | (srv->futex_ok ? FFB_SB_FUTEX_DOORBELL : 0);
 	s->id = ++srv->next_session_id;
 	ffb_status st = ffb__layout_compute(&srv->opts, s->id, tag, flags, &s->sb);
 	if (st)

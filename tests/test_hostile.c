@@ -356,7 +356,7 @@ static void response_head_out_of_range_cuts_the_session(void **state)
 static void make_unknown_kind(ffb_client *c, int v, struct ffb_ring_entry *e)
 {
 	(void)c;
-	static const uint32_t kinds[] = {0, FFB_KIND_RESULT, 5, UINT32_MAX};
+	static const uint32_t kinds[] = {0, FFB_KIND_RESULT, 6, UINT32_MAX};
 	*e = (struct ffb_ring_entry){.call_id = 1, .kind = kinds[v], .fn_or_status = FFB_FN_ECHO};
 }
 
@@ -407,6 +407,99 @@ static void call_with_call_id_zero_cuts_the_session(void **state)
 {
 	(void)state;
 	attack_each(make_call_id_zero, 1);
+}
+
+/* ---- (c2) CALLV: a vector of calls, and bad ones ----------------------- */
+
+/* A vector block of n records, each record i = rec[i]. */
+static uint64_t vector_block(ffb_client *c, const struct ffb_vec_call *rec, uint32_t n, uint32_t size)
+{
+	uint64_t h = own_block(c, size);
+	void *data;
+	assert_int_equal(ffb_client_data(c, (ffb_handle){h}, &data, NULL), FFB_OK);
+	memcpy(data, rec, n * sizeof(*rec));
+	return h;
+}
+
+static void vector_call_runs_each_call_and_answers_in_place(void **state)
+{
+	(void)state;
+	ffb_client *c = connect_ok();
+	assert_true(ffb_client_superblock(c)->flags & FFB_SB_VECTOR_CALLS);
+	uint64_t a = own_block(c, 64);
+	uint8_t *ad;
+	assert_int_equal(ffb_client_data(c, (ffb_handle){a}, (void **)&ad, NULL), FFB_OK);
+	fill(ad, 10, 7);
+	struct ffb_vec_call rec[4] = {
+		{a, 10, FFB_FN_ECHO},          /* zero-copy echo */
+		{0, 0, 0x7fff0000u},           /* no such function */
+		{0, 0, FFB_FN_ECHO},           /* empty echo */
+		{0, 0, FFB_FN_VERSION},        /* a server block */
+	};
+	uint64_t v = vector_block(c, rec, 4, 1024);
+	struct ffb_ring_entry e = {.call_id = 77, .handle = v, .len = 4 * FFB_VEC_CALL_SIZE, .kind = FFB_KIND_CALLV};
+	push_raw(c, &e, 1);
+	/* Read the RESULT straight off the response ring (the call id is not
+	 * one the client library knows). */
+	assert_true(WAIT_UNTIL(ffb_ring_cons_ready(&c->resp) > 0, 3000));
+	struct ffb_ring_entry r;
+	ffb_ring_cons_pop(&c->resp, &r);
+	ffb_ring_cons_release(&c->resp);
+	assert_int_equal(r.kind, FFB_KIND_RESULT);
+	assert_int_equal(r.call_id, 77);
+	assert_int_equal(r.fn_or_status, FFB_OK);
+	assert_int_equal(r.handle, v);
+	assert_int_equal(r.len, 4 * FFB_VEC_CALL_SIZE);
+	struct ffb_vec_call *out;
+	assert_int_equal(ffb_client_data(c, (ffb_handle){v}, (void **)&out, NULL), FFB_OK);
+	assert_int_equal(out[0].fn_or_status, FFB_OK);
+	assert_int_equal(out[0].handle, a);
+	assert_int_equal(out[0].len, 10);
+	assert_true(check(ad, 10, 7));
+	assert_int_equal(out[1].fn_or_status, FFB_ERR_NOT_FOUND);
+	assert_int_equal(out[2].fn_or_status, FFB_OK);
+	assert_int_equal(out[2].handle, 0);
+	assert_int_equal(out[2].len, 0);
+	assert_int_equal(out[3].fn_or_status, FFB_OK);
+	assert_int_equal(FFB_HANDLE_HEAP(out[3].handle), FFB_HEAP_SERVER);
+	assert_int_equal(out[3].len, strlen(ffb_version()));
+	/* The server block is the client's: give it back, then go on. */
+	struct ffb_ring_entry rel = {.handle = out[3].handle, .kind = FFB_KIND_RELEASE};
+	push_raw(c, &rel, 1);
+	echo_ok(c, 100, 8);
+	close_last(c);
+}
+
+static void make_bad_callv(ffb_client *c, int v, struct ffb_ring_entry *e)
+{
+	struct ffb_vec_call ok = {0, 0, FFB_FN_ECHO};
+	struct ffb_vec_call recs[FFB_MAX_VEC_CALLS + 1];
+	for (uint32_t i = 0; i <= FFB_MAX_VEC_CALLS; i++)
+		recs[i] = ok;
+	uint32_t n = 2, size = 1024;
+	*e = (struct ffb_ring_entry){.call_id = 1, .kind = FFB_KIND_CALLV};
+	switch (v) {
+	case 0: n = 0; break;                                            /* no call */
+	case 1: n = FFB_MAX_VEC_CALLS + 1; size = 4096; break;           /* too many */
+	case 2: recs[1].handle = set_field(own_block(c, 64), FFB_HANDLE_CLASS_SHIFT, 4, 15); break;
+	case 3: recs[1].handle = own_block(c, 64); recs[1].len = 65; break; /* len over its block */
+	case 4: recs[1].len = 1; break;                                 /* bytes without a block */
+	}
+	e->handle = vector_block(c, recs, n ? n : 1, size);
+	e->len = n * FFB_VEC_CALL_SIZE;
+	switch (v) {
+	case 5: e->len = FFB_VEC_CALL_SIZE + 1; break;                  /* not whole records */
+	case 6: e->fn_or_status = FFB_FN_ECHO; break;                   /* fn_or_status not 0 */
+	case 7: e->call_id = 0; break;
+	case 8: e->handle = 0; break;                                   /* no vector block */
+	case 9: e->len = 2048; break;                                   /* over the block */
+	}
+}
+
+static void bad_vector_call_cuts_the_session(void **state)
+{
+	(void)state;
+	attack_each(make_bad_callv, 10);
 }
 
 /* ---- (d) len over the block ------------------------------------------- */
@@ -1664,6 +1757,8 @@ int main(void)
 		cmocka_unit_test(request_tail_past_entries_cuts_the_session),
 		cmocka_unit_test(response_head_out_of_range_cuts_the_session),
 		cmocka_unit_test(unknown_entry_kind_cuts_the_session),
+		cmocka_unit_test(vector_call_runs_each_call_and_answers_in_place),
+		cmocka_unit_test(bad_vector_call_cuts_the_session),
 		cmocka_unit_test(call_with_forged_handle_cuts_the_session),
 		cmocka_unit_test(call_with_call_id_zero_cuts_the_session),
 		cmocka_unit_test(call_len_over_block_cuts_the_session),
@@ -1697,6 +1792,8 @@ int main(void)
 		cmocka_unit_test(boundary_requests_that_are_legal_are_served),
 		cmocka_unit_test(request_tail_past_entries_cuts_the_session),
 		cmocka_unit_test(unknown_entry_kind_cuts_the_session),
+		cmocka_unit_test(vector_call_runs_each_call_and_answers_in_place),
+		cmocka_unit_test(bad_vector_call_cuts_the_session),
 		cmocka_unit_test(double_release_cuts_the_session),
 		cmocka_unit_test(client_over_its_inflight_cap_does_not_stall_others),
 		cmocka_unit_test(random_garbage_never_hurts_the_server_or_others),

@@ -19,10 +19,14 @@ pub const FFB_SUPERBLOCK_SIZE: usize = 1024;
 pub const FFB_RING_CTL_SIZE: usize = 256;
 pub const FFB_RING_ENTRY_SIZE: usize = 32;
 pub const FFB_SB_FUTEX_DOORBELL: u32 = 0x1;
+pub const FFB_SB_VECTOR_CALLS: u32 = 0x2;
+pub const FFB_VEC_CALL_SIZE: usize = 16;
+pub const FFB_MAX_VEC_CALLS: u32 = 64;
 pub const FFB_KIND_CALL: u32 = 1;
 pub const FFB_KIND_LOOKUP: u32 = 2;
 pub const FFB_KIND_RELEASE: u32 = 3;
 pub const FFB_KIND_RESULT: u32 = 4;
+pub const FFB_KIND_CALLV: u32 = 5;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -83,6 +87,15 @@ pub struct ffb_ring_entry {
     pub kind: u32,
     pub fn_or_status: u32,
     pub aux: u32,
+}
+
+/// One call of a CALLV vector (PROTOCOL.md §5).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ffb_vec_call {
+    pub handle: u64,
+    pub len: u32,
+    pub fn_or_status: u32,
 }
 
 #[repr(C)]
@@ -283,6 +296,13 @@ pub const PINS: &[(&str, &str, usize)] = &[
     ),
     ("ffb_goodbye", "magic", offset_of!(ffb_goodbye, magic)),
     ("ffb_goodbye", "status", offset_of!(ffb_goodbye, status)),
+    ("ffb_vec_call", "handle", offset_of!(ffb_vec_call, handle)),
+    ("ffb_vec_call", "len", offset_of!(ffb_vec_call, len)),
+    (
+        "ffb_vec_call",
+        "fn_or_status",
+        offset_of!(ffb_vec_call, fn_or_status),
+    ),
 ];
 
 /// Every `sizeof(struct ...)` the header pins.
@@ -295,6 +315,7 @@ pub const SIZES: &[(&str, usize)] = &[
     ("ffb_client_hello", size_of::<ffb_client_hello>()),
     ("ffb_server_hello", size_of::<ffb_server_hello>()),
     ("ffb_goodbye", size_of::<ffb_goodbye>()),
+    ("ffb_vec_call", size_of::<ffb_vec_call>()),
 ];
 
 // The same numbers as PROTOCOL.md, at compile time.
@@ -307,6 +328,7 @@ const _: () = assert!(size_of::<ffb_ring_ctl>() == FFB_RING_CTL_SIZE);
 const _: () = assert!(offset_of!(ffb_ring_ctl, c_head) == 128);
 const _: () = assert!(offset_of!(ffb_ring_ctl, c_needs_wakeup) == 132);
 const _: () = assert!(size_of::<ffb_ring_entry>() == FFB_RING_ENTRY_SIZE);
+const _: () = assert!(size_of::<ffb_vec_call>() == FFB_VEC_CALL_SIZE);
 const _: () = assert!(size_of::<ffb_client_hello>() == 32);
 const _: () = assert!(size_of::<ffb_server_hello>() == 64);
 const _: () = assert!(offset_of!(ffb_server_hello, max_inflight) == 40);

@@ -68,6 +68,7 @@ fn every_pinned_size_matches() {
             "FFB_SUPERBLOCK_SIZE" => layout::FFB_SUPERBLOCK_SIZE,
             "FFB_RING_CTL_SIZE" => layout::FFB_RING_CTL_SIZE,
             "FFB_RING_ENTRY_SIZE" => layout::FFB_RING_ENTRY_SIZE,
+            "FFB_VEC_CALL_SIZE" => layout::FFB_VEC_CALL_SIZE,
             v => v.parse().unwrap_or_else(|_| panic!("size in {line}")),
         };
         assert_eq!(rust.get(name).copied(), Some(want), "sizeof(struct {name})");
@@ -132,6 +133,19 @@ fn magics_and_sizes_match_their_defines() {
     assert_eq!(
         define("FFB_KIND_RESULT"),
         u64::from(layout::FFB_KIND_RESULT)
+    );
+    assert_eq!(define("FFB_KIND_CALLV"), u64::from(layout::FFB_KIND_CALLV));
+    assert_eq!(
+        define("FFB_SB_VECTOR_CALLS"),
+        u64::from(layout::FFB_SB_VECTOR_CALLS)
+    );
+    assert_eq!(
+        define("FFB_VEC_CALL_SIZE"),
+        layout::FFB_VEC_CALL_SIZE as u64
+    );
+    assert_eq!(
+        define("FFB_MAX_VEC_CALLS"),
+        u64::from(layout::FFB_MAX_VEC_CALLS)
     );
     // "FFBARENA" etc. read as little-endian u64.
     assert_eq!(&layout::FFB_ARENA_MAGIC.to_le_bytes(), b"FFBARENA");
