@@ -96,6 +96,7 @@ run_probes() {
 	local P=$BIN/probes
 	collect cacheline_rtt "$P/cacheline_rtt" "$CL_ITERS" pause
 	collect cacheline_rtt_nopause "$P/cacheline_rtt" "$CL_ITERS" nopause
+	collect ring_rtt "$P/ring_rtt" "$CL_ITERS"
 	collect ring_throughput_b1 "$P/ring_throughput" "$RING_B1" 1
 	collect ring_throughput_b32 "$P/ring_throughput" "$RING_B32" 32
 	collect futex_rtt "$P/futex_rtt" "$FUTEX_ITERS"
