@@ -6,7 +6,10 @@
 
 package ffb
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // decodeResult validates a RESULT entry for a call that lent handle lent
 // (0 if none) and returns what the waiter gets. take records a server
@@ -17,6 +20,16 @@ func decodeResult(l *arenaLayout, e *ringEntry, kind uint32, lent uint64, take f
 	res = callResult{status: Code(int32(e.fnOrStatus)), handle: e.handle, len: e.len}
 	bad := func(msg string) (callResult, uint64) {
 		return callResult{err: newError(CodeProtocol, msg)}, release
+	}
+	if kind == kindLookup && res.status == CodeOK {
+		// A LOOKUP answers no block: len carries the function id.
+		if e.handle != 0 {
+			return bad("lookup answered a block")
+		}
+		if e.len == 0 {
+			return bad("lookup answered function id 0")
+		}
+		return res, 0
 	}
 	if e.handle == 0 {
 		if e.len != 0 {
@@ -39,24 +52,16 @@ func decodeResult(l *arenaLayout, e *ringEntry, kind uint32, lent uint64, take f
 			return bad("reply longer than its block")
 		}
 	}
-	if kind == kindLookup && res.status == CodeOK {
-		if e.aux == 0 {
-			release = res.handle
-			if release == lent {
-				release = 0
-			}
-			return bad("lookup answered function id 0")
-		}
-		res.len = e.aux // a LOOKUP answers no block: len carries the id
-	}
 	return res, 0
 }
 
 // tryDrain drains the response ring if no other goroutine is doing so.
-// A cheap look at the tail first keeps spinning waiters off the lock.
+// A cheap look at the head entry's stamp first keeps spinning waiters off
+// the lock.
 func (c *Client) tryDrain() {
-	// C1 (peek only): the drainer re-reads the tail with its own C1 load.
-	if atomic.LoadUint32(c.cons.pTail) == c.drainHead.Load() {
+	// S2 (peek only): the drainer reads the stamp again itself.
+	head := c.drainHead.Load()
+	if atomic.LoadUint32((*uint32)(unsafe.Add(c.cons.slot(head), entSeq))) != head+1 {
 		return
 	}
 	if c.drainMu.TryLock() {

@@ -211,8 +211,7 @@ func (fs *fakeServer) push(out ringEntry) {
 	for fs.resp.free(1) < 1 {
 		time.Sleep(time.Microsecond)
 	}
-	*(*ringEntry)(fs.resp.slot(fs.resp.tail)) = out // a whole entry, aux included
-	fs.resp.tail++
+	fs.resp.push(out.callID, out.handle, out.len, out.kind, out.fnOrStatus)
 	if fs.resp.publish() {
 		fs.bell.Write(bellOne[:])
 	}

@@ -20,7 +20,7 @@ func TestSuperblockRejectsBadFields(t *testing.T) {
 		want   *Error
 	}{
 		{"magic", func(sb []byte) { le.PutUint64(sb[sbMagic:], 1) }, ErrVersionMismatch},
-		{"version", func(sb []byte) { le.PutUint32(sb[sbLayoutVersion:], 2) }, ErrVersionMismatch},
+		{"version", func(sb []byte) { le.PutUint32(sb[sbLayoutVersion:], LayoutVersion+1) }, ErrVersionMismatch},
 		{"size", func(sb []byte) { le.PutUint64(sb[sbArenaSize:], fa.size+4096) }, ErrProtocol},
 		{"tag 0", func(sb []byte) { le.PutUint32(sb[sbArenaTag:], 0) }, ErrProtocol},
 		{"tag 256", func(sb []byte) { le.PutUint32(sb[sbArenaTag:], 256) }, ErrProtocol},

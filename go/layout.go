@@ -5,7 +5,7 @@
 package ffb
 
 // LayoutVersion is the protocol layout version this package speaks.
-const LayoutVersion = 1
+const LayoutVersion = 2
 
 // Magic numbers: ASCII tags read as little-endian u64.
 const (
@@ -73,18 +73,18 @@ const (
 
 // Ring control block and entry layout.
 const (
-	ringCtlSize      = 256
+	ringCtlSize      = 384
 	ringEntrySize    = 32
 	ringPTail        = 0
 	ringCHead        = 128
-	ringCNeedsWakeup = 132
+	ringCNeedsWakeup = 256
 
 	entCallID     = 0
 	entHandle     = 8
 	entLen        = 16
 	entKind       = 20
 	entFnOrStatus = 24
-	entAux        = 28
+	entSeq        = 28
 
 	kindCall    = 1
 	kindLookup  = 2

@@ -147,7 +147,7 @@ func TestLayoutOffsetsMatchCHeader(t *testing.T) {
 		"ffb_superblock.resp_ring_offset": sbRespRingOffset, "ffb_superblock.heaps": sbHeaps, "ffb_superblock.reserved2": sbReserved2,
 		"ffb_ring_ctl.p_tail": ringPTail, "ffb_ring_ctl.c_head": ringCHead, "ffb_ring_ctl.c_needs_wakeup": ringCNeedsWakeup,
 		"ffb_ring_entry.call_id": entCallID, "ffb_ring_entry.handle": entHandle, "ffb_ring_entry.len": entLen,
-		"ffb_ring_entry.kind": entKind, "ffb_ring_entry.fn_or_status": entFnOrStatus, "ffb_ring_entry.aux": entAux,
+		"ffb_ring_entry.kind": entKind, "ffb_ring_entry.fn_or_status": entFnOrStatus, "ffb_ring_entry.seq": entSeq,
 		"ffb_client_hello.magic": chMagic, "ffb_client_hello.layout_version": chLayoutVersion, "ffb_client_hello.flags": chFlags,
 		"ffb_server_hello.magic": shMagic, "ffb_server_hello.layout_version": shLayoutVersion, "ffb_server_hello.status": shStatus,
 		"ffb_server_hello.arena_size": shArenaSize, "ffb_server_hello.flags": shFlags, "ffb_server_hello.nfds": shNFDs,
@@ -180,7 +180,7 @@ func TestLayoutOffsetsMatchCHeader(t *testing.T) {
 	var e ringEntry
 	for name, got := range map[string]uintptr{
 		"call_id": unsafe.Offsetof(e.callID), "handle": unsafe.Offsetof(e.handle), "len": unsafe.Offsetof(e.len),
-		"kind": unsafe.Offsetof(e.kind), "fn_or_status": unsafe.Offsetof(e.fnOrStatus), "aux": unsafe.Offsetof(e.aux),
+		"kind": unsafe.Offsetof(e.kind), "fn_or_status": unsafe.Offsetof(e.fnOrStatus), "seq": unsafe.Offsetof(e.seq),
 	} {
 		if uint64(got) != pins["ffb_ring_entry."+name] {
 			t.Errorf("ringEntry.%s at %d, want %d", name, got, pins["ffb_ring_entry."+name])

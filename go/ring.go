@@ -4,7 +4,9 @@
 // client serialises them with its own locks). Every atomic carries its
 // ring/ORDERING.md tag; Go's sync/atomic operations are sequentially
 // consistent, a superset of the acquire/release each tag needs, and an
-// atomic store is also the full fence P3/C3 require.
+// atomic store is also the full fence P3/C3 require. Each entry carries
+// its own stamp (seq), so a consumer polling an empty ring sees a lone
+// entry with one cache-line miss instead of two (tail, then entry).
 
 package ffb
 
@@ -20,7 +22,7 @@ type ringEntry struct {
 	len        uint32
 	kind       uint32
 	fnOrStatus uint32
-	aux        uint32
+	seq        uint32 // the entry's ring index + 1 (S1)
 }
 
 // ringLookahead is how many entries ahead push and pop prefetch, and
@@ -31,6 +33,7 @@ type ringEntry struct {
 const (
 	ringLookahead = 16
 	ringLineMask  = 64/ringEntrySize - 1
+	ringScan      = 64 // ready counts at most this many entries (FFB_RING_SCAN)
 )
 
 // ringCorrupt is returned by index readers when the peer's index is out
@@ -95,8 +98,9 @@ func (p *ringProd) free(want uint32) int {
 	return int(p.size - (p.tail - head))
 }
 
-// push appends a request entry (aux 0); the caller has seen free() > 0.
-// Invisible until publish. The fields are stored one by one: a struct
+// push appends an entry; the caller has seen free() > 0. The consumer may
+// take it once it is stamped; publish makes the batch visible through the
+// tail and rings the doorbell. The fields are stored one by one: a struct
 // copy moves them with wide loads of narrower stores, which cannot be
 // forwarded and so wait for the store buffer to drain, behind ring stores
 // still waiting for their line from the server's core.
@@ -104,15 +108,16 @@ func (p *ringProd) push(callID, handle uint64, n, kind, fn uint32) {
 	if p.tail&ringLineMask == 0 && p.tail+ringLookahead-p.cachedHead < p.size {
 		prefetchWrite(p.slot(p.tail + ringLookahead)) // a free slot: ours
 	}
-	// Plain stores: the consumer may not read this slot before P1 below.
+	// Plain stores: the consumer does not read them before the stamp (S1).
 	s := p.slot(p.tail)
 	*(*uint64)(unsafe.Add(s, entCallID)) = callID
 	*(*uint64)(unsafe.Add(s, entHandle)) = handle
 	*(*uint32)(unsafe.Add(s, entLen)) = n
 	*(*uint32)(unsafe.Add(s, entKind)) = kind
 	*(*uint32)(unsafe.Add(s, entFnOrStatus)) = fn
-	*(*uint32)(unsafe.Add(s, entAux)) = 0
 	p.tail++
+	// S1: the entry's fields before its stamp; pairs with S2
+	storeRelease32((*uint32)(unsafe.Add(s, entSeq)), p.tail)
 }
 
 // publish makes pushed entries visible and reports whether the consumer
@@ -148,18 +153,41 @@ func (c *ringCons) attach(base unsafe.Pointer, size uint32) bool {
 	return c.cachedTail-c.head <= c.size
 }
 
-// ready returns the number of entries ready to pop, or ringCorrupt.
+// tailAhead classifies a p_tail value read from the server (R1): the
+// entries it publishes beyond head, or ringCorrupt. The consumer may have
+// taken stamped entries the tail does not cover yet, so a tail up to size
+// behind head is as valid as one up to size ahead (then 0).
+func (c *ringCons) tailAhead(tail uint32) int {
+	if ahead := tail - c.head; ahead <= c.size {
+		return int(ahead)
+	}
+	if c.head-tail <= c.size {
+		return 0
+	}
+	return ringCorrupt
+}
+
+// stamped reports whether the entry at head carries its stamp.
+func (c *ringCons) stamped() bool {
+	return atomic.LoadUint32((*uint32)(unsafe.Add(c.slot(c.head), entSeq))) == c.head+1
+}
+
+// ready returns the number of entries ready to pop, counted by their
+// stamps from head (at most ringScan), as ffb_ring_cons_ready. The tail is
+// not read here: polling it would keep its line shared, and the server's
+// every publish would then wait for the line to come back.
 func (c *ringCons) ready() int {
 	if n := c.cachedTail - c.head; n != 0 {
 		return int(n)
 	}
-	// C1: entries below tail are written; pairs with P1
-	tail := atomic.LoadUint32(c.pTail)
-	if tail-c.head > c.size { // R1: validated before use
-		return ringCorrupt
+	limit := min(c.size, ringScan)
+	n := uint32(0)
+	// S2: the stamp before the entry's fields; pairs with S1
+	for n < limit && atomic.LoadUint32((*uint32)(unsafe.Add(c.slot(c.head+n), entSeq))) == c.head+n+1 {
+		n++
 	}
-	c.cachedTail = tail
-	return int(tail - c.head)
+	c.cachedTail = c.head + n
+	return int(n)
 }
 
 // pop copies the next entry out, each field read exactly once (R1). The
@@ -174,7 +202,7 @@ func (c *ringCons) pop(out *ringEntry) {
 	out.len = atomic.LoadUint32((*uint32)(unsafe.Add(s, entLen)))               // R1
 	out.kind = atomic.LoadUint32((*uint32)(unsafe.Add(s, entKind)))             // R1
 	out.fnOrStatus = atomic.LoadUint32((*uint32)(unsafe.Add(s, entFnOrStatus))) // R1
-	out.aux = atomic.LoadUint32((*uint32)(unsafe.Add(s, entAux)))               // R1
+	out.seq = c.head + 1                                                        // the stamp ready found
 	c.head++
 }
 
@@ -195,15 +223,18 @@ const (
 	parkCorrupt = ringCorrupt
 )
 
-// prepareParking sets c_needs_wakeup and re-checks the tail (C3).
+// prepareParking sets c_needs_wakeup and re-checks the tail and the head
+// entry's stamp (C3). The caller has popped everything ready reported.
 func (c *ringCons) prepareParking() int {
-	// C3: the flag store is a full fence before the tail re-load; pairs with P3
+	// C3: the flag store is a full fence before the re-loads; pairs with P3
 	atomic.StoreUint32(c.cNeedsWakeup, 1)
-	tail := atomic.LoadUint32(c.pTail) // R1: validated below
-	if tail-c.head > c.size {
-		return parkCorrupt
+	// C1: entries below tail are written and stamped; pairs with P1
+	n := c.tailAhead(atomic.LoadUint32(c.pTail)) // R1: validated here
+	stamped := c.stamped()
+	if n == ringCorrupt || n > 0 && !stamped {
+		return parkCorrupt // a tail over entries never stamped
 	}
-	if tail != c.head {
+	if stamped {
 		atomic.StoreUint32(c.cNeedsWakeup, 0) // relaxed intent: a stale 1 costs one spurious wake
 		return parkNo
 	}

@@ -238,11 +238,7 @@ func (c *Client) bellLoop() {
 			c.drainMu.Unlock()
 			return
 		}
-		st := c.cons.prepareParking()
-		if st != parkYes {
-			if st == parkCorrupt {
-				c.protocolViolation("response ring tail out of bounds")
-			}
+		if c.prepareParkingLocked() != parkYes {
 			c.drainLocked()
 			c.drainMu.Unlock()
 			continue
@@ -275,6 +271,16 @@ func (c *Client) bellLoop() {
 		}
 		c.drainMu.Unlock()
 	}
+}
+
+// prepareParkingLocked sets c_needs_wakeup and re-checks the ring (C3);
+// a tail the server corrupted ends the session. Caller holds drainMu.
+func (c *Client) prepareParkingLocked() int {
+	st := c.cons.prepareParking()
+	if st == parkCorrupt {
+		c.protocolViolation("response ring tail out of bounds or over unstamped entries")
+	}
+	return st
 }
 
 // bellReader drains the client bell. The eventfd's file description is

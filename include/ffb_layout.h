@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FFB_LAYOUT_VERSION 1u
+#define FFB_LAYOUT_VERSION 2u
 
 /* ASCII tags read as little-endian u64. */
 #define FFB_ARENA_MAGIC        0x414E455241424646ull /* "FFBARENA" */
@@ -95,20 +95,24 @@ struct ffb_superblock {
 
 /* ---- rings ------------------------------------------------------------ */
 
-/* Ring control block, at the ring's offset; entries follow at +256.
- * Producer-written and consumer-written words are 128 bytes apart so the
- * two sides never write the same cache-line pair (adjacent-line prefetch).
- * Indices are free-running u32, compared by unsigned difference and used
- * `& (entries - 1)`. Ordering rules: ring/ORDERING.md. */
+/* Ring control block, at the ring's offset; entries follow at +384.
+ * Each word has a cache-line pair (128 bytes: adjacent-line prefetch) of
+ * its own: the two sides never write the same pair, and the producer's
+ * load of c_needs_wakeup after every publish does not pull in c_head, so
+ * the consumer's c_head store stays a local hit instead of waiting for
+ * the line ahead of its next entry stamp. Indices are free-running u32,
+ * compared by unsigned difference and used `& (entries - 1)`. Ordering
+ * rules: ring/ORDERING.md. */
 struct ffb_ring_ctl {
 	uint32_t p_tail;             /* producer: next slot to fill; futex word */
 	uint32_t p_reserved[31];
 	uint32_t c_head;             /* consumer: next slot to read */
+	uint32_t c_reserved[31];
 	uint32_t c_needs_wakeup;     /* consumer: 1 = parked or about to park */
-	uint32_t c_reserved[30];
+	uint32_t w_reserved[31];
 };
 
-#define FFB_RING_CTL_SIZE   256u
+#define FFB_RING_CTL_SIZE   384u
 #define FFB_RING_ENTRY_SIZE 32u
 
 /* Entry kinds (ffb_ring_entry.kind) */
@@ -121,15 +125,17 @@ struct ffb_ring_ctl {
 /* One ring slot. Requests: call_id chosen by the client (0 for RELEASE),
  * handle/len the payload (handle 0 with len 0 = empty), fn_or_status the
  * function id. Results: call_id echoed, handle/len the reply (or the
- * UTF-8 error message when status != OK), fn_or_status the ffb_status,
- * aux the function id answered by a LOOKUP. Unused fields are 0. */
+ * UTF-8 error message when status != OK), fn_or_status the ffb_status; a
+ * LOOKUP answered OK has handle 0 and the function id in len. seq is the
+ * entry's ring index + 1, stored last: it publishes this one entry (S1 in
+ * ring/ORDERING.md). Unused fields are 0. */
 struct ffb_ring_entry {
 	uint64_t call_id;
 	uint64_t handle;
 	uint32_t len;
 	uint32_t kind;
 	uint32_t fn_or_status;
-	uint32_t aux;
+	uint32_t seq;
 };
 
 /* One call of a CALLV: the vector block holds len / FFB_VEC_CALL_SIZE of
@@ -273,7 +279,7 @@ FFB__PIN(ffb_superblock, reserved2, 704);
 _Static_assert(sizeof(struct ffb_ring_ctl) == FFB_RING_CTL_SIZE, "ring_ctl size");
 FFB__PIN(ffb_ring_ctl, p_tail, 0);
 FFB__PIN(ffb_ring_ctl, c_head, 128);
-FFB__PIN(ffb_ring_ctl, c_needs_wakeup, 132);
+FFB__PIN(ffb_ring_ctl, c_needs_wakeup, 256);
 
 _Static_assert(sizeof(struct ffb_ring_entry) == FFB_RING_ENTRY_SIZE, "ring_entry size");
 _Static_assert(sizeof(struct ffb_vec_call) == FFB_VEC_CALL_SIZE, "vec_call size");
@@ -285,7 +291,7 @@ FFB__PIN(ffb_ring_entry, handle, 8);
 FFB__PIN(ffb_ring_entry, len, 16);
 FFB__PIN(ffb_ring_entry, kind, 20);
 FFB__PIN(ffb_ring_entry, fn_or_status, 24);
-FFB__PIN(ffb_ring_entry, aux, 28);
+FFB__PIN(ffb_ring_entry, seq, 28);
 
 _Static_assert(sizeof(struct ffb_client_hello) == 32, "client_hello size");
 FFB__PIN(ffb_client_hello, magic, 0);

@@ -6,9 +6,12 @@
  * struct ffb_ring_prod for the one producer, struct ffb_ring_cons for the
  * one consumer. A view is used by one thread at a time. Private copies of
  * the peer's index (cached_head / cached_tail) keep the hot path off the
- * peer's cache line; batches publish once. Every value read from the peer
- * is bounds-checked: a violation returns FFB_RING_CORRUPT and the caller
- * fails the session closed. Ordering tags refer to ring/ORDERING.md.
+ * peer's cache line; batches publish once. Each entry also carries its
+ * own publication stamp (seq), so a consumer polling an empty ring sees a
+ * lone entry with the one cache-line miss of that entry instead of two
+ * (tail, then entry). Every value read from the peer is bounds-checked: a
+ * violation returns FFB_RING_CORRUPT and the caller fails the session
+ * closed. Ordering tags refer to ring/ORDERING.md.
  */
 #ifndef FFB_RING_H
 #define FFB_RING_H
@@ -28,6 +31,8 @@
 #define FFB_RING_LOOKAHEAD 16u
 /* Entries share a 64-byte line in groups of 64 / FFB_RING_ENTRY_SIZE. */
 #define FFB_RING_LINE_MASK (64u / FFB_RING_ENTRY_SIZE - 1u)
+/* ready() counts at most this many stamped entries per call. */
+#define FFB_RING_SCAN 64u
 
 /* Returned by the index readers when the peer's index is out of bounds. */
 #define FFB_RING_CORRUPT (-1)
@@ -112,7 +117,9 @@ static inline void ffb_ring_prod_prefetch_batch(const struct ffb_ring_prod *p)
 }
 
 /* Producer: append one entry. The caller has seen ffb_ring_prod_free() > 0
- * since the last push. Not visible to the consumer until publish. */
+ * since the last push. The consumer may see it as soon as it is stamped
+ * (S1); publish makes it and the rest of the batch visible through the
+ * tail and rings the doorbell. */
 static inline void ffb_ring_prod_push(struct ffb_ring_prod *p, const struct ffb_ring_entry *e)
 {
 	uint32_t ahead = p->tail + FFB_RING_LOOKAHEAD;
@@ -121,15 +128,17 @@ static inline void ffb_ring_prod_push(struct ffb_ring_prod *p, const struct ffb_
 	/* Field by field: a whole-struct copy is done with wide loads of the
 	 * caller's narrower stores, which cannot be forwarded and so wait for
 	 * the store buffer to drain -- behind earlier ring stores that may be
-	 * waiting for their line to come from the peer's core. */
+	 * waiting for their line to come from the peer's core. e->seq is
+	 * ignored: the ring stamps the entry. */
 	struct ffb_ring_entry *s = &p->slots[p->tail & p->mask];
 	s->call_id = e->call_id;
 	s->handle = e->handle;
 	s->len = e->len;
 	s->kind = e->kind;
 	s->fn_or_status = e->fn_or_status;
-	s->aux = e->aux;
 	p->tail++;
+	/* S1: the entry's fields before its stamp; pairs with S2 */
+	ffb_store_release(&s->seq, p->tail);
 }
 
 /* Producer: make every pushed entry visible. Returns true when the
@@ -146,19 +155,43 @@ static inline bool ffb_ring_prod_publish(struct ffb_ring_prod *p)
 	return FFB_READ_ONCE(p->ctl->c_needs_wakeup) != 0;
 }
 
-/* Consumer: number of entries ready (re-reads p_tail only when the cached
- * value shows none). Returns the count or FFB_RING_CORRUPT. Never blocks. */
+/* Consumer: classify a p_tail value read from the peer. The consumer may
+ * have taken stamped entries the tail does not cover yet, so a tail up to
+ * `size` behind head is as valid as one up to `size` ahead. Returns the
+ * entries the tail publishes beyond head (0 when behind), or
+ * FFB_RING_CORRUPT. */
+static inline int ffb_ring_cons_tail_ahead(const struct ffb_ring_cons *c, uint32_t tail)
+{
+	uint32_t ahead = tail - c->head;
+	if (ahead <= c->size)
+		return (int)ahead;
+	return (uint32_t)(c->head - tail) <= c->size ? 0 : FFB_RING_CORRUPT;
+}
+
+/* Consumer: true when the entry at head carries its stamp. */
+static inline bool ffb_ring_cons_stamped(const struct ffb_ring_cons *c)
+{
+	/* S2: the stamp before the entry's fields; pairs with S1 */
+	return ffb_load_acquire(&c->slots[c->head & c->mask].seq) == c->head + 1u;
+}
+
+/* Consumer: number of entries ready, counted by their stamps (S2) from
+ * head, at most FFB_RING_SCAN. The tail is not read here: a consumer
+ * polling the tail keeps its line shared, so every publish by the
+ * producer would wait (P3's fence) for the line to come back -- on the
+ * path of the producer's next poll. Never blocks. */
 static inline int ffb_ring_cons_ready(struct ffb_ring_cons *c)
 {
 	uint32_t ready = c->cached_tail - c->head;
 	if (ready)
 		return (int)ready;
-	/* C1: entries below tail are written; pairs with P1 */
-	uint32_t tail = ffb_load_acquire(&c->ctl->p_tail);
-	if ((uint32_t)(tail - c->head) > c->size)
-		return FFB_RING_CORRUPT;
-	c->cached_tail = tail;
-	return (int)(tail - c->head);
+	uint32_t limit = c->size < FFB_RING_SCAN ? c->size : FFB_RING_SCAN;
+	while (ready < limit &&
+	       /* S2: the stamp before the entry's fields; pairs with S1 */
+	       ffb_load_acquire(&c->slots[(c->head + ready) & c->mask].seq) == c->head + ready + 1u)
+		ready++;
+	c->cached_tail = c->head + ready;
+	return (int)ready;
 }
 
 /* Consumer, at the start of a batch: prefetch the lines of the first
@@ -186,7 +219,7 @@ static inline void ffb_ring_cons_pop(struct ffb_ring_cons *c, struct ffb_ring_en
 	out->len = FFB_READ_ONCE(s->len);
 	out->kind = FFB_READ_ONCE(s->kind);
 	out->fn_or_status = FFB_READ_ONCE(s->fn_or_status);
-	out->aux = FFB_READ_ONCE(s->aux);
+	out->seq = c->head + 1u; /* the stamp ready() found */
 	c->head++;
 }
 
@@ -203,16 +236,21 @@ static inline void ffb_ring_cons_release(struct ffb_ring_cons *c)
 /* Consumer: announce that we are about to sleep. Returns 1 and the tail
  * value to sleep on (`*sleep_on`) when the ring is still empty, 0 when an
  * entry arrived meanwhile (the flag is cleared again and the caller
- * consumes instead), FFB_RING_CORRUPT on a bad tail. */
+ * consumes instead), FFB_RING_CORRUPT on a tail out of range or one that
+ * publishes an entry without its stamp. The caller has consumed
+ * everything ready() reported. */
 static inline int ffb_ring_cons_prepare_park(struct ffb_ring_cons *c, uint32_t *sleep_on)
 {
 	FFB_WRITE_ONCE(c->ctl->c_needs_wakeup, 1u);
-	/* C3: needs_wakeup store before the tail re-load; pairs with P3 */
+	/* C3: needs_wakeup store before the tail and stamp re-loads; pairs with P3 */
 	ffb_smp_mb();
-	uint32_t tail = FFB_READ_ONCE(c->ctl->p_tail);
-	if ((uint32_t)(tail - c->head) > c->size)
-		return FFB_RING_CORRUPT;
-	if (tail != c->head) {
+	/* C1: entries below tail are written and stamped; pairs with P1 */
+	uint32_t tail = ffb_load_acquire(&c->ctl->p_tail);
+	int ahead = ffb_ring_cons_tail_ahead(c, tail);
+	bool stamped = ffb_ring_cons_stamped(c);
+	if (ahead == FFB_RING_CORRUPT || (ahead > 0 && !stamped))
+		return FFB_RING_CORRUPT; /* a tail over entries never stamped */
+	if (stamped) {
 		FFB_WRITE_ONCE(c->ctl->c_needs_wakeup, 0u);
 		return 0;
 	}

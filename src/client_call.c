@@ -65,6 +65,8 @@ static void free_slot(ffb_client *c, uint32_t i)
 /* Check a RESULT's reply handle against what this call may get back. */
 static bool reply_ok(ffb_client *c, const struct pending *p, const struct ffb_ring_entry *e)
 {
+	if (p->lookup && e->fn_or_status == FFB_OK)
+		return e->handle == 0; /* len is the function id */
 	if (e->handle == 0)
 		return e->len == 0;
 	if (e->handle == p->in_handle)
@@ -85,6 +87,11 @@ static void deliver(ffb_client *c, const struct ffb_ring_entry *e)
 		return;
 	}
 	ffb_result r = {.status = (ffb_status)e->fn_or_status, .len = e->len, .handle = {e->handle}};
+	p->fn_id = 0;
+	if (p->lookup && r.status == FFB_OK) {
+		p->fn_id = e->len;
+		r.len = 0;
+	}
 	if (!reply_ok(c, p, e)) {
 		c->stats.protocol_errors++;
 		r = (ffb_result){.status = FFB_ERR_PROTOCOL};
@@ -106,7 +113,6 @@ static void deliver(ffb_client *c, const struct ffb_ring_entry *e)
 		return;
 	}
 	p->result = r;
-	p->aux = e->aux;
 	p->state = P_DONE;
 	if (p->async)
 		c->done_q[c->done_tail++ % c->nslots] = i;
@@ -282,6 +288,7 @@ static ffb_status submit(ffb_client *c, uint32_t kind, uint32_t fn, ffb_handle i
 	p->gen = p->gen + 1 ? p->gen + 1 : 1;
 	p->state = P_WAITING;
 	p->async = async;
+	p->lookup = kind == FFB_KIND_LOOKUP;
 	p->in_handle = in.id;
 	struct ffb_ring_entry e = {.call_id = ((uint64_t)p->gen << 32) | i,
 				   .handle = in.id,
@@ -316,7 +323,7 @@ static ffb_status submit_waiting(ffb_client *c, uint32_t kind, uint32_t fn, ffb_
 
 /* Submit synchronously and wait; the result (or TIMEOUT/PEER_GONE) in *out. */
 static ffb_status call_sync(ffb_client *c, uint32_t kind, uint32_t fn, ffb_handle in, uint32_t len,
-			    int64_t timeout_ns, ffb_result *out, uint32_t *aux)
+			    int64_t timeout_ns, ffb_result *out, uint32_t *fn_id)
 {
 	uint32_t i;
 	uint64_t deadline = deadline_of(timeout_ns);
@@ -335,8 +342,8 @@ static ffb_status call_sync(ffb_client *c, uint32_t kind, uint32_t fn, ffb_handl
 		return st;
 	}
 	*out = c->slots[i].result;
-	if (aux)
-		*aux = c->slots[i].aux;
+	if (fn_id)
+		*fn_id = c->slots[i].fn_id;
 	free_slot(c, i);
 	return out->status;
 }

@@ -15,9 +15,10 @@ struct pending {
 	uint32_t gen;          /* call id generation; never 0 once used */
 	uint8_t state;         /* enum pending_state */
 	bool async;            /* collected by ffb_client_poll, not a waiter */
+	bool lookup;           /* a LOOKUP: an OK result names a function id */
 	uint64_t in_handle;    /* client block lent with the call, or 0 */
 	ffb_result result;
-	uint32_t aux;
+	uint32_t fn_id;        /* the id a LOOKUP answered */
 };
 
 struct name_cache_entry {

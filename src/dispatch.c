@@ -40,15 +40,13 @@ static bool input_block(struct ffb__session *s, uint64_t handle, uint32_t len, f
 	return true;
 }
 
-static void push_result(struct ffb__session *s, uint64_t call_id, ffb_status st, uint64_t handle, uint32_t len,
-			uint32_t aux)
+static void push_result(struct ffb__session *s, uint64_t call_id, ffb_status st, uint64_t handle, uint32_t len)
 {
 	struct ffb_ring_entry r = {.call_id = call_id,
 				   .handle = handle,
 				   .len = len,
 				   .kind = FFB_KIND_RESULT,
-				   .fn_or_status = (uint32_t)st,
-				   .aux = aux};
+				   .fn_or_status = (uint32_t)st};
 	ffb_ring_prod_push(&s->resp, &r);
 }
 
@@ -108,7 +106,7 @@ static bool do_call(struct ffb__session *s, const struct ffb_ring_entry *e)
 	struct ffb_vec_call r;
 	if (e->call_id == 0 || !run_call(s, e->fn_or_status, e->handle, e->len, &r))
 		return false;
-	push_result(s, e->call_id, (ffb_status)r.fn_or_status, r.handle, r.len, 0);
+	push_result(s, e->call_id, (ffb_status)r.fn_or_status, r.handle, r.len);
 	return true;
 }
 
@@ -134,7 +132,7 @@ static bool do_callv(struct ffb__session *s, const struct ffb_ring_entry *e, uin
 		v[i] = r;
 	}
 	*ncalls += n;
-	push_result(s, e->call_id, FFB_OK, e->handle, e->len, 0);
+	push_result(s, e->call_id, FFB_OK, e->handle, e->len);
 	return true;
 }
 
@@ -150,7 +148,7 @@ static bool do_lookup(struct ffb__session *s, const struct ffb_ring_entry *e)
 	name[e->len] = 0;
 	uint32_t id = 0;
 	ffb_status st = ffb__registry_find_held(s->srv->reg, name, e->len, &id);
-	push_result(s, e->call_id, st, 0, 0, st == FFB_OK ? id : 0);
+	push_result(s, e->call_id, st, 0, st == FFB_OK ? id : 0); /* OK: the id in len */
 	return true;
 }
 
@@ -188,7 +186,8 @@ bool ffb__session_service(struct ffb__session *s)
 	if (n == 0)
 		return false;
 	ffb_ring_cons_prefetch_batch(&s->req);
-	ffb_ring_prod_prefetch_batch(&s->resp);
+	if (n > 1) /* a lone call's client is polling the first free slot: leave it be */
+		ffb_ring_prod_prefetch_batch(&s->resp);
 	bool ok = true;
 	uint32_t done = 0, calls = 0;
 	ffb__registry_enter(s->srv->reg); /* once per batch, not per call */
@@ -196,9 +195,6 @@ bool ffb__session_service(struct ffb__session *s)
 		struct ffb_ring_entry e;
 		ffb_ring_cons_pop(&s->req, &e);
 		done++;
-		ok = e.aux == 0;
-		if (!ok)
-			break;
 		switch (e.kind) {
 		case FFB_KIND_CALL:
 			ok = do_call(s, &e);

@@ -4,7 +4,7 @@
  * Hostile CLIENT against a real server (a forked child): a real C client
  * connects, then writes garbage straight into its mapping of the arena —
  * request-ring indices out of range, unknown kinds, forged handles, lengths
- * over the block, bad RELEASEs and LOOKUPs, non-zero aux, messages on the
+ * over the block, bad RELEASEs and LOOKUPs, forged entry stamps, messages on the
  * socket, random bytes. Each time the session must be cut with a PROTOCOL
  * goodbye, the server must live on, a bystander client connected before the
  * attack must keep getting verified echoes, and the server's fd and arena
@@ -307,17 +307,18 @@ static void doorbell_is_the_one_configured(void **state)
 
 static uint32_t g_tail_jump;
 
+/* Relative to the server's head, which is our private tail once it has
+ * served everything (its published c_head may lag by up to RING / 4). */
 static void attack_tail(ffb_client *h)
 {
-	uint32_t head = __atomic_load_n(&h->req.ctl->c_head, __ATOMIC_ACQUIRE);
-	__atomic_store_n(&h->req.ctl->p_tail, head + g_tail_jump, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->req.ctl->p_tail, h->req.tail + g_tail_jump, __ATOMIC_RELEASE);
 	wake(h);
 }
 
 static void request_tail_past_entries_cuts_the_session(void **state)
 {
 	(void)state;
-	const uint32_t jumps[] = {RING + 1, RING + 2, 0x80000000u, UINT32_MAX /* head - 1 */};
+	const uint32_t jumps[] = {RING + 1, RING + 2, 0x80000000u, -(RING + 1) /* further behind than a ring */};
 	for (size_t i = 0; i < sizeof(jumps) / sizeof(jumps[0]); i++) {
 		g_tail_jump = jumps[i];
 		run_attack(attack_tail);
@@ -330,15 +331,27 @@ static uint32_t g_head_jump;
 
 static void attack_resp_head(ffb_client *h)
 {
-	struct ffb_ring_entry e[RING];
-	for (unsigned i = 0; i < RING; i++)
-		e[i] = (struct ffb_ring_entry){.call_id = ((uint64_t)9 << 32) | i, .kind = FFB_KIND_CALL,
-					       .fn_or_status = FFB_FN_ECHO};
-	push_raw(h, e, RING); /* RING answers fill the response ring */
-	assert_true(WAIT_UNTIL(ffb_ring_prod_free(&h->req, RING) == (int)RING, 2000));
-	uint32_t tail = __atomic_load_n(&h->resp.ctl->p_tail, __ATOMIC_ACQUIRE);
-	__atomic_store_n(&h->resp.ctl->c_head, tail + g_head_jump, __ATOMIC_RELEASE);
-	push_raw(h, e, 1);
+	struct ffb_ring_entry e = {.call_id = (uint64_t)9 << 32, .kind = FFB_KIND_CALL, .fn_or_status = FFB_FN_ECHO};
+	struct ffb_ring_ctl *rc = h->resp.ctl;
+	/* Requests until their answers fill the response ring (the server
+	 * holds back its request-ring head in steps, so wait for room). */
+	for (int spins = 0; __atomic_load_n(&rc->p_tail, __ATOMIC_ACQUIRE) - rc->c_head != RING; spins++) {
+		assert_true(spins < 200000);
+		if (ffb_ring_prod_free(&h->req, 1) > 0) {
+			e.call_id++;
+			push_raw(h, &e, 1);
+		} else {
+			usleep(10);
+		}
+	}
+	uint32_t tail = __atomic_load_n(&rc->p_tail, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&rc->c_head, tail + g_head_jump, __ATOMIC_RELEASE);
+	/* One more request the server has no room to answer -- unless one is
+	 * already waiting (then the request ring may look full). */
+	if (ffb_ring_prod_free(&h->req, 1) > 0)
+		push_raw(h, &e, 1);
+	else
+		wake(h);
 }
 
 static void response_head_out_of_range_cuts_the_session(void **state)
@@ -606,25 +619,67 @@ static void lookup_with_bad_name_length_cuts_the_session(void **state)
 	attack_each(make_bad_lookup, 6);
 }
 
-/* ---- (g) non-zero aux --------------------------------------------------- */
+/* ---- (g) entry stamps ---------------------------------------------------- */
 
-static void make_aux(ffb_client *c, int v, struct ffb_ring_entry *e)
+/* Read one RESULT straight off the response ring; false if none comes in
+ * `ms` (the call id is not one the client library knows). */
+static bool raw_result(ffb_client *c, struct ffb_ring_entry *r, int ms)
 {
-	uint64_t h = own_block(c, 8);
-	*e = (struct ffb_ring_entry){.call_id = 1, .handle = h, .len = 8, .kind = FFB_KIND_CALL,
-				     .fn_or_status = FFB_FN_ECHO};
-	switch (v) {
-	case 0: e->aux = 1; break;
-	case 1: e->aux = UINT32_MAX; break;
-	case 2: e->aux = 1; e->kind = FFB_KIND_LOOKUP; break;
-	case 3: *e = (struct ffb_ring_entry){.handle = held_server_block(c), .kind = FFB_KIND_RELEASE, .aux = 1}; break;
-	}
+	if (!WAIT_UNTIL(ffb_ring_cons_ready(&c->resp) > 0, ms))
+		return false;
+	ffb_ring_cons_pop(&c->resp, r);
+	ffb_ring_cons_release(&c->resp);
+	return true;
 }
 
-static void nonzero_aux_cuts_the_session(void **state)
+/* An entry is published by its stamp alone (S1) or by the tail; a stamp
+ * that is not the slot's index + 1 publishes nothing; a tail that lags the
+ * server's head by up to a ring (it took stamped entries first) is no
+ * violation. The session stays healthy throughout. */
+static void entry_stamps_publish_single_entries(void **state)
 {
 	(void)state;
-	attack_each(make_aux, 4);
+	ffb_client *c = connect_ok();
+	echo_ok(c, 10, 1);
+	struct ffb_ring_entry e = {.call_id = 91, .kind = FFB_KIND_CALL, .fn_or_status = FFB_FN_ECHO}, r;
+
+	/* Stamped, tail not stored: served. */
+	ffb_ring_prod_push(&c->req, &e);
+	wake(c);
+	assert_true(raw_result(c, &r, 3000));
+	assert_int_equal(r.call_id, 91);
+	assert_int_equal(r.fn_or_status, FFB_OK);
+
+	/* A forged stamp (the next lap's, then the one after this slot's)
+	 * with the tail not stored: not served. */
+	const uint32_t forged[] = {c->req.tail + 1 + RING, c->req.tail + 2};
+	for (size_t i = 0; i < 2; i++) {
+		struct ffb_ring_entry *slot = &c->req.slots[c->req.tail & c->req.mask];
+		*slot = (struct ffb_ring_entry){.call_id = 92, .kind = FFB_KIND_CALL, .fn_or_status = FFB_FN_ECHO};
+		__atomic_store_n(&slot->seq, forged[i], __ATOMIC_RELEASE);
+		wake(c);
+		assert_false(raw_result(c, &r, 50));
+	}
+	/* The tail (behind by one: the server took the stamped entry) and
+	 * then the real stamp publish it. */
+	__atomic_store_n(&c->req.ctl->p_tail, c->req.tail - 1, __ATOMIC_RELEASE);
+	wake(c);
+	assert_false(raw_result(c, &r, 50));
+	e.call_id = 93;
+	ffb_ring_prod_push(&c->req, &e);
+	wake(c);
+	assert_true(raw_result(c, &r, 3000));
+	assert_int_equal(r.call_id, 93);
+
+	/* A tail a whole ring behind is still no violation. */
+	__atomic_store_n(&c->req.ctl->p_tail, c->req.tail - RING, __ATOMIC_RELEASE);
+	wake(c);
+	c->req.published = c->req.tail - RING;
+	assert_int_equal(ffb_client_flush(c), FFB_OK); /* stores the true tail again */
+	echo_ok(c, 100, 2);
+	assert_int_equal(c->dead, 0);
+	assert_true(test_server_alive(&server));
+	close_last(c);
 }
 
 /* ---- the socket after the handshake ----------------------------------- */
@@ -1112,11 +1167,19 @@ static void fake_start(struct fake *f, uint32_t ring)
 	assert_int_equal(ffb__layout_compute(&o, 99, 0x42, flags, &f->sb), FFB_OK);
 	int memfd;
 	assert_int_equal(ffb__arena_create(&f->sb, &memfd, &f->base), FFB_OK);
-	/* Indices are free-running: a server may start them anywhere. */
+	/* Indices are free-running: a server may start them anywhere, with
+	 * each slot stamped as of the lap before (a zero stamp would read as
+	 * published at index UINT32_MAX). */
 	uint64_t rings[2] = {f->sb.req_ring_offset, f->sb.resp_ring_offset};
+	uint32_t sizes[2] = {f->sb.req_ring_entries, f->sb.resp_ring_entries};
 	for (int i = 0; i < 2; i++) {
 		struct ffb_ring_ctl *ctl = (struct ffb_ring_ctl *)(f->base + rings[i]);
+		struct ffb_ring_entry *slots = (struct ffb_ring_entry *)((char *)ctl + FFB_RING_CTL_SIZE);
 		ctl->p_tail = ctl->c_head = g_fake_start_index;
+		for (uint32_t k = 0; k < sizes[i]; k++) {
+			uint32_t idx = g_fake_start_index + k;
+			slots[idx & (sizes[i] - 1)].seq = idx + 1 - sizes[i];
+		}
 	}
 	f->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int sv[2];
@@ -1431,11 +1494,13 @@ static uint32_t g_resp_tail_jump;
 static void corrupt_response_tail_fails_every_pending_call_with_protocol(void **state)
 {
 	(void)state;
-	const uint32_t jumps[] = {9, 0x80000000u, UINT32_MAX};
+	/* Further ahead or behind than the ring holds (the client may run
+	 * up to a ring ahead of the tail on entry stamps). */
+	const uint32_t jumps[] = {1, 0x80000000u, 0};
 	for (size_t j = 0; j < sizeof(jumps) / sizeof(jumps[0]); j++) {
-		g_resp_tail_jump = jumps[j];
 		struct fake f;
 		fake_start(&f, 8);
+		g_resp_tail_jump = j == 0 ? f.resp.size + 1 : j == 2 ? -(f.resp.size + 1) : jumps[j];
 		struct ffb_ring_entry t;
 		uint64_t ids[3];
 		for (int i = 0; i < 3; i++)
@@ -1568,7 +1633,10 @@ static void random_results_never_reach_the_wrong_call(void **state)
 				pend[np++] = submit_taken(&f, (ffb_handle){0}, 0, &t);
 			/* random answers: ids near the real ones, random handles */
 			struct ffb_ring_entry sent[8];
-			unsigned ns = 1 + (unsigned)(rnd() % 8);
+			/* now and then a corrupt tail instead of answers: found when
+			 * the client finds nothing stamped and goes to park */
+			bool corrupt = rnd() % 20 == 0;
+			unsigned ns = corrupt ? 0 : 1 + (unsigned)(rnd() % 8);
 			for (unsigned i = 0; i < ns; i++) {
 				uint64_t id = np ? pend[rnd() % np] : rnd();
 				switch (rnd() % 4) {
@@ -1591,8 +1659,9 @@ static void random_results_never_reach_the_wrong_call(void **state)
 					break;
 				ffb_ring_prod_push(&f.resp, &sent[i]);
 			}
-			if (rnd() % 20 == 0) /* now and then a corrupt tail */
-				__atomic_store_n(&f.resp.ctl->p_tail, (uint32_t)rnd(), __ATOMIC_RELEASE);
+			if (corrupt)
+				__atomic_store_n(&f.resp.ctl->p_tail, f.resp.tail + 9 + (uint32_t)(rnd() % 0x7ffffff0u),
+						 __ATOMIC_RELEASE);
 			else
 				ffb_ring_prod_publish(&f.resp);
 			uint64_t one = 1;
@@ -1600,7 +1669,8 @@ static void random_results_never_reach_the_wrong_call(void **state)
 
 			struct ffb_completion done[16];
 			uint32_t n = 0;
-			ffb_status st = ffb_client_poll(f.c, done, 16, &n, 0);
+			ffb_status st = ffb_client_poll(f.c, done, 16, &n, corrupt ? SEC : 0);
+			assert_true(!corrupt || f.c->dead == FFB_ERR_PROTOCOL);
 			assert_true(st == FFB_OK || st == FFB_ERR_WOULD_BLOCK);
 			for (uint32_t i = 0; i < n; i++) {
 				bool was_pending = false;
@@ -1689,9 +1759,10 @@ static void ring_indices_crossing_u32_wrap_deliver_correctly(void **state)
 		for (int i = 0; i < 8; i++) {
 			t = fake_take(&f);
 			assert_true(t.call_id == ids[i]);
-			/* answered in reverse, each with its own status */
-			f.resp.slots[(f.resp.tail + 7 - i) & f.resp.mask] =
-				(struct ffb_ring_entry){.call_id = t.call_id, .kind = FFB_KIND_RESULT, .fn_or_status = 30 + i};
+			/* answered in reverse, each with its own status (and stamp) */
+			uint32_t at = f.resp.tail + 7 - i;
+			f.resp.slots[at & f.resp.mask] = (struct ffb_ring_entry){
+				.call_id = t.call_id, .kind = FFB_KIND_RESULT, .fn_or_status = 30 + i, .seq = at + 1};
 		}
 		f.resp.tail += 8;
 		fake_publish(&f);
@@ -1765,7 +1836,7 @@ int main(void)
 		cmocka_unit_test(release_of_block_never_given_cuts_the_session),
 		cmocka_unit_test(double_release_cuts_the_session),
 		cmocka_unit_test(lookup_with_bad_name_length_cuts_the_session),
-		cmocka_unit_test(nonzero_aux_cuts_the_session),
+		cmocka_unit_test(entry_stamps_publish_single_entries),
 		cmocka_unit_test(message_on_socket_after_handshake_cuts_the_session),
 		cmocka_unit_test(long_message_on_socket_cuts_the_session_with_protocol),
 		cmocka_unit_test(client_over_its_inflight_cap_does_not_stall_others),

@@ -1,7 +1,7 @@
 /*
  * test_ring.c — the SPSC ring: empty, full, wrap with indices started just
- * below UINT32_MAX, rejection of out-of-range peer indices, the park
- * handshake (C3), and an ordering stress with both ends in one process
+ * below UINT32_MAX, entry stamps (S1/S2), rejection of out-of-range peer
+ * indices, the park handshake (C3), and an ordering stress with both ends in one process
  * (producer and consumer threads, futex park/wake) that also runs under
  * SANITIZE=thread.
  */
@@ -25,6 +25,8 @@ static void fresh(struct ring_mem *m, uint32_t start, struct ffb_ring_prod *p, s
 	memset(m, 0, sizeof(*m));
 	m->ctl.p_tail = start;
 	m->ctl.c_head = start;
+	for (uint32_t k = 0; k < ENTRIES; k++) /* stamps of the lap before */
+		m->slots[(start + k) % ENTRIES].seq = start + k + 1 - ENTRIES;
 	assert_int_equal(ffb_ring_prod_attach(p, &m->ctl, ENTRIES), 0);
 	assert_int_equal(ffb_ring_cons_attach(c, &m->ctl, ENTRIES), 0);
 }
@@ -53,8 +55,8 @@ static void fill_drain_wrap(uint32_t start)
 			struct ffb_ring_entry e = {.call_id = ++seq, .kind = FFB_KIND_CALL};
 			ffb_ring_prod_push(&p, &e);
 		}
-		assert_int_equal(ffb_ring_prod_free(&p, 1), 0); /* full */
-		assert_int_equal(ffb_ring_cons_ready(&c), 0);   /* not published yet */
+		assert_int_equal(ffb_ring_prod_free(&p, 1), 0);     /* full */
+		assert_int_equal(ffb_ring_cons_ready(&c), ENTRIES); /* stamped: visible before the tail */
 		ffb_ring_prod_publish(&p);
 		assert_int_equal(ffb_ring_cons_ready(&c), ENTRIES);
 		struct ffb_ring_entry e;
@@ -89,12 +91,25 @@ static void peer_index_out_of_range_is_corrupt(void **state)
 	struct ring_mem m;
 	struct ffb_ring_prod p;
 	struct ffb_ring_cons c;
+	uint32_t on;
 	fresh(&m, UINT32_MAX - 1, &p, &c);
+	/* The consumer reads the tail when it goes to park. */
 	m.ctl.p_tail = c.head + ENTRIES + 1; /* more ready than slots */
-	assert_int_equal(ffb_ring_cons_ready(&c), FFB_RING_CORRUPT);
-	m.ctl.p_tail = c.head - 1; /* tail behind head */
-	assert_int_equal(ffb_ring_cons_ready(&c), FFB_RING_CORRUPT);
-	m.ctl.p_tail = c.head + ENTRIES; /* exactly full is fine */
+	assert_int_equal(ffb_ring_cons_prepare_park(&c, &on), FFB_RING_CORRUPT);
+	m.ctl.p_tail = c.head - ENTRIES - 1; /* further behind head than a ring */
+	assert_int_equal(ffb_ring_cons_prepare_park(&c, &on), FFB_RING_CORRUPT);
+	m.ctl.p_tail = c.head + 1; /* over an entry never stamped */
+	assert_int_equal(ffb_ring_cons_prepare_park(&c, &on), FFB_RING_CORRUPT);
+	m.ctl.p_tail = c.head - ENTRIES; /* behind head: it took stamped entries first */
+	assert_int_equal(ffb_ring_cons_prepare_park(&c, &on), 1);
+	assert_int_equal(on, c.head - ENTRIES);
+	ffb_ring_cons_end_park(&c);
+	for (uint32_t i = 0; i < ENTRIES; i++) {
+		struct ffb_ring_entry e = {.call_id = i + 1};
+		ffb_ring_prod_push(&p, &e);
+	}
+	ffb_ring_prod_publish(&p); /* exactly full is fine */
+	assert_int_equal(ffb_ring_cons_prepare_park(&c, &on), 0);
 	assert_int_equal(ffb_ring_cons_ready(&c), ENTRIES);
 
 	fresh(&m, 5, &p, &c);
@@ -110,6 +125,42 @@ static void peer_index_out_of_range_is_corrupt(void **state)
 	m.ctl.p_tail = 100;
 	m.ctl.c_head = 50;
 	assert_int_equal(ffb_ring_prod_attach(&p2, &m.ctl, ENTRIES), FFB_RING_CORRUPT);
+}
+
+static void a_stamp_publishes_its_entry_and_a_forged_one_nothing(void **state)
+{
+	(void)state;
+	struct ring_mem m;
+	struct ffb_ring_prod p;
+	struct ffb_ring_cons c;
+	fresh(&m, 7, &p, &c);
+	struct ffb_ring_entry e = {.call_id = 1, .handle = 2, .len = 3, .kind = 4, .fn_or_status = 5, .seq = 99};
+	ffb_ring_prod_push(&p, &e);
+	assert_int_equal(m.slots[7 % ENTRIES].seq, 8); /* the ring stamps: index + 1 */
+	assert_int_equal(m.ctl.p_tail, 7);             /* tail not stored yet */
+	assert_int_equal(ffb_ring_cons_ready(&c), 1);  /* the stamp alone publishes it */
+	struct ffb_ring_entry out;
+	ffb_ring_cons_pop(&c, &out);
+	assert_int_equal(out.call_id, 1);
+	assert_int_equal(out.fn_or_status, 5);
+	assert_int_equal(out.seq, 8);
+	/* Stamps that are not index + 1 publish nothing, and ready() stops
+	 * at the first one: the next lap's, the one after, zero. */
+	const uint32_t forged[] = {9 + ENTRIES, 10, 0};
+	for (size_t i = 0; i < 3; i++) {
+		m.slots[8 % ENTRIES].seq = forged[i];
+		assert_int_equal(ffb_ring_cons_ready(&c), 0);
+	}
+	m.slots[8 % ENTRIES].seq = 9;
+	m.slots[9 % ENTRIES].seq = 10;
+	m.slots[11 % ENTRIES].seq = 12; /* after a gap: not counted */
+	assert_int_equal(ffb_ring_cons_ready(&c), 2);
+	/* The tail trails the consumer now, which is no violation. */
+	uint32_t on;
+	ffb_ring_cons_pop(&c, &out);
+	ffb_ring_cons_pop(&c, &out);
+	assert_int_equal(ffb_ring_cons_prepare_park(&c, &on), 1);
+	assert_int_equal(on, 7);
 }
 
 static void park_is_refused_when_an_entry_is_published(void **state)
@@ -238,6 +289,7 @@ int main(void)
 		cmocka_unit_test(empty_ring_has_nothing_ready),
 		cmocka_unit_test(full_and_wrap_from_zero),
 		cmocka_unit_test(full_and_wrap_across_uint32_max),
+		cmocka_unit_test(a_stamp_publishes_its_entry_and_a_forged_one_nothing),
 		cmocka_unit_test(peer_index_out_of_range_is_corrupt),
 		cmocka_unit_test(park_is_refused_when_an_entry_is_published),
 		cmocka_unit_test(ring_ordering_stress_with_park_and_wake),

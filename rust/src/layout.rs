@@ -16,7 +16,7 @@ pub const FFB_SERVER_HELLO_MAGIC: u64 = 0x4F4C_4C45_4842_4646;
 pub const FFB_CLIENT_HELLO_MAGIC: u64 = 0x4E45_494C_4342_4646;
 pub const FFB_GOODBYE_MAGIC: u64 = 0x4559_4244_4742_4646;
 pub const FFB_SUPERBLOCK_SIZE: usize = 1024;
-pub const FFB_RING_CTL_SIZE: usize = 256;
+pub const FFB_RING_CTL_SIZE: usize = 384;
 pub const FFB_RING_ENTRY_SIZE: usize = 32;
 pub const FFB_SB_FUTEX_DOORBELL: u32 = 0x1;
 pub const FFB_SB_VECTOR_CALLS: u32 = 0x2;
@@ -74,8 +74,9 @@ pub struct ffb_ring_ctl {
     pub p_tail: u32,
     pub p_reserved: [u32; 31],
     pub c_head: u32,
+    pub c_reserved: [u32; 31],
     pub c_needs_wakeup: u32,
-    pub c_reserved: [u32; 30],
+    pub w_reserved: [u32; 31],
 }
 
 #[repr(C)]
@@ -86,7 +87,7 @@ pub struct ffb_ring_entry {
     pub len: u32,
     pub kind: u32,
     pub fn_or_status: u32,
-    pub aux: u32,
+    pub seq: u32,
 }
 
 /// One call of a CALLV vector (PROTOCOL.md §5).
@@ -238,7 +239,7 @@ pub const PINS: &[(&str, &str, usize)] = &[
         "fn_or_status",
         offset_of!(ffb_ring_entry, fn_or_status),
     ),
-    ("ffb_ring_entry", "aux", offset_of!(ffb_ring_entry, aux)),
+    ("ffb_ring_entry", "seq", offset_of!(ffb_ring_entry, seq)),
     (
         "ffb_client_hello",
         "magic",
@@ -326,7 +327,7 @@ const _: () = assert!(offset_of!(ffb_superblock, heaps) == 128);
 const _: () = assert!(offset_of!(ffb_superblock, reserved2) == 704);
 const _: () = assert!(size_of::<ffb_ring_ctl>() == FFB_RING_CTL_SIZE);
 const _: () = assert!(offset_of!(ffb_ring_ctl, c_head) == 128);
-const _: () = assert!(offset_of!(ffb_ring_ctl, c_needs_wakeup) == 132);
+const _: () = assert!(offset_of!(ffb_ring_ctl, c_needs_wakeup) == 256);
 const _: () = assert!(size_of::<ffb_ring_entry>() == FFB_RING_ENTRY_SIZE);
 const _: () = assert!(size_of::<ffb_vec_call>() == FFB_VEC_CALL_SIZE);
 const _: () = assert!(size_of::<ffb_client_hello>() == 32);

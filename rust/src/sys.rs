@@ -46,7 +46,7 @@ pub const FFB_ERR_UNKNOWN: ffb_status = 99;
 
 // ---- ffb_layout.h: the constants the safe API uses -----------------------
 
-pub const FFB_LAYOUT_VERSION: u32 = 1;
+pub const FFB_LAYOUT_VERSION: u32 = 2;
 pub const FFB_NUM_CLASSES: usize = 10;
 pub const FFB_MAX_CLASSES: usize = 16;
 pub const FFB_MAX_BLOCK_SIZE: u32 = 1 << 24;

@@ -282,7 +282,6 @@ static void make_entry(struct fz *z, struct fake *f, struct ffb_ring_entry *e)
 	e->len = pick_len(z);
 	uint8_t s = fz_u8(z);
 	e->fn_or_status = s < 200 ? s % 30u : fz_u32(z);
-	e->aux = fz_u8(z) < 230 ? 0 : fz_u32(z);
 }
 
 static bool log_written(struct fake *f, const struct ffb_ring_entry *e)

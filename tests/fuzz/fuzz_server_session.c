@@ -357,7 +357,6 @@ static void run_op(struct fz *f, struct hostile *h)
 		e.handle = pick_handle(f, h);
 		e.len = pick_len(f);
 		e.fn_or_status = pick_fn(f);
-		e.aux = fz_u8(f) < 240 ? 0 : fz_u32(f);
 		push(h, &e);
 		break;
 	}
