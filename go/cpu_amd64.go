@@ -1,8 +1,8 @@
-// cpu_amd64.go declares what the ring needs from the CPU that sync/atomic
-// does not offer, written in cpu_amd64.s: cache hints (see ringLookahead)
-// and a release store. A hint reads nothing into the program and never
-// faults. Other architectures get no-op hints and a sequentially
-// consistent store (cpu_other.go).
+// cpu_amd64.go declares what the client needs from the CPU that
+// sync/atomic does not offer, written in cpu_amd64.s: cache hints (see
+// ringLookahead) and release stores (see release.go). A hint reads
+// nothing into the program and never faults. Other architectures get
+// no-op hints (cpu_other.go).
 
 package ffb
 
@@ -19,12 +19,12 @@ func prefetchRead(p unsafe.Pointer)
 //go:noescape
 func prefetchWrite(p unsafe.Pointer)
 
-// storeRelease32 stores v at p after every earlier store of this
-// goroutine (a release store). On amd64 that is a plain MOV: x86-TSO
-// keeps stores in order, and the compiler cannot move a store across the
-// call. atomic.StoreUint32 would also do, but as XCHG it is a full fence
-// that waits for every pending store -- per ring entry, that stalls a
-// burst of pushes on the line transfers the stores are waiting for.
+// movStore32 and movStore64 are plain MOV stores, which x86-TSO orders
+// after every earlier load and store of the thread: release stores. The
+// compiler cannot move a memory access across the call. See release.go.
 //
 //go:noescape
-func storeRelease32(p *uint32, v uint32)
+func movStore32(p *uint32, v uint32)
+
+//go:noescape
+func movStore64(p *uint64, v uint64)

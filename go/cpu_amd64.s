@@ -16,9 +16,19 @@ TEXT ·prefetchWrite(SB), NOSPLIT|NOFRAME, $0-8
 	BYTE $0x0F; BYTE $0x0D; BYTE $0x08 // PREFETCHW (AX)
 	RET
 
-// func storeRelease32(p *uint32, v uint32)
-TEXT ·storeRelease32(SB), NOSPLIT|NOFRAME, $0-12
+// x86-TSO: a plain store is ordered after every earlier store, and
+// every earlier load.
+
+// func movStore32(p *uint32, v uint32)
+TEXT ·movStore32(SB), NOSPLIT|NOFRAME, $0-12
 	MOVQ p+0(FP), AX
 	MOVL v+8(FP), BX
-	MOVL BX, (AX) // x86-TSO: a plain store is ordered after every earlier store
+	MOVL BX, (AX)
+	RET
+
+// func movStore64(p *uint64, v uint64)
+TEXT ·movStore64(SB), NOSPLIT|NOFRAME, $0-16
+	MOVQ p+0(FP), AX
+	MOVQ v+8(FP), BX
+	MOVQ BX, (AX)
 	RET

@@ -147,10 +147,10 @@ func (r *registry) release(i uint32) {
 		default:
 		}
 	}
-	s.word.Store(slotWord(s.gen, slotFree))
+	storeRelU64(&s.word, slotWord(s.gen, slotFree)) // release: the head CAS below publishes the slot
 	for {
 		h := r.head.Load()
-		r.next[i].Store(uint32(h))
+		storeRelU32(&r.next[i], uint32(h)) // ordered before the CAS that publishes it
 		if r.head.CompareAndSwap(h, (h>>32+1)<<32|uint64(i)) {
 			break
 		}

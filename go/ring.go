@@ -212,7 +212,7 @@ func (c *ringCons) release() {
 		return
 	}
 	// C2: our entry reads before the head store; pairs with P2
-	atomic.StoreUint32(c.cHead, c.head)
+	storeRelease32(c.cHead, c.head)
 	c.published = c.head
 }
 

@@ -156,7 +156,7 @@ func (c *Client) submitEntry(ctx context.Context, kind, fn uint32, in *Buffer, v
 	}
 	s := &c.reg.slots[i]
 	s.kind, s.in, s.inH, s.vec = kind, in, h, vec
-	s.word.Store(slotWord(g, slotPending)) // publishes kind/in/inH to the dispatcher
+	storeRelU64(&s.word, slotWord(g, slotPending)) // release: publishes kind/in/inH to the dispatcher
 	for {
 		c.prodMu.Lock()
 		if c.dead.Load() != nil {

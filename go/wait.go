@@ -42,7 +42,7 @@ func (c *Client) await(ctx context.Context, i, g uint32) (callResult, bool, erro
 	// flag before loading dead pairs with Close storing dead before it
 	// scans the flags, so one of the two always sees the other.
 	s.active.Store(1)
-	defer s.active.Store(0)
+	defer storeRelU32(&s.active, 0) // release: our reads of the arena come first
 	if e := c.dead.Load(); e != nil {
 		c.checkWait(ctx, nil, s, g)
 		for s.word.Load() != done {
