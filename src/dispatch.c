@@ -190,6 +190,10 @@ bool ffb__session_service(struct ffb__session *s)
 	while (done < n && ok && calls < BATCH) { /* a CALLV counts its calls */
 		struct ffb_ring_entry e;
 		ffb_ring_cons_pop(&s->req, &e);
+		/* The slot goes back before its result can be seen (S1 orders
+		 * the head store first): a client that has every answer never
+		 * finds its request ring still full. */
+		ffb_ring_cons_release(&s->req);
 		done++;
 		switch (e.kind) {
 		case FFB_KIND_CALL:
@@ -208,7 +212,6 @@ bool ffb__session_service(struct ffb__session *s)
 		violation(s, "bad request entry");
 		return true;
 	}
-	ffb_ring_cons_release(&s->req);
 	if (ffb_ring_prod_publish(&s->resp))
 		ffb__session_ring_client(s);
 	return true;
