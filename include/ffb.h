@@ -11,10 +11,13 @@
  * input.
  *
  * Threads: an ffb_server may be used from any thread (registration is
- * thread-safe; the event loop runs on one thread). An ffb_client is used
- * by one thread at a time (it owns the producer end of the request ring
- * and the consumer end of the response ring). Callbacks run on the
- * server's loop thread.
+ * thread-safe). A running server has two threads: the dispatcher, which
+ * serves the rings and runs the callbacks (the thread that called
+ * ffb_server_run, or the one ffb_server_start made), and a control
+ * thread for the socket side (accepts, handshakes, refusals, hang-ups),
+ * so no flood of connects delays a call. An ffb_client is used by one
+ * thread at a time (it owns the producer end of the request ring and the
+ * consumer end of the response ring).
  */
 #ifndef FFB_H
 #define FFB_H
@@ -63,8 +66,8 @@ void ffb_set_log(ffb_log_fn fn, void *ctx, int max_level);
 /* A callback: reads its input with ffb_call_data/len, answers with one of
  * ffb_call_reply_* (or nothing: an empty reply), and returns FFB_OK or an
  * error code (optionally with ffb_call_set_error for a message). Runs on
- * the server loop thread; must not block for long and must not unregister
- * callbacks. */
+ * the server's dispatcher thread; must not block for long and must not
+ * unregister callbacks. */
 typedef ffb_status (*ffb_callback_fn)(ffb_call *call, void *ctx);
 
 struct ffb_server_options {
@@ -111,18 +114,23 @@ ffb_status ffb_server_unregister(ffb_server *s, const char *name);
 /* Look `name` up: its current function id. Any thread. NOT_FOUND. */
 ffb_status ffb_server_lookup(ffb_server *s, const char *name, uint32_t *fn_id);
 
-/* Run the event loop on the calling thread until ffb_server_stop().
- * Blocks. Returns OK after a stop, SYSTEM on a fatal io_uring error. */
+/* Serve until ffb_server_stop(): the calling thread becomes the
+ * dispatcher (callbacks run on it) and a control thread is started for
+ * the socket side. Blocks. Returns OK after a stop, BUSY if the server is
+ * already running, SYSTEM if the control thread cannot be started. */
 ffb_status ffb_server_run(ffb_server *s);
 
-/* Run the event loop on a new thread. Returns at once. */
+/* Serve on two new threads (dispatcher and control). Returns at once.
+ * BUSY if already running, SYSTEM if a thread cannot be started. */
 ffb_status ffb_server_start(ffb_server *s);
 
-/* Ask the loop to stop: sessions get a goodbye (CLOSED) and are dropped.
- * Any thread, async-signal-safe; does not wait. */
+/* Ask the server to stop: no request is taken off a ring after this (a
+ * callback already running finishes and its answer is sent); sessions
+ * then get a goodbye (CLOSED) and are dropped. Any thread,
+ * async-signal-safe; does not wait. */
 ffb_status ffb_server_stop(ffb_server *s);
 
-/* Stop, join a started loop thread, close every session and the socket
+/* Stop, join the threads ffb_server_start made, close every session and the socket
  * (its file is unlinked), free everything. NULL is ignored. */
 void ffb_server_destroy(ffb_server *s);
 
@@ -278,8 +286,8 @@ const struct ffb_superblock *ffb_client_superblock(const ffb_client *c);
 /* ---- in-process pair -------------------------------------------------- */
 
 /* A client connected to `s` through a socketpair inside this process: the
- * same handshake, arena and rings, no listening socket. The server loop
- * must be running (ffb_server_start) or be run by another thread. */
+ * same handshake, arena and rings, no listening socket. The server must
+ * be running (ffb_server_start) or be run by another thread. */
 ffb_status ffb_server_connect_inproc(ffb_server *s, const struct ffb_client_options *o, ffb_client **out);
 
 #ifdef __cplusplus

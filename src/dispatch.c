@@ -3,8 +3,9 @@
  * validate every entry (read once, PROTOCOL.md §5), run callbacks, push
  * results, and ring the client's bell only when it asked.
  *
- * A violation fails the session closed (goodbye PROTOCOL, disconnect) and
- * touches nothing else. A full response ring is not a violation by itself:
+ * A violation fails the session closed (the dispatcher stops serving it,
+ * the control thread says goodbye PROTOCOL and disconnects) and touches
+ * nothing else. A full response ring is not a violation by itself:
  * the session waits (`blocked`) until the client consumes.
  */
 #include <string.h>
@@ -15,9 +16,9 @@
 
 static void violation(struct ffb__session *s, const char *what)
 {
-	FFB__STAT_ADD(s->srv->stats.protocol_errors, 1);
+	FFB__STAT_ADD(s->srv->disp.stats.protocol_errors, 1);
 	ffb__log(FFB_LOG_WARN, "session %llu: protocol violation: %s", (unsigned long long)s->id, what);
-	ffb__session_close(s, FFB_ERR_PROTOCOL);
+	ffb__dispatcher_fail(s, FFB_ERR_PROTOCOL);
 }
 
 /* Resolve a request's input block: 0/0, or a client block with len <= its
@@ -165,8 +166,6 @@ static bool do_release(struct ffb__session *s, const struct ffb_ring_entry *e)
  * neither ring again per entry. */
 bool ffb__session_service(struct ffb__session *s)
 {
-	if (s->state != FFB__ACTIVE)
-		return false;
 	int ready = ffb_ring_cons_ready(&s->req); /* a bad tail is found at park */
 	if (ready == 0)
 		return false;
@@ -207,7 +206,7 @@ bool ffb__session_service(struct ffb__session *s)
 		}
 	}
 	ffb__registry_leave(s->srv->reg);
-	FFB__STAT_ADD(s->srv->stats.calls, calls);
+	FFB__STAT_ADD(s->srv->disp.stats.calls, calls);
 	if (!ok) {
 		violation(s, "bad request entry");
 		return true;

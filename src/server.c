@@ -1,13 +1,11 @@
 /*
- * server.c — the server object and its one io_uring event loop.
+ * server.c — the server object: create, listen, register, run, stop,
+ * destroy; and the io_uring helpers both of its threads use.
  *
- * The loop busy-polls every active session's request ring for spin_ns
- * after the last work, then parks: it sets each ring's needs_wakeup flag
- * (C3), re-checks, and sleeps in io_uring_wait_cqe on everything at once —
- * accepts, handshakes, peer hang-ups and pidfds, each session's doorbell
- * (a FUTEX_WAIT op on the request ring's p_tail where the kernel has it,
- * probed at create time; else an eventfd poll), and a timer when a
- * handshake deadline or a blocked session needs one.
+ * Running a server starts its two threads (server_internal.h): the
+ * control thread (control.c) and the dispatcher (dispatcher.c), which is
+ * the thread that called ffb_server_run, or one ffb_server_start made.
+ * Callbacks run on the dispatcher.
  */
 #include <errno.h>
 #include <poll.h>
@@ -21,7 +19,7 @@
 
 #include "server_internal.h"
 
-#define IORING_OP_FUTEX_WAIT_ 51
+#define IORING_OP_FUTEX_WAIT_ 51 /* liburing 2.3 predates the helper */
 #define URING_ENTRIES 256
 
 static const uint32_t default_class_counts[FFB_NUM_CLASSES] = {
@@ -41,32 +39,49 @@ void ffb_server_options_init(struct ffb_server_options *o)
 	o->use_futex_doorbell = 1;
 }
 
-struct io_uring_sqe *ffb__server_sqe(struct ffb_server *srv)
+struct io_uring_sqe *ffb__sqe(struct io_uring *ring)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&srv->ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 	while (!sqe) {
-		io_uring_submit(&srv->ring);
-		sqe = io_uring_get_sqe(&srv->ring);
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
 	}
 	return sqe;
 }
 
-void ffb__arm_poll(struct ffb_server *srv, struct ffb__op *op, int fd, unsigned events)
+/* Poll fd for events; `pending` (may be NULL) counts the session's ops. */
+void ffb__arm_poll(struct io_uring *ring, struct ffb__op *op, int *pending, int fd, unsigned events)
 {
-	struct io_uring_sqe *sqe = ffb__server_sqe(srv);
+	struct io_uring_sqe *sqe = ffb__sqe(ring);
 	io_uring_prep_poll_add(sqe, fd, events);
 	io_uring_sqe_set_data(sqe, op);
 	op->armed = true;
-	if (op->s)
-		op->s->ops_pending++;
+	if (pending)
+		(*pending)++;
 }
 
-static void arm_accept(struct ffb_server *srv)
+/* Hand every completion waiting on ring to fn; returns how many. */
+unsigned ffb__reap(struct io_uring *ring, void (*fn)(void *ctx, struct io_uring_cqe *cqe), void *ctx)
 {
-	struct io_uring_sqe *sqe = ffb__server_sqe(srv);
-	io_uring_prep_accept(sqe, srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	io_uring_sqe_set_data(sqe, &srv->op_accept);
-	srv->op_accept.armed = true;
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	io_uring_for_each_cqe(ring, head, cqe)
+	{
+		fn(ctx, cqe);
+		n++;
+	}
+	io_uring_cq_advance(ring, n);
+	return n;
+}
+
+/* Ask the kernel to end op early; its completion still arrives. */
+void ffb__cancel_op(struct io_uring *ring, struct ffb__op *op)
+{
+	if (!op->armed)
+		return;
+	struct io_uring_sqe *sqe = ffb__sqe(ring);
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+	io_uring_sqe_set_data64(sqe, 0);
 }
 
 static bool probe_futex(struct io_uring *ring)
@@ -100,7 +115,7 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 		return FFB_ERR_SYSTEM;
 	s->opts = *o;
 	s->listen_fd = -1;
-	s->notify_fd = -1;
+	s->inbox.fd = -1;
 	pthread_mutex_init(&s->adopt_lock, NULL);
 	if (o->n_allowed_uids) {
 		s->uids = malloc(sizeof(uid_t) * o->n_allowed_uids);
@@ -111,29 +126,30 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 	s->opts.allowed_uids = s->uids;
 	if (ffb__registry_create(&s->reg))
 		goto fail;
-	if (io_uring_queue_init(URING_ENTRIES, &s->ring, 0) < 0) {
-		ffb__registry_destroy(s->reg);
-		s->reg = NULL;
-		goto fail;
-	}
-	s->futex_ok = o->use_futex_doorbell && probe_futex(&s->ring);
-	s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->notify_fd < 0)
+	if (io_uring_queue_init(URING_ENTRIES, &s->ring, 0) < 0)
+		goto fail_reg;
+	if (ffb__dispatcher_init(&s->disp, s) < 0)
 		goto fail_ring;
+	s->futex_ok = o->use_futex_doorbell && probe_futex(&s->disp.ring);
+	if (ffb__mailbox_init(&s->inbox, FFB__TO_CONTROL) < 0)
+		goto fail_disp;
 	s->op_accept.kind = FFB__OP_ACCEPT;
 	s->op_notify.kind = FFB__OP_NOTIFY;
 	if (ffb__registry_add(s->reg, "ffi.echo", 8, ffb__builtin_echo, NULL, true, NULL) ||
 	    ffb__registry_add(s->reg, "ffi.version", 11, ffb__builtin_version, NULL, true, NULL))
-		goto fail_ring;
+		goto fail_inbox;
 	*out = s;
 	return FFB_OK;
+fail_inbox:
+	ffb__mailbox_destroy(&s->inbox);
+fail_disp:
+	ffb__dispatcher_destroy(&s->disp);
 fail_ring:
 	io_uring_queue_exit(&s->ring);
+fail_reg:
 	ffb__registry_destroy(s->reg);
-	s->reg = NULL;
 fail:
-	if (s->notify_fd >= 0)
-		close(s->notify_fd);
+	pthread_mutex_destroy(&s->adopt_lock);
 	free(s->uids);
 	free(s);
 	return FFB_ERR_SYSTEM;
@@ -218,9 +234,10 @@ ffb_status ffb_server_stats(ffb_server *s, struct ffb_server_stats *out)
 {
 	if (!s || !out)
 		return FFB_ERR_NULL_POINTER;
-	uint64_t *src = (uint64_t *)&s->stats, *dst = (uint64_t *)out;
+	/* Each thread counts in its own block: sum them. */
+	uint64_t *ctl = (uint64_t *)&s->stats, *disp = (uint64_t *)&s->disp.stats, *dst = (uint64_t *)out;
 	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+		dst[i] = __atomic_load_n(&ctl[i], __ATOMIC_RELAXED) + __atomic_load_n(&disp[i], __ATOMIC_RELAXED);
 	return FFB_OK;
 }
 
@@ -230,166 +247,30 @@ ffb_status ffb_server_stop(ffb_server *s)
 		return FFB_ERR_NULL_POINTER;
 	__atomic_store_n(&s->stop_flag, 1, __ATOMIC_RELEASE);
 	uint64_t one = 1;
-	ssize_t n = write(s->notify_fd, &one, sizeof(one)); /* async-signal-safe */
+	ssize_t n = write(s->inbox.fd, &one, sizeof(one)); /* async-signal-safe */
 	(void)n;
 	return FFB_OK;
 }
 
-static void take_adopted(struct ffb_server *srv)
+static void *control_thread(void *arg)
 {
-	int fds[16];
-	unsigned n;
-	pthread_mutex_lock(&srv->adopt_lock);
-	n = srv->n_adopt;
-	memcpy(fds, srv->adopt_fds, n * sizeof(int));
-	srv->n_adopt = 0;
-	pthread_mutex_unlock(&srv->adopt_lock);
-	for (unsigned i = 0; i < n; i++)
-		ffb__session_accept(srv, fds[i], false);
+	ffb__control_run(arg);
+	return NULL;
 }
 
-static void on_completion(struct ffb_server *srv, struct io_uring_cqe *cqe)
+static void *dispatcher_thread(void *arg)
 {
-	struct ffb__op *op = io_uring_cqe_get_data(cqe);
-	if (!op)
-		return; /* a cancel request's own completion */
-	int res = cqe->res;
-	switch (op->kind) {
-	case FFB__OP_ACCEPT:
-		op->armed = false;
-		if (res >= 0)
-			ffb__session_accept(srv, res, true);
-		else if (res != -EAGAIN && res != -EINTR && res != -ECANCELED)
-			ffb__log(FFB_LOG_WARN, "accept: %s", strerror(-res));
-		if (!__atomic_load_n(&srv->stop_flag, __ATOMIC_ACQUIRE))
-			arm_accept(srv);
-		return;
-	case FFB__OP_NOTIFY:
-		op->armed = false;
-		if (read(srv->notify_fd, &srv->notify_buf, sizeof(srv->notify_buf)) < 0 && errno != EAGAIN)
-			ffb__log(FFB_LOG_WARN, "notify read: %s", strerror(errno));
-		take_adopted(srv);
-		if (!__atomic_load_n(&srv->stop_flag, __ATOMIC_ACQUIRE))
-			ffb__arm_poll(srv, &srv->op_notify, srv->notify_fd, POLLIN);
-		return;
-	default:
-		break;
-	}
-	struct ffb__session *s = op->s;
-	if (!ffb__session_op_done(op))
-		return;
-	switch (op->kind) {
-	case FFB__OP_SOCK:
-		ffb__session_on_sock(s, res < 0 ? POLLERR : res);
-		break;
-	case FFB__OP_PIDFD:
-		ffb__session_close(s, FFB_OK); /* the client process exited */
-		break;
-	case FFB__OP_BELL:
-		if (!srv->futex_ok)
-			ffb__bell_drain(s->server_bell);
-		break;
-	case FFB__OP_RING:
-		if (s->ring_again) {
-			s->ring_again = false;
-			ffb__session_ring_client(s);
-		}
-		break;
-	}
+	ffb__dispatcher_run(arg);
+	return NULL;
 }
 
-static unsigned reap(struct ffb_server *srv)
+/* Tell a dispatcher that will get no control thread to go. */
+static void release_dispatcher(struct ffb_server *srv)
 {
-	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
-	io_uring_for_each_cqe(&srv->ring, head, cqe)
-	{
-		on_completion(srv, cqe);
-		n++;
-	}
-	io_uring_cq_advance(&srv->ring, n);
-	return n;
-}
-
-static bool service_all(struct ffb_server *srv)
-{
-	bool did = false;
-	struct ffb__session *s = srv->sessions, *next;
-	for (; s; s = next) {
-		next = s->next; /* service may close s */
-		did |= ffb__session_service(s);
-	}
-	return did;
-}
-
-static void end_park(struct ffb_server *srv)
-{
-	for (struct ffb__session *s = srv->sessions; s; s = s->next)
-		if (s->state == FFB__ACTIVE)
-			ffb_ring_cons_end_park(&s->req);
-}
-
-/* Announce sleep on every ring (C3), arm doorbells, and wait for any
- * completion or the nearest timer. Returns early if work appeared. */
-static void park(struct ffb_server *srv)
-{
-	bool timer = false, handshaking = false;
-	struct ffb__session *s = srv->sessions, *next;
-	for (; s; s = next) {
-		next = s->next;
-		if (s->state == FFB__HANDSHAKE)
-			handshaking = true;
-		if (s->state != FFB__ACTIVE)
-			continue;
-		if (s->blocked) {
-			timer = true; /* waiting for the client to make room */
-			continue;
-		}
-		uint32_t sleep_on;
-		int r = ffb_ring_cons_prepare_park(&s->req, &sleep_on);
-		if (r == FFB_RING_CORRUPT) {
-			FFB__STAT_ADD(srv->stats.protocol_errors, 1);
-			ffb__session_close(s, FFB_ERR_PROTOCOL);
-			continue;
-		}
-		if (r == 0) {
-			end_park(srv);
-			return;
-		}
-		ffb__session_arm_bell(s, sleep_on);
-	}
-	FFB__STAT_ADD(srv->stats.parks, 1);
-	struct io_uring_cqe *cqe;
-	if (timer || handshaking) {
-		struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = timer ? 1000000 : 100000000};
-		io_uring_submit_and_wait_timeout(&srv->ring, &cqe, 1, &ts, NULL);
-	} else {
-		io_uring_submit_and_wait(&srv->ring, 1);
-	}
-	end_park(srv);
-}
-
-static void close_all(struct ffb_server *srv)
-{
-	while (srv->sessions)
-		ffb__session_close(srv->sessions, FFB_ERR_CLOSED);
-	if (srv->op_accept.armed) {
-		struct io_uring_sqe *sqe = ffb__server_sqe(srv);
-		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&srv->op_accept, 0);
-		io_uring_sqe_set_data64(sqe, 0);
-	}
-	if (srv->op_notify.armed) {
-		struct io_uring_sqe *sqe = ffb__server_sqe(srv);
-		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&srv->op_notify, 0);
-		io_uring_sqe_set_data64(sqe, 0);
-	}
-	/* Wait out every op that still references a session or the server. */
-	while (srv->zombies || srv->op_accept.armed || srv->op_notify.armed) {
-		struct io_uring_cqe *cqe;
-		struct __kernel_timespec ts = {.tv_sec = 1};
-		if (io_uring_submit_and_wait_timeout(&srv->ring, &cqe, 1, &ts, NULL) == -ETIME)
-			break;
-		reap(srv);
+	__atomic_store_n(&srv->control_done, 1, __ATOMIC_RELEASE);
+	uint64_t one = 1;
+	if (write(srv->disp.inbox.fd, &one, sizeof(one)) < 0) {
+		/* full counter: it is being woken anyway */
 	}
 }
 
@@ -399,65 +280,37 @@ ffb_status ffb_server_run(ffb_server *srv)
 		return FFB_ERR_NULL_POINTER;
 	if (__atomic_exchange_n(&srv->running, true, __ATOMIC_ACQ_REL))
 		return FFB_ERR_BUSY;
-	if (srv->listen_fd >= 0 && !srv->op_accept.armed)
-		arm_accept(srv);
-	if (!srv->op_notify.armed)
-		ffb__arm_poll(srv, &srv->op_notify, srv->notify_fd, POLLIN);
-	take_adopted(srv);
-	uint64_t idle_since = 0; /* 0: busy */
-	unsigned busy = 0, idle = 0;
-	while (!__atomic_load_n(&srv->stop_flag, __ATOMIC_ACQUIRE)) {
-		/* Hot path: rings only. io_uring and the clock are looked at
-		 * when idle, and every 256th busy pass so a loaded server still
-		 * accepts and notices hang-ups. */
-		if (service_all(srv)) {
-			idle_since = 0;
-			if (++busy & 255)
-				continue;
-		}
-		if (io_uring_sq_ready(&srv->ring))
-			io_uring_submit(&srv->ring);
-		if (reap(srv)) {
-			idle_since = 0;
-			continue;
-		}
-		if (++idle & 7) { /* the clock every 8th idle pass */
-			ffb_cpu_relax();
-			continue;
-		}
-		uint64_t now = ffb__now_ns();
-		if ((idle & 1023) == 0)
-			ffb__session_expire_handshakes(srv, now);
-		if (!idle_since)
-			idle_since = now;
-		if (now - idle_since < srv->opts.spin_ns)
-			continue;
-		park(srv);
-		reap(srv);
-		ffb__session_expire_handshakes(srv, ffb__now_ns());
-		idle_since = 0;
+	__atomic_store_n(&srv->control_done, 0, __ATOMIC_RELAXED);
+	pthread_t control;
+	if (pthread_create(&control, NULL, control_thread, srv) != 0) {
+		__atomic_store_n(&srv->running, false, __ATOMIC_RELEASE);
+		return FFB_ERR_SYSTEM;
 	}
-	close_all(srv);
+	ffb__dispatcher_run(&srv->disp);
+	pthread_join(control, NULL);
 	__atomic_store_n(&srv->running, false, __ATOMIC_RELEASE);
 	return FFB_OK;
-}
-
-static void *loop_thread(void *arg)
-{
-	ffb_server_run(arg);
-	return NULL;
 }
 
 ffb_status ffb_server_start(ffb_server *s)
 {
 	if (!s)
 		return FFB_ERR_NULL_POINTER;
-	if (s->thread_started)
+	if (s->thread_started || __atomic_exchange_n(&s->running, true, __ATOMIC_ACQ_REL))
 		return FFB_ERR_BUSY;
-	if (pthread_create(&s->thread, NULL, loop_thread, s) != 0)
-		return FFB_ERR_SYSTEM;
+	__atomic_store_n(&s->control_done, 0, __ATOMIC_RELAXED);
+	if (pthread_create(&s->disp.thread, NULL, dispatcher_thread, &s->disp) != 0)
+		goto fail;
+	if (pthread_create(&s->thread, NULL, control_thread, s) != 0) {
+		release_dispatcher(s);
+		pthread_join(s->disp.thread, NULL);
+		goto fail;
+	}
 	s->thread_started = true;
 	return FFB_OK;
+fail:
+	__atomic_store_n(&s->running, false, __ATOMIC_RELEASE);
+	return FFB_ERR_SYSTEM;
 }
 
 void ffb_server_destroy(ffb_server *s)
@@ -465,10 +318,11 @@ void ffb_server_destroy(ffb_server *s)
 	if (!s)
 		return;
 	ffb_server_stop(s);
-	if (s->thread_started)
+	if (s->thread_started) {
 		pthread_join(s->thread, NULL);
-	else if (s->sessions)
-		close_all(s);
+		pthread_join(s->disp.thread, NULL);
+		__atomic_store_n(&s->running, false, __ATOMIC_RELEASE);
+	}
 	pthread_mutex_lock(&s->adopt_lock);
 	for (unsigned i = 0; i < s->n_adopt; i++)
 		close(s->adopt_fds[i]);
@@ -480,7 +334,8 @@ void ffb_server_destroy(ffb_server *s)
 			unlink(s->path);
 	}
 	io_uring_queue_exit(&s->ring);
-	close(s->notify_fd);
+	ffb__dispatcher_destroy(&s->disp);
+	ffb__mailbox_destroy(&s->inbox);
 	ffb__registry_destroy(s->reg);
 	pthread_mutex_destroy(&s->adopt_lock);
 	free(s->path);
@@ -506,7 +361,7 @@ ffb_status ffb_server_connect_inproc(ffb_server *s, const struct ffb_client_opti
 		return FFB_ERR_BUSY;
 	}
 	uint64_t one = 1;
-	if (write(s->notify_fd, &one, sizeof(one)) < 0) {
+	if (write(s->inbox.fd, &one, sizeof(one)) < 0) {
 		/* the loop still picks the fd up at its next notify or start */
 	}
 	return ffb__client_handshake(sv[1], o, out);

@@ -3,9 +3,11 @@
  * the handshake that creates and sends the arena, peer-death detection,
  * and teardown that frees everything the session had.
  *
- * A session is freed only when no io_uring op references it any more:
- * closing cancels its ops and parks it on the zombie list until their
- * completions (even -ECANCELED) have arrived.
+ * All of it runs on the control thread (control.c). A session is freed
+ * only when no io_uring op references it any more: closing cancels its
+ * ops and parks it on the zombie list until their completions (even
+ * -ECANCELED) have arrived and, if it was handed to the dispatcher, until
+ * the dispatcher said DETACHED.
  */
 #include <errno.h>
 #include <poll.h>
@@ -21,9 +23,6 @@
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
 #endif
-#define IORING_OP_FUTEX_WAIT_ 51 /* liburing 2.3 predates the helper */
-#define FUTEX2_SIZE_U32_ 0x02
-#define FUTEX_BITSET_MATCH_ANY_ 0xffffffffull
 
 struct ffb__heap *ffb__session_server_heap(struct ffb__session *s)
 {
@@ -128,7 +127,7 @@ void ffb__session_accept(struct ffb_server *srv, int fd, bool check_creds)
 	s->op_ring = (struct ffb__op){.kind = FFB__OP_RING, .s = s};
 	s->ring_one = 1;
 	list_insert(&srv->sessions, s);
-	ffb__arm_poll(srv, &s->op_sock, fd, POLLIN | POLLRDHUP);
+	ffb__arm_poll(&srv->ring, &s->op_sock, &s->ops_pending, fd, POLLIN | POLLRDHUP);
 }
 
 /* Create the arena and the bells, send them: HANDSHAKE -> ACTIVE. */
@@ -186,7 +185,7 @@ static void on_client_hello(struct ffb__session *s)
 	unsigned nfds = 0;
 	ffb_status st = ffb__recv_msg(s->sock, &hello, &len, fds, &nfds, MSG_DONTWAIT);
 	if (st == FFB_ERR_WOULD_BLOCK) {
-		ffb__arm_poll(s->srv, &s->op_sock, s->sock, POLLIN | POLLRDHUP);
+		ffb__arm_poll(&s->srv->ring, &s->op_sock, &s->ops_pending, s->sock, POLLIN | POLLRDHUP);
 		return;
 	}
 	ffb__close_fds(fds, nfds); /* a client has no business sending us fds */
@@ -208,12 +207,15 @@ static void on_client_hello(struct ffb__session *s)
 		ffb__session_close(s, FFB_OK);
 		return;
 	}
+	struct ffb_server *srv = s->srv;
 	s->state = FFB__ACTIVE;
-	FFB__STAT_ADD(s->srv->stats.sessions_total, 1);
-	FFB__STAT_ADD(s->srv->stats.sessions_active, 1);
-	ffb__arm_poll(s->srv, &s->op_sock, s->sock, POLLIN | POLLRDHUP);
+	FFB__STAT_ADD(srv->stats.sessions_total, 1);
+	FFB__STAT_ADD(srv->stats.sessions_active, 1);
+	ffb__arm_poll(&srv->ring, &s->op_sock, &s->ops_pending, s->sock, POLLIN | POLLRDHUP);
 	if (s->pidfd >= 0)
-		ffb__arm_poll(s->srv, &s->op_pidfd, s->pidfd, POLLIN);
+		ffb__arm_poll(&srv->ring, &s->op_pidfd, &s->ops_pending, s->pidfd, POLLIN);
+	/* The handshake's writes go with the mail (its lock). */
+	ffb__mail(&srv->disp.inbox, s, FFB__MAIL_ADOPT);
 }
 
 void ffb__session_on_sock(struct ffb__session *s, int res)
@@ -233,7 +235,7 @@ void ffb__session_on_sock(struct ffb__session *s, int res)
 	ffb_status st = ffb__recv_msg(s->sock, buf, &len, fds, &nfds, MSG_DONTWAIT);
 	ffb__close_fds(fds, nfds);
 	if (st == FFB_ERR_WOULD_BLOCK && !(res & (POLLHUP | POLLRDHUP | POLLERR))) {
-		ffb__arm_poll(s->srv, &s->op_sock, s->sock, POLLIN | POLLRDHUP);
+		ffb__arm_poll(&s->srv->ring, &s->op_sock, &s->ops_pending, s->sock, POLLIN | POLLRDHUP);
 		return;
 	}
 	if (st == FFB_OK || st == FFB_ERR_PROTOCOL || st == FFB_ERR_BAD_FD) {
@@ -243,58 +245,6 @@ void ffb__session_on_sock(struct ffb__session *s, int res)
 		return;
 	}
 	ffb__session_close(s, FFB_OK);
-}
-
-void ffb__session_arm_bell(struct ffb__session *s, uint32_t sleep_on)
-{
-	struct ffb_server *srv = s->srv;
-	if (s->op_bell.armed)
-		return; /* still queued in the kernel: it will see the next wake */
-	if (!srv->futex_ok) {
-		ffb__arm_poll(srv, &s->op_bell, s->server_bell, POLLIN);
-		return;
-	}
-	struct io_uring_sqe *sqe = ffb__server_sqe(srv);
-	/* K1: the kernel re-checks p_tail == sleep_on atomically with
-	 * FUTEX_WAKE; shared (not private) futex: the client maps the same
-	 * memfd page. */
-	io_uring_prep_rw(IORING_OP_FUTEX_WAIT_, sqe, FUTEX2_SIZE_U32_, &s->req.ctl->p_tail, 0, sleep_on);
-	sqe->rw_flags = 0;
-	sqe->addr3 = FUTEX_BITSET_MATCH_ANY_;
-	io_uring_sqe_set_data(sqe, &s->op_bell);
-	s->op_bell.armed = true;
-	s->ops_pending++;
-}
-
-/* Wake a parked client. Through io_uring, not write(2): the bell's file
- * description is shared, and a client that cleared its O_NONBLOCK and
- * filled the counter would block a plain write — and with it every
- * session. With O_NONBLOCK intact io_uring writes inline; otherwise the
- * write waits in an io-wq worker until the session is closed. A wake asked
- * for while a write is in flight is sent when it completes (no loss). */
-void ffb__session_ring_client(struct ffb__session *s)
-{
-	if (s->op_ring.armed) {
-		s->ring_again = true;
-		return;
-	}
-	struct ffb_server *srv = s->srv;
-	struct io_uring_sqe *sqe = ffb__server_sqe(srv);
-	io_uring_prep_write(sqe, s->client_bell, &s->ring_one, sizeof(s->ring_one), 0);
-	io_uring_sqe_set_data(sqe, &s->op_ring);
-	s->op_ring.armed = true;
-	s->ops_pending++;
-	io_uring_submit(&srv->ring); /* now: the client is asleep */
-	FFB__STAT_ADD(srv->stats.wakeups_sent, 1);
-}
-
-static void cancel_op(struct ffb_server *srv, struct ffb__op *op)
-{
-	if (!op->armed)
-		return;
-	struct io_uring_sqe *sqe = ffb__server_sqe(srv);
-	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
-	io_uring_sqe_set_data64(sqe, 0);
 }
 
 /* Read and drop whatever the client left on the socket: closing a Unix
@@ -325,7 +275,35 @@ static void session_free(struct ffb__session *s)
 	ffb__heap_destroy(&s->server_heap);
 	int fds[4] = {s->sock, s->pidfd, s->client_bell, s->server_bell};
 	ffb__close_fds(fds, 4);
+	if (s->refuse) /* refused sessions never count against the cap */
+		s->srv->nrefusing--;
+	else /* the slot is free once the arena is unmapped */
+		s->srv->nsessions--;
 	free(s);
+}
+
+/* The dispatcher is done with s (or never had it): say goodbye, hang up,
+ * cancel our ops; free s once their completions are in. */
+static void hang_up(struct ffb__session *s, bool in_zombies)
+{
+	struct ffb_server *srv = s->srv;
+	if (s->goodbye) {
+		struct ffb_goodbye bye = {.magic = FFB_GOODBYE_MAGIC, .status = s->goodbye};
+		ffb__send_msg(s->sock, &bye, sizeof(bye), NULL, 0);
+	}
+	/* The client sees EOF now, even while our io_uring ops still hold
+	 * a reference to the socket. */
+	shutdown(s->sock, SHUT_RDWR);
+	ffb__cancel_op(&srv->ring, &s->op_sock);
+	ffb__cancel_op(&srv->ring, &s->op_pidfd);
+	if (s->ops_pending) {
+		if (!in_zombies)
+			list_insert(&srv->zombies, s);
+		return;
+	}
+	if (in_zombies)
+		list_remove(&srv->zombies, s);
+	session_free(s);
 }
 
 void ffb__session_close(struct ffb__session *s, ffb_status why)
@@ -333,32 +311,24 @@ void ffb__session_close(struct ffb__session *s, ffb_status why)
 	struct ffb_server *srv = s->srv;
 	if (s->state == FFB__DEAD)
 		return;
-	if (why != FFB_OK && s->state == FFB__ACTIVE) {
-		struct ffb_goodbye bye = {.magic = FFB_GOODBYE_MAGIC, .status = why};
-		ffb__send_msg(s->sock, &bye, sizeof(bye), NULL, 0);
-	}
+	bool was_active = s->state == FFB__ACTIVE;
 	if (why == FFB_ERR_PROTOCOL)
 		FFB__STAT_ADD(srv->stats.sessions_cut, 1);
-	if (s->state == FFB__ACTIVE)
+	if (was_active)
 		FFB__STAT_ADD(srv->stats.sessions_active, (uint64_t)-1);
-	/* The client sees EOF now, even while our io_uring ops still hold
-	 * a reference to the socket. */
-	shutdown(s->sock, SHUT_RDWR);
 	s->state = FFB__DEAD;
+	s->goodbye = was_active ? why : FFB_OK;
 	list_remove(&srv->sessions, s);
-	if (s->refuse) /* refused sessions never count against the cap */
-		srv->nrefusing--;
-	else
-		srv->nsessions--;
-	cancel_op(srv, &s->op_sock);
-	cancel_op(srv, &s->op_pidfd);
-	cancel_op(srv, &s->op_bell);
-	cancel_op(srv, &s->op_ring);
-	if (s->ops_pending == 0) {
-		session_free(s);
+	if (!was_active) {
+		hang_up(s, false);
 		return;
 	}
+	/* The dispatcher has it (or has mail to take it): the goodbye waits
+	 * until it stopped serving, so no answer follows the goodbye and a
+	 * call it is running still gets its own. */
+	s->awaiting_detached = true;
 	list_insert(&srv->zombies, s);
+	ffb__mail(&srv->disp.inbox, s, FFB__MAIL_DETACH);
 }
 
 bool ffb__session_op_done(struct ffb__op *op)
@@ -368,11 +338,17 @@ bool ffb__session_op_done(struct ffb__op *op)
 	s->ops_pending--;
 	if (s->state != FFB__DEAD)
 		return true;
-	if (s->ops_pending == 0) {
+	if (s->ops_pending == 0 && !s->awaiting_detached) {
 		list_remove(&s->srv->zombies, s);
 		session_free(s);
 	}
 	return false;
+}
+
+void ffb__session_detached(struct ffb__session *s)
+{
+	s->awaiting_detached = false;
+	hang_up(s, true);
 }
 
 void ffb__session_expire_handshakes(struct ffb_server *srv, uint64_t now)

@@ -259,9 +259,9 @@ pub struct Server {
 }
 
 // SAFETY: ffb.h: "an ffb_server may be used from any thread (registration
-// is thread-safe; the event loop runs on one thread)"; the loop is entered
-// at most once at a time (the `serving` flag), and the callback slots are
-// Send + Sync.
+// is thread-safe)"; callbacks run on its one dispatcher thread; the server
+// is run at most once at a time (the `serving` flag), and the callback
+// slots are Send + Sync.
 unsafe impl Send for Server {}
 // SAFETY: see Send: every &self method is one the core allows from any
 // thread concurrently.
@@ -381,7 +381,7 @@ impl Server {
     /// Register `f` under `name` (UTF-8, 1–255 bytes); returns its function
     /// id. Any thread, also while serving, but not from inside a callback.
     ///
-    /// `f` runs on the loop thread for each call; it must not block for
+    /// `f` runs on the server's dispatcher thread for each call; it must not block for
     /// long. Its input is a copy-out [`Request`]; it answers with a
     /// [`Reply`] or an [`Error`] (code and message go to the client). A
     /// panic in `f` answers `PANIC` with the panic message (this needs
@@ -633,8 +633,8 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if callback::in_callback() {
-            // The last reference went away inside a callback, i.e. on a
-            // loop thread: destroying here would join that very thread and
+            // The last reference went away inside a callback, i.e. on the
+            // dispatcher thread: destroying here would join that very thread and
             // free the running callback. Stop the loop and leak the server
             // and its callbacks instead.
             let _ = self.stop();

@@ -10,18 +10,31 @@
  * extra connect must be refused with TOO_MANY_SESSIONS, and the server
  * must never hold more arenas than the cap), and a hammer that keeps its
  * session's in-flight cap full of pipelined calls (TOO_MANY_CALLS at the
- * cap, never more accepted). The victim's p99 under abuse must stay under
- * 3x its p99 alone or under alone + 2 ms (this machine has 2 cores shared
- * with other work: the abusers compete for CPU, not only for the server).
+ * cap, never more accepted).
+ *
+ * What the server owes the victim is that the abuse costs it no more than
+ * the same abuse costs it when aimed elsewhere: on a machine with few
+ * cores the abusers also take CPU from the victim, and no server can give
+ * that back. So, in one run, rounds alternate between the flood aimed at
+ * the victim's server ("own") and the same flood aimed at a twin server
+ * ("twin"), the hammer on the victim's server in both; each condition's
+ * latencies are pooled over its rounds. The servers and the abusers share
+ * CPU 0 and the victim has CPU 1, so the abuse always gets CPU, as much
+ * in either condition. The victim's p99 under "own" must be < 1.5x its
+ * p99 under "twin" + 0.25 us. A server that refused connects on its
+ * dispatch thread failed this (p99 2-80x the twin's); tests/RELIABILITY.md,
+ * "Caps".
  *
  * FFB_TEST_LOG=1 prints the figures; FFB_CAPS_CALLS sets the victim's
- * calls per phase (default 200000). Built and run by tests/torture/run.sh
- * (`make torture`), not by `make test`: the p99 bound needs a machine
- * that is not also running benchmarks. (It found the refused-connect slot
- * leak fixed in src/session.c; tests/RELIABILITY.md, "Caps".)
+ * calls per condition (default 400000, over FFB_CAPS_ROUNDS rounds, 4).
+ * Built and run by tests/torture/run.sh (`make torture`), not by `make
+ * test`: the p99 bound needs a machine that is not also running
+ * benchmarks. (It found the refused-connect slot leak fixed in
+ * src/session.c.)
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 
 #include "client_internal.h"
 #include "testutil.h"
@@ -30,7 +43,28 @@
 #define US 1000ull
 #define MAX_SESSIONS 8
 
-static struct test_server ts;
+static struct test_server ts, twin;
+static const char *flood_path; /* the flooder's target: ts or twin */
+static long flood_rate = 20000;  /* connects per second */
+
+/* Placement: the servers and the abusers share CPU 0, the victim has
+ * CPU 1. The abuse then always gets CPU, as much in either condition, and
+ * takes it from the victim's server (not from the victim). */
+static void pin_to(int cpu)
+{
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	assert_int_equal(sched_setaffinity(0, sizeof(set), &set), 0);
+}
+
+static void pin_server(ffb_server *srv)
+{
+	(void)srv;
+	pin_to(0); /* before run: its threads inherit it */
+}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -38,11 +72,9 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* p50 and p99 of n verified echo round trips, in ns. */
-static void measure(ffb_client *c, uint32_t n, uint64_t *p50, uint64_t *p99)
+/* n verified echo round trips, their latencies (ns) into lat. */
+static void measure(ffb_client *c, uint32_t n, uint64_t *lat)
 {
-	uint64_t *lat = calloc(n, sizeof(*lat));
-	assert_non_null(lat);
 	ffb_handle h;
 	uint8_t *d;
 	assert_int_equal(ffb_client_alloc(c, 64, &h), FFB_OK);
@@ -61,10 +93,14 @@ static void measure(ffb_client *c, uint32_t n, uint64_t *p50, uint64_t *p99)
 		assert_int_equal(d[63], i & 0xff);
 	}
 	assert_int_equal(ffb_client_free(c, h), FFB_OK);
+}
+
+/* Sort lat[0..n) and take its p50 and p99. */
+static void percentiles(uint64_t *lat, uint32_t n, uint64_t *p50, uint64_t *p99)
+{
 	qsort(lat, n, sizeof(*lat), cmp_u64);
 	*p50 = lat[n / 2];
 	*p99 = lat[n - 1 - n / 100];
-	free(lat);
 }
 
 /* Flooder child: take every session the server gives, keep knocking.
@@ -77,9 +113,19 @@ static void flooder(int out)
 	struct ffb_client_options o;
 	ffb_client_options_init(&o);
 	o.connect_timeout_ms = 2000;
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	long gap = 1000000000l / flood_rate;
 	for (;;) {
+		/* paced: one connect per gap, on an absolute schedule */
+		next.tv_nsec += gap;
+		if (next.tv_nsec >= 1000000000l) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000l;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 		ffb_client *c = NULL;
-		ffb_status st = ffb_client_connect(ts.path, &o, &c);
+		ffb_status st = ffb_client_connect(flood_path, &o, &c);
 		if (st == FFB_OK) {
 			if (n < 64)
 				held[n++] = c;
@@ -139,6 +185,7 @@ static pid_t spawn(void (*fn)(int), int *rd)
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(p[0]);
+		pin_to(0);
 		fn(p[1]);
 		_exit(0);
 	}
@@ -157,61 +204,108 @@ static void tally(int fd, unsigned *r, unsigned *c, unsigned *x)
 			*(buf[i] == 'r' ? r : buf[i] == 'c' ? c : x) += 1;
 }
 
+struct abuse {
+	unsigned refused, capped, bad; /* flooder refusals, hammer at its cap, wrong outcomes */
+	int maps_max;                  /* most arenas the victim's server held */
+	uint64_t ns;                   /* time the abusers ran */
+};
+
+/* One round: the hammer on the victim's server, the flooder on `target`;
+ * once both are at their caps, n victim calls into lat. */
+static void abused_round(ffb_client *v, const char *target, uint32_t n, uint64_t *lat, struct abuse *a)
+{
+	flood_path = target;
+	uint64_t t0 = test_now_ns();
+	int frd, hrd;
+	pid_t hp = spawn(hammer, &hrd);
+	pid_t fp = spawn(flooder, &frd);
+	unsigned refused = 0, capped = 0;
+	/* wait until the flooder holds every free session and is refused */
+	assert_true(WAIT_UNTIL((tally(frd, &refused, &capped, &a->bad), refused > 10), 5000));
+	assert_true(WAIT_UNTIL((tally(hrd, &refused, &capped, &a->bad), capped > 0), 5000));
+	int maps = count_arena_maps(ts.pid);
+	measure(v, n, lat);
+	int after = count_arena_maps(ts.pid);
+	tally(frd, &refused, &capped, &a->bad);
+	tally(hrd, &refused, &capped, &a->bad);
+	kill(fp, SIGKILL);
+	kill(hp, SIGKILL);
+	waitpid(fp, NULL, 0);
+	waitpid(hp, NULL, 0);
+	a->ns += test_now_ns() - t0;
+	close(frd);
+	close(hrd);
+	a->refused += refused;
+	a->capped += capped;
+	a->maps_max = maps > a->maps_max ? maps : a->maps_max;
+	a->maps_max = after > a->maps_max ? after : a->maps_max;
+	/* the abusers' sessions are gone before the next round */
+	assert_true(WAIT_UNTIL(count_arena_maps(ts.pid) == 1, 3000));
+	if (target == twin.path)
+		assert_true(WAIT_UNTIL(count_arena_maps(twin.pid) == 0, 3000));
+}
+
 static void caps_hold_and_spare_another_clients_p99(void **state)
 {
 	(void)state;
 	struct ffb_server_options o;
 	ffb_server_options_init(&o);
 	o.max_sessions = MAX_SESSIONS;
-	test_server_start_opts(&ts, NULL, &o);
+	test_server_start_opts(&ts, pin_server, &o);
+	test_server_start_opts(&twin, pin_server, &o);
+	pin_to(1);
 	ffb_client *v = NULL;
 	assert_int_equal(ffb_client_connect(ts.path, NULL, &v), FFB_OK);
-	uint32_t n = 200000;
-	const char *e = getenv("FFB_CAPS_CALLS");
-	if (e && atoi(e) > 100)
+	uint32_t n = 400000, rounds = 4;
+	const char *e = getenv("FFB_CAPS_CALLS"), *r = getenv("FFB_CAPS_ROUNDS"), *f = getenv("FFB_CAPS_FLOOD_RATE");
+	if (f && atol(f) > 0)
+		flood_rate = atol(f);
+	if (r && atoi(r) > 0)
+		rounds = (uint32_t)atoi(r);
+	if (e && atoi(e) > 100 * (int)rounds)
 		n = (uint32_t)atoi(e);
-	uint64_t a50, a99, b50, b99;
-	measure(v, n / 4, &a50, &a99); /* warm-up */
-	measure(v, n, &a50, &a99);
+	uint32_t per = n / rounds;
+	n = per * rounds;
+	uint64_t *alone = calloc(n, sizeof(uint64_t)), *own = calloc(n, sizeof(uint64_t)),
+		 *elsewhere = calloc(n, sizeof(uint64_t));
+	assert_true(alone && own && elsewhere);
+	measure(v, n / 4, alone); /* warm-up */
+	measure(v, n, alone);
 
-	int frd, hrd;
-	pid_t hp = spawn(hammer, &hrd);
-	pid_t fp = spawn(flooder, &frd);
-	unsigned refused = 0, capped = 0, bad = 0;
-	/* wait until the flooder holds every free session and is refused */
-	assert_true(WAIT_UNTIL((tally(frd, &refused, &capped, &bad), refused > 10), 5000));
-	assert_true(WAIT_UNTIL((tally(hrd, &refused, &capped, &bad), capped > 0), 5000));
-	int maps_max = count_arena_maps(ts.pid);
-	measure(v, n, &b50, &b99);
-	int maps = count_arena_maps(ts.pid);
-	if (maps > maps_max)
-		maps_max = maps;
-	tally(frd, &refused, &capped, &bad);
-	tally(hrd, &refused, &capped, &bad);
-	kill(fp, SIGKILL);
-	kill(hp, SIGKILL);
-	waitpid(fp, NULL, 0);
-	waitpid(hp, NULL, 0);
-	close(frd);
-	close(hrd);
+	struct abuse a_own = {0}, a_twin = {0};
+	for (uint32_t i = 0; i < rounds; i++) {
+		abused_round(v, ts.path, per, own + i * per, &a_own);
+		abused_round(v, twin.path, per, elsewhere + i * per, &a_twin);
+	}
+	uint64_t a50, a99, o50, o99, t50, t99;
+	percentiles(alone, n, &a50, &a99);
+	percentiles(own, n, &o50, &o99);
+	percentiles(elsewhere, n, &t50, &t99);
+	free(alone);
+	free(own);
+	free(elsewhere);
 
 	if (getenv("FFB_TEST_LOG"))
 		fprintf(stderr,
-			"caps: victim echo p50/p99 alone %.1f/%.1f us, under abuse %.1f/%.1f us; %u sessions refused "
-			"(TOO_MANY_SESSIONS), hammer at its in-flight cap %u+ times, server arenas max %d (cap %d)\n",
-			a50 / 1e3, a99 / 1e3, b50 / 1e3, b99 / 1e3, refused, capped, maps_max, MAX_SESSIONS);
-	assert_int_equal(bad, 0);
-	if (maps_max > MAX_SESSIONS)
-		fail_msg("the server held %d session arenas with max_sessions %d", maps_max, MAX_SESSIONS);
+			"caps: victim echo p50/p99: alone %.2f/%.2f us; flood on its server %.2f/%.2f us (%u refused, "
+			"%.0f/s); flood on a twin %.2f/%.2f us (%u refused, %.0f/s); hammer at its in-flight cap %u+ "
+			"times; server arenas max %d (cap %d); %u rounds of %u calls\n",
+			a50 / 1e3, a99 / 1e3, o50 / 1e3, o99 / 1e3, a_own.refused, a_own.refused * 1e9 / a_own.ns,
+			t50 / 1e3, t99 / 1e3, a_twin.refused, a_twin.refused * 1e9 / a_twin.ns,
+			a_own.capped + a_twin.capped, a_own.maps_max, MAX_SESSIONS, rounds, per);
+	assert_int_equal(a_own.bad + a_twin.bad, 0);
+	if (a_own.maps_max > MAX_SESSIONS)
+		fail_msg("the server held %d session arenas with max_sessions %d", a_own.maps_max, MAX_SESSIONS);
 	assert_true(test_server_alive(&ts));
-	if (!(b99 < 3 * a99 || b99 < a99 + 2000 * US))
-		fail_msg("victim p99 %llu us under abuse vs %llu us alone: want < 3x or < +2 ms",
-			 (unsigned long long)(b99 / US), (unsigned long long)(a99 / US));
-	/* the abusers' sessions are gone; the victim carries on */
-	ffb_result r;
-	assert_int_equal(ffb_client_call(v, FFB_FN_ECHO, (ffb_handle){0}, 0, 5 * SEC, &r), FFB_OK);
-	assert_true(WAIT_UNTIL(count_arena_maps(ts.pid) == 1, 3000));
+	assert_true(test_server_alive(&twin));
+	if (2 * o99 >= 3 * t99 + 500)
+		fail_msg("victim p99 %.2f us with the flood on its server vs %.2f us with it on a twin: want < 1.5x + 0.25 us",
+			 o99 / 1e3, t99 / 1e3);
+	/* the victim carries on */
+	ffb_result res;
+	assert_int_equal(ffb_client_call(v, FFB_FN_ECHO, (ffb_handle){0}, 0, 5 * SEC, &res), FFB_OK);
 	ffb_client_close(v);
+	assert_int_equal(test_server_stop(&twin, SIGTERM), 0);
 	assert_int_equal(test_server_stop(&ts, SIGTERM), 0);
 }
 

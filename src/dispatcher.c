@@ -1,0 +1,309 @@
+/*
+ * dispatcher.c — the server's dispatcher thread: the rings of the sessions
+ * the control thread handed it, and nothing else.
+ *
+ * The loop busy-polls every session's request ring (dispatch.c serves
+ * one) for spin_ns after the last work, then parks: it sets each ring's
+ * needs_wakeup flag (C3), re-checks, and sleeps in io_uring on every
+ * session's doorbell (a FUTEX_WAIT op on the request ring's p_tail where
+ * the kernel has it, else an eventfd poll), its inbox, and a 1 ms timer
+ * while a session waits for room in its response ring.
+ *
+ * A session is the dispatcher's from ADOPT until it says DETACHED: after
+ * a DETACH (or its own cut, FAILED) it cancels the session's ops and
+ * waits for their completions first, since the kernel still holds them.
+ */
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "server_internal.h"
+
+#define IORING_OP_FUTEX_WAIT_ 51 /* liburing 2.3 predates the helper */
+#define FUTEX2_SIZE_U32_ 0x02
+#define FUTEX_BITSET_MATCH_ANY_ 0xffffffffull
+#define URING_ENTRIES 256
+
+static void list_insert(struct ffb__session **head, struct ffb__session *s)
+{
+	s->d_prev = NULL;
+	s->d_next = *head;
+	if (*head)
+		(*head)->d_prev = s;
+	*head = s;
+}
+
+static void list_remove(struct ffb__session **head, struct ffb__session *s)
+{
+	if (s->d_prev)
+		s->d_prev->d_next = s->d_next;
+	else
+		*head = s->d_next;
+	if (s->d_next)
+		s->d_next->d_prev = s->d_prev;
+	s->d_next = s->d_prev = NULL;
+}
+
+int ffb__dispatcher_init(struct ffb__dispatcher *d, struct ffb_server *srv)
+{
+	memset(d, 0, sizeof(*d));
+	d->srv = srv;
+	d->inbox.fd = -1;
+	if (io_uring_queue_init(URING_ENTRIES, &d->ring, 0) < 0)
+		return -1;
+	if (ffb__mailbox_init(&d->inbox, FFB__TO_DISPATCHER) < 0) {
+		io_uring_queue_exit(&d->ring);
+		return -1;
+	}
+	d->op_inbox.kind = FFB__OP_INBOX;
+	return 0;
+}
+
+void ffb__dispatcher_destroy(struct ffb__dispatcher *d)
+{
+	if (!d->srv)
+		return;
+	io_uring_queue_exit(&d->ring);
+	ffb__mailbox_destroy(&d->inbox);
+	d->srv = NULL;
+}
+
+/* The kernel is done with every op of s: hand it back to control. */
+static void say_detached(struct ffb__dispatcher *d, struct ffb__session *s)
+{
+	list_remove(&d->zombies, s);
+	ffb__mail(&d->srv->inbox, s, FFB__MAIL_DETACHED);
+}
+
+/* Stop serving s: off the list, its ops cancelled. */
+static void stop_serving(struct ffb__dispatcher *d, struct ffb__session *s, int why)
+{
+	if (s->serving == FFB__SERVING)
+		list_remove(&d->sessions, s);
+	else
+		list_remove(&d->zombies, s);
+	s->serving = why;
+	ffb__cancel_op(&d->ring, &s->op_bell);
+	ffb__cancel_op(&d->ring, &s->op_ring);
+	list_insert(&d->zombies, s);
+	if (why == FFB__DETACHING && s->d_ops_pending == 0)
+		say_detached(d, s);
+}
+
+void ffb__dispatcher_fail(struct ffb__session *s, ffb_status why)
+{
+	struct ffb__dispatcher *d = &s->srv->disp;
+	if (s->serving != FFB__SERVING)
+		return;
+	stop_serving(d, s, FFB__FAILED);
+	s->failed_why = why;
+	ffb__mail(&s->srv->inbox, s, FFB__MAIL_FAILED);
+}
+
+static void take_mail(struct ffb__dispatcher *d)
+{
+	struct ffb__session *s = ffb__mail_take(&d->inbox), *next;
+	for (; s; s = next) {
+		next = s->got_next[FFB__TO_DISPATCHER];
+		uint8_t got = s->got[FFB__TO_DISPATCHER];
+		if (got & FFB__MAIL_ADOPT) {
+			s->serving = FFB__SERVING;
+			list_insert(&d->sessions, s);
+		}
+		if (got & FFB__MAIL_DETACH)
+			stop_serving(d, s, FFB__DETACHING);
+	}
+}
+
+static void arm_inbox(struct ffb__dispatcher *d)
+{
+	ffb__arm_poll(&d->ring, &d->op_inbox, NULL, d->inbox.fd, POLLIN);
+}
+
+static void arm_bell(struct ffb__dispatcher *d, struct ffb__session *s, uint32_t sleep_on)
+{
+	if (s->op_bell.armed)
+		return; /* still queued in the kernel: it will see the next wake */
+	if (!d->srv->futex_ok) {
+		ffb__arm_poll(&d->ring, &s->op_bell, &s->d_ops_pending, s->server_bell, POLLIN);
+		return;
+	}
+	struct io_uring_sqe *sqe = ffb__sqe(&d->ring);
+	/* K1: the kernel re-checks p_tail == sleep_on atomically with
+	 * FUTEX_WAKE; shared (not private) futex: the client maps the same
+	 * memfd page. */
+	io_uring_prep_rw(IORING_OP_FUTEX_WAIT_, sqe, FUTEX2_SIZE_U32_, &s->req.ctl->p_tail, 0, sleep_on);
+	sqe->rw_flags = 0;
+	sqe->addr3 = FUTEX_BITSET_MATCH_ANY_;
+	io_uring_sqe_set_data(sqe, &s->op_bell);
+	s->op_bell.armed = true;
+	s->d_ops_pending++;
+}
+
+/* Wake a parked client. Through io_uring, not write(2): the bell's file
+ * description is shared, and a client that cleared its O_NONBLOCK and
+ * filled the counter would block a plain write — and with it every
+ * session. With O_NONBLOCK intact io_uring writes inline; otherwise the
+ * write waits in an io-wq worker until the session is detached. A wake
+ * asked for while a write is in flight is sent when it completes (no
+ * loss). */
+void ffb__session_ring_client(struct ffb__session *s)
+{
+	if (s->op_ring.armed) {
+		s->ring_again = true;
+		return;
+	}
+	struct ffb__dispatcher *d = &s->srv->disp;
+	struct io_uring_sqe *sqe = ffb__sqe(&d->ring);
+	io_uring_prep_write(sqe, s->client_bell, &s->ring_one, sizeof(s->ring_one), 0);
+	io_uring_sqe_set_data(sqe, &s->op_ring);
+	s->op_ring.armed = true;
+	s->d_ops_pending++;
+	io_uring_submit(&d->ring); /* now: the client is asleep */
+	FFB__STAT_ADD(d->stats.wakeups_sent, 1);
+}
+
+static void on_completion(void *ctx, struct io_uring_cqe *cqe)
+{
+	struct ffb__dispatcher *d = ctx;
+	struct ffb__op *op = io_uring_cqe_get_data(cqe);
+	if (!op)
+		return; /* a cancel request's own completion */
+	op->armed = false;
+	if (op->kind == FFB__OP_INBOX) {
+		if (read(d->inbox.fd, &d->inbox_buf, sizeof(d->inbox_buf)) < 0) {
+			/* EAGAIN: the flag already told us */
+		}
+		take_mail(d);
+		if (!__atomic_load_n(&d->srv->control_done, __ATOMIC_ACQUIRE))
+			arm_inbox(d);
+		return;
+	}
+	struct ffb__session *s = op->s;
+	s->d_ops_pending--;
+	if (s->serving != FFB__SERVING) {
+		if (s->serving == FFB__DETACHING && s->d_ops_pending == 0)
+			say_detached(d, s);
+		return;
+	}
+	if (op->kind == FFB__OP_BELL) {
+		if (!d->srv->futex_ok)
+			ffb__bell_drain(s->server_bell);
+	} else if (s->ring_again) { /* FFB__OP_RING */
+		s->ring_again = false;
+		ffb__session_ring_client(s);
+	}
+}
+
+static unsigned reap(struct ffb__dispatcher *d)
+{
+	return ffb__reap(&d->ring, on_completion, d);
+}
+
+static bool service_all(struct ffb__dispatcher *d)
+{
+	bool did = false;
+	struct ffb__session *s = d->sessions, *next;
+	for (; s; s = next) {
+		next = s->d_next; /* service may fail s */
+		did |= ffb__session_service(s);
+	}
+	return did;
+}
+
+static void end_park(struct ffb__dispatcher *d)
+{
+	for (struct ffb__session *s = d->sessions; s; s = s->d_next)
+		ffb_ring_cons_end_park(&s->req);
+}
+
+/* Announce sleep on every ring (C3), arm doorbells, and wait for any
+ * completion or the timer. Returns early if work appeared. */
+static void park(struct ffb__dispatcher *d)
+{
+	bool timer = false;
+	struct ffb__session *s = d->sessions, *next;
+	for (; s; s = next) {
+		next = s->d_next;
+		if (s->blocked) {
+			timer = true; /* waiting for the client to make room */
+			continue;
+		}
+		uint32_t sleep_on;
+		int r = ffb_ring_cons_prepare_park(&s->req, &sleep_on);
+		if (r == FFB_RING_CORRUPT) {
+			FFB__STAT_ADD(d->stats.protocol_errors, 1);
+			ffb__dispatcher_fail(s, FFB_ERR_PROTOCOL);
+			continue;
+		}
+		if (r == 0) {
+			end_park(d);
+			return;
+		}
+		arm_bell(d, s, sleep_on);
+	}
+	if (ffb__mail_waiting(&d->inbox)) {
+		end_park(d);
+		return;
+	}
+	FFB__STAT_ADD(d->stats.parks, 1);
+	struct io_uring_cqe *cqe;
+	if (timer) {
+		struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};
+		io_uring_submit_and_wait_timeout(&d->ring, &cqe, 1, &ts, NULL);
+	} else {
+		io_uring_submit_and_wait(&d->ring, 1);
+	}
+	end_park(d);
+}
+
+void ffb__dispatcher_run(struct ffb__dispatcher *d)
+{
+	if (!d->op_inbox.armed)
+		arm_inbox(d);
+	uint64_t idle_since = 0; /* 0: busy */
+	unsigned busy = 0, idle = 0;
+	while (!__atomic_load_n(&d->srv->control_done, __ATOMIC_ACQUIRE)) {
+		/* Hot path: rings only. Mail, io_uring and the clock are
+		 * looked at when idle, and every 256th busy pass so a loaded
+		 * dispatcher still takes new sessions and lets go of old.
+		 * Once stop is asked, nothing more is taken off a ring: the
+		 * calls waiting there end CLOSED (control says goodbye). */
+		bool stopping = __atomic_load_n(&d->srv->stop_flag, __ATOMIC_RELAXED);
+		if (!stopping && service_all(d)) {
+			idle_since = 0;
+			if (++busy & 255)
+				continue;
+		}
+		if (ffb__mail_waiting(&d->inbox))
+			take_mail(d);
+		if (io_uring_sq_ready(&d->ring))
+			io_uring_submit(&d->ring);
+		if (reap(d)) {
+			idle_since = 0;
+			continue;
+		}
+		if (++idle & 7) { /* the clock every 8th idle pass */
+			ffb_cpu_relax();
+			continue;
+		}
+		uint64_t now = ffb__now_ns();
+		if (!idle_since)
+			idle_since = now;
+		if (now - idle_since < d->srv->opts.spin_ns)
+			continue;
+		park(d);
+		reap(d);
+		idle_since = 0;
+	}
+	/* Control freed every session, so every one was detached. */
+	ffb__cancel_op(&d->ring, &d->op_inbox);
+	while (d->op_inbox.armed) {
+		struct io_uring_cqe *cqe;
+		struct __kernel_timespec ts = {.tv_sec = 1};
+		if (io_uring_submit_and_wait_timeout(&d->ring, &cqe, 1, &ts, NULL) == -ETIME)
+			break;
+		reap(d);
+	}
+}
