@@ -352,7 +352,7 @@ static void run_op(struct fz *f, struct hostile *h)
 	case 2: { /* an entry built field by field */
 		struct ffb_ring_entry e;
 		uint8_t k = fz_u8(f);
-		e.kind = k < 250 ? 1u + k % 4u : fz_u32(f);
+		e.kind = k < 250 ? 1u + k % 5u : fz_u32(f); /* CALL LOOKUP RELEASE RESULT CALLV */
 		e.call_id = pick_call_id(f, h);
 		e.handle = pick_handle(f, h);
 		e.len = pick_len(f);
