@@ -45,7 +45,7 @@ static void take_mail(struct ffb_server *srv)
 		next = s->got_next[FFB__TO_CONTROL];
 		uint8_t got = s->got[FFB__TO_CONTROL];
 		if (got & FFB__MAIL_FAILED)
-			ffb__session_close(s, s->failed_why);
+			ffb__session_close(s, FFB_ERR_PROTOCOL);
 		if (got & FFB__MAIL_DETACHED)
 			ffb__session_detached(s);
 	}

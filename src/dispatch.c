@@ -18,7 +18,7 @@ static void violation(struct ffb__session *s, const char *what)
 {
 	FFB__STAT_ADD(s->srv->disp.stats.protocol_errors, 1);
 	ffb__log(FFB_LOG_WARN, "session %llu: protocol violation: %s", (unsigned long long)s->id, what);
-	ffb__dispatcher_fail(s, FFB_ERR_PROTOCOL);
+	ffb__dispatcher_fail(s);
 }
 
 /* Resolve a request's input block: 0/0, or a client block with len <= its

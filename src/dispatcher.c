@@ -91,13 +91,12 @@ static void stop_serving(struct ffb__dispatcher *d, struct ffb__session *s, int 
 		say_detached(d, s);
 }
 
-void ffb__dispatcher_fail(struct ffb__session *s, ffb_status why)
+void ffb__dispatcher_fail(struct ffb__session *s)
 {
 	struct ffb__dispatcher *d = &s->srv->disp;
 	if (s->serving != FFB__SERVING)
 		return;
 	stop_serving(d, s, FFB__FAILED);
-	s->failed_why = why;
 	ffb__mail(&s->srv->inbox, s, FFB__MAIL_FAILED);
 }
 
@@ -234,7 +233,7 @@ static void park(struct ffb__dispatcher *d)
 		int r = ffb_ring_cons_prepare_park(&s->req, &sleep_on);
 		if (r == FFB_RING_CORRUPT) {
 			FFB__STAT_ADD(d->stats.protocol_errors, 1);
-			ffb__dispatcher_fail(s, FFB_ERR_PROTOCOL);
+			ffb__dispatcher_fail(s);
 			continue;
 		}
 		if (r == 0) {

@@ -296,7 +296,7 @@ ffb_status ffb_server_start(ffb_server *s)
 {
 	if (!s)
 		return FFB_ERR_NULL_POINTER;
-	if (s->thread_started || __atomic_exchange_n(&s->running, true, __ATOMIC_ACQ_REL))
+	if (__atomic_exchange_n(&s->running, true, __ATOMIC_ACQ_REL))
 		return FFB_ERR_BUSY;
 	__atomic_store_n(&s->control_done, 0, __ATOMIC_RELAXED);
 	if (pthread_create(&s->disp.thread, NULL, dispatcher_thread, &s->disp) != 0)

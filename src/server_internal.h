@@ -43,7 +43,7 @@ struct ffb__op {
 enum {
 	FFB__MAIL_ADOPT = 1,    /* to dispatcher: serve this session */
 	FFB__MAIL_DETACH = 2,   /* to dispatcher: stop serving, cancel ops, say DETACHED */
-	FFB__MAIL_FAILED = 1,   /* to control: the rings broke the protocol, cut it */
+	FFB__MAIL_FAILED = 1,   /* to control: the rings broke the protocol, cut it (PROTOCOL) */
 	FFB__MAIL_DETACHED = 2, /* to control: the dispatcher is done with it, free it */
 };
 enum { FFB__TO_DISPATCHER = 0, FFB__TO_CONTROL = 1 };
@@ -95,7 +95,6 @@ struct ffb__session {
 	struct ffb__session *mail_next[2], *got_next[2];
 	uint8_t mail[2], got[2];
 	bool mail_linked[2];
-	ffb_status failed_why;        /* dispatcher writes before FAILED mail */
 };
 
 /* The dispatcher thread: the rings of the sessions it was handed. */
@@ -108,7 +107,6 @@ struct ffb__dispatcher {
 	struct ffb__session *sessions; /* serving */
 	struct ffb__session *zombies;  /* failed or detaching, ops in flight */
 	pthread_t thread;
-	bool thread_started;
 	struct ffb_server_stats stats; /* calls, protocol_errors, wakeups_sent, parks */
 };
 
@@ -185,7 +183,7 @@ int ffb__dispatcher_init(struct ffb__dispatcher *d, struct ffb_server *srv);
 void ffb__dispatcher_destroy(struct ffb__dispatcher *d);
 void ffb__dispatcher_run(struct ffb__dispatcher *d);
 /* The rings of s broke the protocol: stop serving it, tell control. */
-void ffb__dispatcher_fail(struct ffb__session *s, ffb_status why);
+void ffb__dispatcher_fail(struct ffb__session *s);
 void ffb__session_ring_client(struct ffb__session *s);
 
 /* dispatch.c: drain a session's request ring; true if it did anything. */

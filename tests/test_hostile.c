@@ -33,6 +33,7 @@
 #include <sys/un.h>
 
 #include "client_internal.h"
+#include "fake_server.h"
 #include "testutil.h"
 
 #define SEC 1000000000ll
@@ -1143,82 +1144,25 @@ static void in_process_server_counts_every_cut_and_frees_sessions(void **state)
 /* ===================================================================== */
 /* ---- hostile server against the C client ---------------------------- */
 
-struct fake {
-	int sock, bell, server_bell; /* server_bell: -1 with the futex doorbell */
-	char *base;
-	struct ffb_superblock sb;
-	struct ffb_ring_cons req;
-	struct ffb_ring_prod resp;
-	ffb_client *c;
-};
 
 /* A valid handshake from an in-process fake server: its hello is queued
  * before the client's handshake runs, so no thread is needed. */
 static uint32_t g_fake_start_index; /* where the fake's rings' indices start */
 static int g_fake_server_bell = -1;  /* >= 0: eventfd doorbell, this fd (taken over) */
 
-static void fake_start(struct fake *f, uint32_t ring)
+static void fake_start(struct fake_conn *f, uint32_t ring)
 {
 	struct ffb_server_options o;
 	small_options(&o, ring);
-	uint32_t flags = g_fake_server_bell >= 0 ? 0 : FFB_SB_FUTEX_DOORBELL;
-	f->server_bell = g_fake_server_bell;
+	int bell = g_fake_server_bell;
 	g_fake_server_bell = -1;
-	assert_int_equal(ffb__layout_compute(&o, 99, 0x42, flags, &f->sb), FFB_OK);
-	int memfd;
-	assert_int_equal(ffb__arena_create(&f->sb, &memfd, &f->base), FFB_OK);
-	/* Indices are free-running: a server may start them anywhere, with
-	 * each slot stamped as of the lap before (a zero stamp would read as
-	 * published at index UINT32_MAX). */
-	uint64_t rings[2] = {f->sb.req_ring_offset, f->sb.resp_ring_offset};
-	uint32_t sizes[2] = {f->sb.req_ring_entries, f->sb.resp_ring_entries};
-	for (int i = 0; i < 2; i++) {
-		struct ffb_ring_ctl *ctl = (struct ffb_ring_ctl *)(f->base + rings[i]);
-		struct ffb_ring_entry *slots = (struct ffb_ring_entry *)((char *)ctl + FFB_RING_CTL_SIZE);
-		ctl->p_tail = ctl->c_head = g_fake_start_index;
-		for (uint32_t k = 0; k < sizes[i]; k++) {
-			uint32_t idx = g_fake_start_index + k;
-			slots[idx & (sizes[i] - 1)].seq = idx + 1 - sizes[i];
-		}
-	}
-	f->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	int sv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	struct ffb_server_hello h = {.magic = FFB_SERVER_HELLO_MAGIC,
-				     .layout_version = FFB_LAYOUT_VERSION,
-				     .arena_size = f->sb.arena_size,
-				     .flags = flags,
-				     .nfds = flags ? 2 : 3,
-				     .session_id = 99,
-				     .max_inflight = f->sb.max_inflight};
-	int fds[3] = {memfd, f->bell, f->server_bell};
-	assert_int_equal(ffb__send_msg(sv[0], &h, sizeof(h), fds, h.nfds), FFB_OK);
-	close(memfd);
-	f->sock = sv[0];
-	struct ffb_client_options co;
-	ffb_client_options_init(&co);
-	co.connect_timeout_ms = 1000;
-	assert_int_equal(ffb__client_handshake(sv[1], &co, &f->c), FFB_OK);
-	struct ffb_client_hello ch;
-	assert_int_equal(recv(f->sock, &ch, sizeof(ch), MSG_DONTWAIT), sizeof(ch));
-	assert_true(ch.magic == FFB_CLIENT_HELLO_MAGIC);
-	assert_int_equal(ffb_ring_cons_attach(&f->req, f->base + f->sb.req_ring_offset, f->sb.req_ring_entries), 0);
-	assert_int_equal(ffb_ring_prod_attach(&f->resp, f->base + f->sb.resp_ring_offset, f->sb.resp_ring_entries),
-			 0);
-}
-
-static void fake_stop(struct fake *f)
-{
-	ffb_client_close(f->c);
-	munmap(f->base, f->sb.arena_size);
-	close(f->bell);
-	if (f->server_bell >= 0)
-		close(f->server_bell);
-	close(f->sock);
+	const char *failed = fake_conn_open(f, &o, bell, g_fake_start_index);
+	if (failed)
+		fail_msg("%s", failed);
 }
 
 /* Take one request off the ring (the client must have flushed it). */
-static struct ffb_ring_entry fake_take(struct fake *f)
+static struct ffb_ring_entry fake_take(struct fake_conn *f)
 {
 	assert_true(ffb_ring_cons_ready(&f->req) > 0);
 	struct ffb_ring_entry e;
@@ -1227,7 +1171,7 @@ static struct ffb_ring_entry fake_take(struct fake *f)
 	return e;
 }
 
-static void fake_answer(struct fake *f, uint64_t call_id, uint32_t kind, int32_t status, uint64_t handle,
+static void fake_answer(struct fake_conn *f, uint64_t call_id, uint32_t kind, int32_t status, uint64_t handle,
 			uint32_t len)
 {
 	assert_true(ffb_ring_prod_free(&f->resp, 1) > 0);
@@ -1236,7 +1180,7 @@ static void fake_answer(struct fake *f, uint64_t call_id, uint32_t kind, int32_t
 	ffb_ring_prod_push(&f->resp, &r);
 }
 
-static void fake_publish(struct fake *f)
+static void fake_publish(struct fake_conn *f)
 {
 	ffb_ring_prod_publish(&f->resp);
 	uint64_t one = 1;
@@ -1244,7 +1188,7 @@ static void fake_publish(struct fake *f)
 }
 
 /* Submit an async echo of `in` (len n) and flush; the fake takes it. */
-static uint64_t submit_taken(struct fake *f, ffb_handle in, uint32_t n, struct ffb_ring_entry *taken)
+static uint64_t submit_taken(struct fake_conn *f, ffb_handle in, uint32_t n, struct ffb_ring_entry *taken)
 {
 	uint64_t id;
 	assert_int_equal(ffb_client_submit(f->c, FFB_FN_ECHO, in, n, &id), FFB_OK);
@@ -1293,7 +1237,7 @@ static uint64_t proto_errors(ffb_client *c)
 static void forged_call_ids_are_dropped_never_delivered(void **state)
 {
 	(void)state;
-	struct fake f;
+	struct fake_conn f;
 	fake_start(&f, 16);
 	ffb_handle a = block_with(f.c, 40, 21);
 	struct ffb_ring_entry t;
@@ -1334,13 +1278,13 @@ static void forged_call_ids_are_dropped_never_delivered(void **state)
 	assert_true(check(d, 40, 21));
 	assert_int_equal(ffb_client_free(f.c, a), FFB_OK); /* OWNED again, not lent */
 	assert_int_equal(proto_errors(f.c), 0);
-	fake_stop(&f);
+	fake_conn_close(&f);
 }
 
 static void duplicate_and_late_results_are_dropped(void **state)
 {
 	(void)state;
-	struct fake f;
+	struct fake_conn f;
 	fake_start(&f, 8);
 	struct ffb_ring_entry t;
 	ffb_handle a = block_with(f.c, 16, 22);
@@ -1376,13 +1320,13 @@ static void duplicate_and_late_results_are_dropped(void **state)
 	assert_true(done[0].call_id == y);
 	assert_int_equal(done[0].result.len, 3);
 	assert_int_equal(ffb_client_free(f.c, a), FFB_OK);
-	fake_stop(&f);
+	fake_conn_close(&f);
 }
 
 static void client_handle_not_lent_is_refused(void **state)
 {
 	(void)state;
-	struct fake f;
+	struct fake_conn f;
 	fake_start(&f, 8);
 	struct ffb_ring_entry t;
 	ffb_handle a = block_with(f.c, 16, 23); /* lent to x */
@@ -1422,13 +1366,13 @@ static void client_handle_not_lent_is_refused(void **state)
 	assert_int_equal(ffb_client_free(f.c, c), FFB_OK);
 	assert_int_equal(ffb_client_free(f.c, b), FFB_OK);
 	assert_int_equal(proto_errors(f.c), 3);
-	fake_stop(&f);
+	fake_conn_close(&f);
 }
 
 static void server_handle_out_of_range_is_refused(void **state)
 {
 	(void)state;
-	struct fake f;
+	struct fake_conn f;
 	fake_start(&f, 8);
 	const struct ffb_heap_desc *sh = &f.sb.heaps[1];
 	uint32_t tag = f.sb.arena_tag;
@@ -1486,7 +1430,7 @@ static void server_handle_out_of_range_is_refused(void **state)
 	assert_int_equal(rel.kind, FFB_KIND_RELEASE);
 	assert_true(rel.handle == good);
 	assert_true(ffb_ring_cons_ready(&f.req) == 0);
-	fake_stop(&f);
+	fake_conn_close(&f);
 }
 
 static uint32_t g_resp_tail_jump;
@@ -1498,7 +1442,7 @@ static void corrupt_response_tail_fails_every_pending_call_with_protocol(void **
 	 * up to a ring ahead of the tail on entry stamps). */
 	const uint32_t jumps[] = {1, 0x80000000u, 0};
 	for (size_t j = 0; j < sizeof(jumps) / sizeof(jumps[0]); j++) {
-		struct fake f;
+		struct fake_conn f;
 		fake_start(&f, 8);
 		g_resp_tail_jump = j == 0 ? f.resp.size + 1 : j == 2 ? -(f.resp.size + 1) : jumps[j];
 		struct ffb_ring_entry t;
@@ -1523,14 +1467,14 @@ static void corrupt_response_tail_fails_every_pending_call_with_protocol(void **
 		assert_int_equal(ffb_client_submit(f.c, FFB_FN_ECHO, (ffb_handle){0}, 0, &id), FFB_ERR_PROTOCOL);
 		assert_int_equal(ffb_client_flush(f.c), FFB_ERR_PROTOCOL);
 		assert_true(proto_errors(f.c) >= 1);
-		fake_stop(&f);
+		fake_conn_close(&f);
 	}
 }
 
 static void corrupt_request_head_is_protocol_on_next_submit(void **state)
 {
 	(void)state;
-	struct fake f;
+	struct fake_conn f;
 	fake_start(&f, 8);
 	struct ffb_ring_entry t;
 	for (int i = 0; i < 8; i++) {
@@ -1546,7 +1490,7 @@ static void corrupt_request_head_is_protocol_on_next_submit(void **state)
 	uint64_t id;
 	assert_int_equal(ffb_client_submit(f.c, FFB_FN_ECHO, (ffb_handle){0}, 0, &id), FFB_ERR_PROTOCOL);
 	assert_int_equal(proto_errors(f.c), 1);
-	fake_stop(&f);
+	fake_conn_close(&f);
 }
 
 static void goodbye_and_garbage_on_socket_end_pending_calls(void **state)
@@ -1554,7 +1498,7 @@ static void goodbye_and_garbage_on_socket_end_pending_calls(void **state)
 	(void)state;
 	for (int v = 0; v < 4; v++) {
 		int fds_before = count_fds(0);
-		struct fake f;
+		struct fake_conn f;
 		fake_start(&f, 8);
 		struct ffb_ring_entry t;
 		uint64_t ids[2];
@@ -1580,7 +1524,7 @@ static void goodbye_and_garbage_on_socket_end_pending_calls(void **state)
 			assert_int_equal(done[i].result.status, want);
 		}
 		assert_true(done[0].call_id != done[1].call_id);
-		fake_stop(&f);
+		fake_conn_close(&f);
 		assert_int_equal(count_fds(0), fds_before);
 		assert_int_equal(count_arena_maps(0), 0);
 	}
@@ -1593,7 +1537,7 @@ static void goodbye_and_garbage_on_socket_end_pending_calls(void **state)
 static void long_message_from_server_ends_pending_calls_with_protocol(void **state)
 {
 	(void)state;
-	struct fake f;
+	struct fake_conn f;
 	fake_start(&f, 8);
 	struct ffb_ring_entry t;
 	uint64_t id = submit_taken(&f, (ffb_handle){0}, 0, &t);
@@ -1603,7 +1547,7 @@ static void long_message_from_server_ends_pending_calls_with_protocol(void **sta
 	struct ffb_completion done[2];
 	uint32_t n = poll_all(f.c, done, 2, SEC);
 	ffb_status st = n == 1 ? done[0].result.status : FFB_ERR_UNKNOWN;
-	fake_stop(&f);
+	fake_conn_close(&f);
 	assert_int_equal(n, 1);
 	assert_true(done[0].call_id == id);
 	assert_int_equal(st, FFB_ERR_PROTOCOL);
@@ -1620,7 +1564,7 @@ static void random_results_never_reach_the_wrong_call(void **state)
 	int fds_before = count_fds(0);
 	uint64_t t0 = test_now_ns();
 	for (int round = 0; round < 200; round++) {
-		struct fake f;
+		struct fake_conn f;
 		fake_start(&f, 8);
 		uint32_t tag = f.sb.arena_tag;
 		for (int step = 0; step < 20 && !f.c->dead; step++) {
@@ -1715,7 +1659,7 @@ static void random_results_never_reach_the_wrong_call(void **state)
 				(void)fake_take(&f);
 		}
 		n_dead += f.c->dead != 0;
-		fake_stop(&f);
+		fake_conn_close(&f);
 	}
 	if (getenv("FFB_TEST_LOG"))
 		fprintf(stderr, "random results: %u delivered as sent (%u with a server block), %u refused, %u sessions failed\n",
@@ -1732,7 +1676,7 @@ static void ring_indices_crossing_u32_wrap_deliver_correctly(void **state)
 {
 	(void)state;
 	g_fake_start_index = UINT32_MAX - 5;
-	struct fake f;
+	struct fake_conn f;
 	fake_start(&f, 8);
 	g_fake_start_index = 0;
 	assert_true(f.c->req.tail == UINT32_MAX - 5 && f.c->resp.head == UINT32_MAX - 5);
@@ -1774,7 +1718,7 @@ static void ring_indices_crossing_u32_wrap_deliver_correctly(void **state)
 	}
 	assert_true(f.c->resp.head < 100); /* it did wrap */
 	assert_int_equal(dropped(f.c) + proto_errors(f.c), 0);
-	fake_stop(&f);
+	fake_conn_close(&f);
 }
 
 /* FAILS against the current src/ (reported bug): client_call.c
@@ -1794,7 +1738,7 @@ static void blocking_full_server_bell_cannot_hang_a_call(void **state)
 	uint64_t max = 0xfffffffffffffffeull; /* one more write would block */
 	assert_int_equal(write(sb, &max, sizeof(max)), sizeof(max));
 	g_fake_server_bell = sb;
-	struct fake f;
+	struct fake_conn f;
 	fake_start(&f, 8);
 	assert_false(f.c->futex);
 	/* the fake server "is parked": it asks to be woken */
@@ -1813,7 +1757,7 @@ static void blocking_full_server_bell_cannot_hang_a_call(void **state)
 		kill(child, SIGKILL);
 		waitpid(child, &status, 0);
 	}
-	fake_stop(&f);
+	fake_conn_close(&f);
 	assert_true(exited); /* the client hung in write(server_bell) */
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);

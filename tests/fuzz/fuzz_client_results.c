@@ -37,7 +37,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
-#include "client_internal.h"
+#include "../fake_server.h"
 #include "fuzzutil.h"
 
 #define RING 8u
@@ -60,12 +60,7 @@ struct call {
 };
 
 struct fake {
-	int sock, bell, server_bell; /* server_bell: -1 with the futex doorbell */
-	char *base;
-	struct ffb_superblock sb;
-	struct ffb_ring_cons req;
-	struct ffb_ring_prod resp;
-	ffb_client *c;
+	struct fake_conn k; /* the session, server end and client */
 	struct call calls[MAX_CALLS];
 	unsigned ncalls;
 	struct ffb_ring_entry taken[MAX_TAKEN]; /* requests the fake took */
@@ -91,47 +86,12 @@ static void fake_start(struct fake *f, bool eventfd_bell, uint32_t start)
 	ffb_server_options_init(&o);
 	o.ring_entries = RING;
 	memcpy(o.class_counts, counts, sizeof(counts));
-	uint32_t flags = eventfd_bell ? 0 : FFB_SB_FUTEX_DOORBELL;
-	int memfd;
-	if (ffb__layout_compute(&o, 99, 0x42, flags, &f->sb) != FFB_OK ||
-	    ffb__arena_create(&f->sb, &memfd, &f->base) != FFB_OK)
-		die("fake arena");
-	/* Indices are free-running: a server may start them anywhere. */
-	uint64_t rings[2] = {f->sb.req_ring_offset, f->sb.resp_ring_offset};
-	for (int i = 0; i < 2; i++) {
-		struct ffb_ring_ctl *ctl = (struct ffb_ring_ctl *)(f->base + rings[i]);
-		ctl->p_tail = ctl->c_head = start;
-	}
-	f->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	f->server_bell = eventfd_bell ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
-	int sv[2];
-	if (f->bell < 0 || (eventfd_bell && f->server_bell < 0) ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-		die("fake fds: %s", strerror(errno));
-	struct ffb_server_hello h = {.magic = FFB_SERVER_HELLO_MAGIC,
-				     .layout_version = FFB_LAYOUT_VERSION,
-				     .arena_size = f->sb.arena_size,
-				     .flags = flags,
-				     .nfds = flags ? 2 : 3,
-				     .session_id = 99,
-				     .max_inflight = f->sb.max_inflight};
-	int fds[3] = {memfd, f->bell, f->server_bell};
-	if (ffb__send_msg(sv[0], &h, sizeof(h), fds, h.nfds) != FFB_OK)
-		die("fake hello");
-	close(memfd);
-	f->sock = sv[0];
-	struct ffb_client_options co;
-	ffb_client_options_init(&co);
-	co.connect_timeout_ms = 1000;
-	ffb_status st = ffb__client_handshake(sv[1], &co, &f->c);
-	if (st != FFB_OK)
-		die("client handshake with the fake: %s", ffb_status_name(st));
-	struct ffb_client_hello ch;
-	if (recv(f->sock, &ch, sizeof(ch), MSG_DONTWAIT) != (ssize_t)sizeof(ch) || ch.magic != FFB_CLIENT_HELLO_MAGIC)
-		die("client hello");
-	if (ffb_ring_cons_attach(&f->req, f->base + f->sb.req_ring_offset, f->sb.req_ring_entries) != 0 ||
-	    ffb_ring_prod_attach(&f->resp, f->base + f->sb.resp_ring_offset, f->sb.resp_ring_entries) != 0)
-		die("fake ring views");
+	int bell = eventfd_bell ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+	if (eventfd_bell && bell < 0)
+		die("fake server bell: %s", strerror(errno));
+	const char *failed = fake_conn_open(&f->k, &o, bell, start);
+	if (failed)
+		die("%s: %s", failed, strerror(errno));
 }
 
 /* ---- bookkeeping and the properties ------------------------------------- */
@@ -164,14 +124,14 @@ static void check_result(struct fake *f, const struct call *k, const ffb_result 
 		       w->handle == r->handle.id && w->len == r->len;
 	}
 	bool failed = r->handle.id == 0 && r->len == 0 &&
-		      (r->status == FFB_ERR_PROTOCOL || (f->c->dead && r->status == f->c->dead));
+		      (r->status == FFB_ERR_PROTOCOL || (f->k.c->dead && r->status == f->k.c->dead));
 	if (!sent && !failed)
 		die("call %#llx got status %d handle %#llx len %u: no RESULT with its id said so",
 		    (unsigned long long)k->id, (int)r->status, (unsigned long long)r->handle.id, r->len);
 	if (r->handle.id) {
 		void *d;
 		uint32_t cap = 0;
-		ffb_status st = ffb_client_data(f->c, r->handle, &d, &cap);
+		ffb_status st = ffb_client_data(f->k.c, r->handle, &d, &cap);
 		if (st != FFB_OK || r->len > cap)
 			die("call %#llx: reply handle %#llx is not the caller's (%s) or len %u is over its block %u",
 			    (unsigned long long)k->id, (unsigned long long)r->handle.id, ffb_status_name(st), r->len, cap);
@@ -181,15 +141,15 @@ static void check_result(struct fake *f, const struct call *k, const ffb_result 
 				    (unsigned long long)r->handle.id);
 		} else if (f->nheld < MAX_HELD) {
 			f->held[f->nheld++] = r->handle.id;
-		} else if ((st = ffb_client_free(f->c, r->handle)) != FFB_OK) {
+		} else if ((st = ffb_client_free(f->k.c, r->handle)) != FFB_OK) {
 			die("a reply block does not free: %s", ffb_status_name(st));
 		}
 	}
 	if (k->in) {
 		/* A call the dying session failed leaves its block lent
 		 * (given up with the session); any real answer returns it. */
-		ffb_status st = ffb_client_free(f->c, (ffb_handle){k->in});
-		if (st != FFB_OK && !(failed && f->c->dead && st == FFB_ERR_BUSY))
+		ffb_status st = ffb_client_free(f->k.c, (ffb_handle){k->in});
+		if (st != FFB_OK && !(failed && f->k.c->dead && st == FFB_ERR_BUSY))
 			die("call %#llx finished (%d) but its input block does not free: %s", (unsigned long long)k->id,
 			    (int)r->status, ffb_status_name(st));
 	}
@@ -214,7 +174,7 @@ static ffb_status poll_once(struct fake *f, int64_t timeout_ns)
 {
 	struct ffb_completion done[16];
 	uint32_t n = 0;
-	ffb_status st = ffb_client_poll(f->c, done, 16, &n, timeout_ns);
+	ffb_status st = ffb_client_poll(f->k.c, done, 16, &n, timeout_ns);
 	if (st != FFB_OK && n)
 		die("poll returned %s with %u completions", ffb_status_name(st), n);
 	check_completions(f, done, n);
@@ -230,7 +190,7 @@ static uint64_t pick_id(struct fz *z, struct fake *f)
 	switch (sel % 6) {
 	case 0: id = f->ntaken ? f->taken[fz_u8(z) % f->ntaken].call_id : 0; break;
 	case 1: id = f->ncalls ? f->calls[fz_u8(z) % f->ncalls].id : 0; break; /* pending, done or abandoned */
-	case 2: id = next_call_id(f->c); break;                               /* staged for the next call */
+	case 2: id = next_call_id(f->k.c); break;                               /* staged for the next call */
 	case 3: id = fz_u8(z); break;
 	default: id = fz_u64(z); break;
 	}
@@ -246,7 +206,7 @@ static uint64_t pick_handle(struct fz *z, struct fake *f)
 	case 0: return 0;
 	case 1: return f->ntaken ? f->taken[fz_u8(z) % f->ntaken].handle : 0; /* a request's own block */
 	case 2: { /* a server block by its fields */
-		uint32_t tag = sel & 0x80 ? fz_u8(z) : f->sb.arena_tag;
+		uint32_t tag = sel & 0x80 ? fz_u8(z) : f->k.sb.arena_tag;
 		uint8_t b = fz_u8(z);
 		uint32_t gen = 1u + fz_u8(z) % 4u;
 		return FFB_HANDLE_MAKE(gen, tag, FFB_HEAP_SERVER, b % 5u, (b >> 3) % 20u);
@@ -294,7 +254,7 @@ static bool log_written(struct fake *f, const struct ffb_ring_entry *e)
 
 static uint32_t *word(struct fake *f, unsigned which)
 {
-	struct ffb_ring_ctl *ring = which < 3 ? f->req.ctl : f->resp.ctl;
+	struct ffb_ring_ctl *ring = which < 3 ? f->k.req.ctl : f->k.resp.ctl;
 	switch (which % 3) {
 	case 0: return &ring->p_tail;
 	case 1: return &ring->c_head;
@@ -310,7 +270,7 @@ static ffb_handle input_block(struct fz *z, struct fake *f, uint8_t sel, uint32_
 	*len = 0;
 	if (sel & 0x10) {
 		uint32_t n = 1 + fz_u8(z) * 8u;
-		if (ffb_client_alloc(f->c, n, &in) == FFB_OK)
+		if (ffb_client_alloc(f->k.c, n, &in) == FFB_OK)
 			*len = sel & 0x20 ? n : 0;
 		else
 			in.id = 0;
@@ -325,13 +285,13 @@ static void submit(struct fz *z, struct fake *f)
 	ffb_handle in = input_block(z, f, sel, &len);
 	uint32_t fn = sel & 1 ? fz_u32(z) : FFB_FN_ECHO;
 	uint64_t id;
-	ffb_status st = ffb_client_submit(f->c, fn, in, len, &id);
+	ffb_status st = ffb_client_submit(f->k.c, fn, in, len, &id);
 	if (st == FFB_OK && !new_call(f, id, in.id, C_PENDING))
 		st = FFB_ERR_UNKNOWN; /* cannot happen: MAX_CALLS > MAX_OPS */
-	if (st != FFB_OK && in.id && ffb_client_free(f->c, in) != FFB_OK)
+	if (st != FFB_OK && in.id && ffb_client_free(f->k.c, in) != FFB_OK)
 		die("a block whose submit failed (%s) does not free", ffb_status_name(st));
 	if (sel & 2)
-		ffb_client_flush(f->c);
+		ffb_client_flush(f->k.c);
 }
 
 static void sync_call(struct fz *z, struct fake *f)
@@ -339,9 +299,9 @@ static void sync_call(struct fz *z, struct fake *f)
 	uint8_t sel = fz_u8(z);
 	uint32_t len;
 	ffb_handle in = input_block(z, f, sel, &len);
-	uint64_t id = next_call_id(f->c);
+	uint64_t id = next_call_id(f->k.c);
 	ffb_result r;
-	ffb_status st = ffb_client_call(f->c, FFB_FN_ECHO, in, len, sel & 2 ? 0 : 200 * US, &r);
+	ffb_status st = ffb_client_call(f->k.c, FFB_FN_ECHO, in, len, sel & 2 ? 0 : 200 * US, &r);
 	if (st != r.status)
 		die("ffb_client_call returned %s but its result says %s", ffb_status_name(st), ffb_status_name(r.status));
 	/* A status the transport also uses, with no reply: either way the
@@ -353,8 +313,8 @@ static void sync_call(struct fz *z, struct fake *f)
 		return;
 	}
 	if (bare && st == FFB_ERR_TOO_MANY_CALLS) {
-		ffb_status fst = in.id ? ffb_client_free(f->c, in) : FFB_OK;
-		if (fst != FFB_OK && !(f->c->dead && fst == FFB_ERR_BUSY))
+		ffb_status fst = in.id ? ffb_client_free(f->k.c, in) : FFB_OK;
+		if (fst != FFB_OK && !(f->k.c->dead && fst == FFB_ERR_BUSY))
 			die("the block of a call refused for TOO_MANY_CALLS does not free: %s", ffb_status_name(fst));
 		return;
 	}
@@ -366,7 +326,7 @@ static void sync_call(struct fz *z, struct fake *f)
 static void socket_op(struct fz *z, struct fake *f)
 {
 	uint8_t sel = fz_u8(z);
-	if (f->sock < 0)
+	if (f->k.sock < 0)
 		return;
 	switch (sel % 4) {
 	case 0:
@@ -375,7 +335,7 @@ static void socket_op(struct fz *z, struct fake *f)
 		if (sel & 0x80)
 			bye.magic ^= 1ull << (fz_u8(z) % 64);
 		int efd[2] = {eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC)};
-		ffb__send_msg(f->sock, &bye, sizeof(bye), efd, sel % 4 == 1 ? 2 : 0);
+		ffb__send_msg(f->k.sock, &bye, sizeof(bye), efd, sel % 4 == 1 ? 2 : 0);
 		close(efd[0]);
 		close(efd[1]);
 		break;
@@ -384,12 +344,12 @@ static void socket_op(struct fz *z, struct fake *f)
 		uint8_t buf[80];
 		uint8_t n = 1 + fz_u8(z) % 80;
 		fz_bytes(z, buf, n);
-		(void)!send(f->sock, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)!send(f->k.sock, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		break;
 	}
 	default: /* hang up */
-		close(f->sock);
-		f->sock = -1;
+		close(f->k.sock);
+		f->k.sock = -1;
 		break;
 	}
 }
@@ -403,23 +363,23 @@ static void run_op(struct fz *z, struct fake *f)
 		submit(z, f);
 		break;
 	case 2: { /* take every published request */
-		int ready = ffb_ring_cons_ready(&f->req);
+		int ready = ffb_ring_cons_ready(&f->k.req);
 		for (int i = 0; i < ready; i++) {
 			struct ffb_ring_entry e;
-			ffb_ring_cons_pop(&f->req, &e);
+			ffb_ring_cons_pop(&f->k.req, &e);
 			if (f->ntaken < MAX_TAKEN)
 				f->taken[f->ntaken++] = e;
 		}
 		if (ready > 0)
-			ffb_ring_cons_release(&f->req);
+			ffb_ring_cons_release(&f->k.req);
 		break;
 	}
 	case 3:
 	case 4: { /* answer into the next response slot */
 		struct ffb_ring_entry e;
 		make_entry(z, f, &e);
-		if (ffb_ring_prod_free(&f->resp, 1) > 0 && log_written(f, &e))
-			ffb_ring_prod_push(&f->resp, &e);
+		if (ffb_ring_prod_free(&f->k.resp, 1) > 0 && log_written(f, &e))
+			ffb_ring_prod_push(&f->k.resp, &e);
 		break;
 	}
 	case 5: { /* write any response slot in place */
@@ -427,14 +387,14 @@ static void run_op(struct fz *z, struct fake *f)
 		struct ffb_ring_entry e;
 		make_entry(z, f, &e);
 		if (log_written(f, &e))
-			f->resp.slots[slot & f->resp.mask] = e;
+			f->k.resp.slots[slot & f->k.resp.mask] = e;
 		break;
 	}
 	case 6: { /* publish, ring the client's bell (always, or if it asked) */
 		uint8_t sel = fz_u8(z);
-		if (ffb_ring_prod_publish(&f->resp) || (sel & 1)) {
+		if (ffb_ring_prod_publish(&f->k.resp) || (sel & 1)) {
 			uint64_t one = 1;
-			(void)!write(f->bell, &one, sizeof(one));
+			(void)!write(f->k.bell, &one, sizeof(one));
 		}
 		break;
 	}
@@ -455,7 +415,7 @@ static void run_op(struct fz *z, struct fake *f)
 		uint8_t i = fz_u8(z);
 		if (f->nheld) {
 			i %= f->nheld;
-			ffb_status st = ffb_client_free(f->c, (ffb_handle){f->held[i]});
+			ffb_status st = ffb_client_free(f->k.c, (ffb_handle){f->held[i]});
 			if (st != FFB_OK)
 				die("a held reply block does not free: %s", ffb_status_name(st));
 			f->held[i] = f->held[--f->nheld];
@@ -482,9 +442,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		run_op(&z, &f);
 
 	/* The fake hangs up: every call still pending completes once. */
-	if (f.sock >= 0) {
-		close(f.sock);
-		f.sock = -1;
+	if (f.k.sock >= 0) {
+		close(f.k.sock);
+		f.k.sock = -1;
 	}
 	for (int i = 0; i < MAX_CALLS; i++)
 		if (poll_once(&f, 100 * MS) != FFB_OK)
@@ -492,18 +452,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned j = 0; j < f.ncalls; j++)
 		if (f.calls[j].state == C_PENDING)
 			die("call %#llx still pending after the server hung up (client dead: %s)",
-			    (unsigned long long)f.calls[j].id, ffb_status_name(f.c->dead));
+			    (unsigned long long)f.calls[j].id, ffb_status_name(f.k.c->dead));
 	for (unsigned j = 0; j < f.nheld; j++) {
-		ffb_status st = ffb_client_free(f.c, (ffb_handle){f.held[j]});
+		ffb_status st = ffb_client_free(f.k.c, (ffb_handle){f.held[j]});
 		if (st != FFB_OK)
 			die("a held reply block does not free at the end: %s", ffb_status_name(st));
 	}
 
-	ffb_client_close(f.c);
-	munmap(f.base, f.sb.arena_size);
-	close(f.bell);
-	if (f.server_bell >= 0)
-		close(f.server_bell);
+	fake_conn_close(&f.k);
 	if (count_fds() != base_fds && (dump_fds(), 1))
 		die("%d fds open, %d before the input", count_fds(), base_fds);
 	if (count_arena_maps() != 0)
