@@ -52,9 +52,9 @@ $(BUILD)/libffb.so: $(LIB_OBJS) mk/libffb.map
 		$(SANFLAGS) -o $@.$(VERSION) $(LIB_OBJS) $(LIBS)
 	$(Q)ln -sf libffb.so.$(VERSION) $@.$(SOVERSION) && ln -sf libffb.so.$(VERSION) $@
 
-$(BUILD)/ffb: src/tool/ffb.c $(BUILD)/libffb.a
+$(BUILD)/ffb: $(wildcard src/tool/*.c src/tool/*.h) $(BUILD)/libffb.a
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(FFB_CFLAGS) -o $@ $< $(BUILD)/libffb.a $(LIBS)
+	$(Q)$(CC) $(FFB_CFLAGS) -o $@ $(wildcard src/tool/*.c) $(BUILD)/libffb.a $(LIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fake_server.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
 	@mkdir -p $(dir $@)
@@ -79,7 +79,7 @@ test-rust:
 	$(Q)if [ -f rust/Cargo.toml ]; then cd rust && cargo test --quiet ; fi
 
 # ASan+UBSan on every C test; TSan where both ends share a process.
-TSAN_TESTS := test_ring test_registry test_echo
+TSAN_TESTS := test_ring test_registry test_echo test_pool
 test-sanitizers:
 	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=address
 	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=undefined

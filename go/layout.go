@@ -5,7 +5,7 @@
 package ffb
 
 // LayoutVersion is the protocol layout version this package speaks.
-const LayoutVersion = 2
+const LayoutVersion = 3
 
 // Magic numbers: ASCII tags read as little-endian u64.
 const (
@@ -91,6 +91,7 @@ const (
 	kindRelease = 3
 	kindResult  = 4
 	kindCallV   = 5
+	kindCancel  = 6
 )
 
 // Handshake messages.

@@ -70,6 +70,7 @@ func TestLayoutDefinesMatchCHeader(t *testing.T) {
 		"FFB_KIND_RELEASE":       kindRelease,
 		"FFB_KIND_RESULT":        kindResult,
 		"FFB_KIND_CALLV":         kindCallV,
+		"FFB_KIND_CANCEL":        kindCancel,
 		"FFB_HANDLE_INDEX_BITS":  handleIndexBits,
 		"FFB_HANDLE_CLASS_SHIFT": handleClassShift,
 		"FFB_HANDLE_CLASS_BITS":  handleClassBits,

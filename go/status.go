@@ -42,6 +42,7 @@ const (
 	CodeClosed           Code = 25
 	CodeWouldBlock       Code = 26
 	CodeBusy             Code = 27
+	CodeCancelled        Code = 28
 	CodeUnknown          Code = 99
 )
 
@@ -74,6 +75,7 @@ var codeNames = map[Code]string{
 	CodeClosed:           "CLOSED",
 	CodeWouldBlock:       "WOULD_BLOCK",
 	CodeBusy:             "BUSY",
+	CodeCancelled:        "CANCELLED",
 	CodeUnknown:          "UNKNOWN",
 }
 
@@ -81,7 +83,7 @@ var codeNames = map[Code]string{
 // new on each call.
 func Codes() []Code {
 	out := make([]Code, 0, len(codeNames))
-	for c := CodeOK; c <= CodeBusy; c++ {
+	for c := CodeOK; c <= CodeCancelled; c++ {
 		out = append(out, c)
 	}
 	return append(out, CodeUnknown)
@@ -153,6 +155,7 @@ var (
 	ErrClosed           = &Error{Code: CodeClosed}
 	ErrWouldBlock       = &Error{Code: CodeWouldBlock}
 	ErrBusy             = &Error{Code: CodeBusy}
+	ErrCancelled        = &Error{Code: CodeCancelled}
 	ErrUnknown          = &Error{Code: CodeUnknown}
 )
 

@@ -11,13 +11,19 @@
  * input.
  *
  * Threads: an ffb_server may be used from any thread (registration is
- * thread-safe). A running server has two threads: the dispatcher, which
- * serves the rings and runs the callbacks (the thread that called
- * ffb_server_run, or the one ffb_server_start made), and a control
- * thread for the socket side (accepts, handshakes, refusals, hang-ups),
- * so no flood of connects delays a call. An ffb_client is used by one
- * thread at a time (it owns the producer end of the request ring and the
- * consumer end of the response ring).
+ * thread-safe). A running server has a control thread for the socket
+ * side (accepts, handshakes, refusals, hang-ups), so no flood of connects
+ * delays a call; `dispatchers` threads that serve the rings (each session
+ * belongs to one of them, chosen at admission, so every ring keeps one
+ * producer and one consumer) and run the *inline* callbacks; and a pool
+ * of `workers` threads that run the *pooled* callbacks. Where a callback
+ * runs is declared when it is registered (ffb_server_register_flags):
+ * inline for callbacks that take microseconds and never block (the
+ * built-ins), the pool for anything else, so a slow callback delays no
+ * other session. Any callback may keep its call (ffb_call_defer) and
+ * answer it later from any thread (ffb_call_finish). An ffb_client is
+ * used by one thread at a time (it owns the producer end of the request
+ * ring and the consumer end of the response ring).
  */
 #ifndef FFB_H
 #define FFB_H
@@ -65,10 +71,20 @@ void ffb_set_log(ffb_log_fn fn, void *ctx, int max_level);
 
 /* A callback: reads its input with ffb_call_data/len, answers with one of
  * ffb_call_reply_* (or nothing: an empty reply), and returns FFB_OK or an
- * error code (optionally with ffb_call_set_error for a message). Runs on
- * the server's dispatcher thread; must not block for long and must not
- * unregister callbacks. */
+ * error code (optionally with ffb_call_set_error for a message). An
+ * inline callback runs on a dispatcher thread and must not block (it
+ * delays every session of that dispatcher while it runs; one that runs
+ * past inline_budget_ns is counted in slow_inline_calls and logged once);
+ * a pooled one runs on a worker and may take as long as it likes. A
+ * callback must not unregister callbacks. It may keep its call instead of
+ * answering (ffb_call_defer); then its return value is ignored. */
 typedef ffb_status (*ffb_callback_fn)(ffb_call *call, void *ctx);
+
+/* Where a callback runs (ffb_server_register_flags). */
+enum ffb_callback_flags {
+	FFB_CB_INLINE = 0, /* on the dispatcher thread of the calling session */
+	FFB_CB_POOL = 1    /* on a worker of the server's pool */
+};
 
 struct ffb_server_options {
 	uint32_t max_sessions;          /* per-server cap (default 64) */
@@ -83,8 +99,15 @@ struct ffb_server_options {
 	const uid_t *allowed_uids;      /* extra uids allowed, copied */
 	int use_futex_doorbell;         /* 1: io_uring FUTEX_WAIT where the
 					 * kernel has it (default); 0: eventfd */
+	uint32_t dispatchers;           /* dispatcher threads, 1..64 (1) */
+	uint32_t workers;               /* pool threads, 0..1024 (online
+					 * CPUs); 0: no pool, FFB_CB_POOL
+					 * registrations are refused */
+	uint32_t worker_spin_ns;        /* a worker's busy-poll before it
+					 * sleeps (20 us) */
+	uint32_t inline_budget_ns;      /* an inline callback that runs longer
+					 * is slow (200 us) */
 };
-
 /* Fill `o` with the defaults listed above. */
 void ffb_server_options_init(struct ffb_server_options *o);
 
@@ -105,34 +128,54 @@ ffb_status ffb_server_listen(ffb_server *s, const char *path);
 ffb_status ffb_server_register(ffb_server *s, const char *name, ffb_callback_fn fn, void *ctx,
 			       uint32_t *fn_id);
 
+/* ffb_server_register with `flags` (enum ffb_callback_flags): FFB_CB_POOL
+ * runs fn on the worker pool. Same errors, plus INVALID_ARGUMENT for
+ * unknown flags or FFB_CB_POOL on a server without workers.
+ * ffb_server_register is this with FFB_CB_INLINE. */
+ffb_status ffb_server_register_flags(ffb_server *s, const char *name, ffb_callback_fn fn, void *ctx,
+				     uint32_t flags, uint32_t *fn_id);
+
 /* Remove `name`. After it returns, the callback is not running and will
- * not run again; calls to its old id get NOT_FOUND. Any thread except a
- * callback. Errors: NOT_FOUND, INVALID_ARGUMENT (a built-in or from a
- * callback). */
+ * not run again (it waits for calls of it that run, on any thread);
+ * calls to its old id get NOT_FOUND. Calls it kept with ffb_call_defer
+ * may still be answered. Any thread except a callback. Errors:
+ * NOT_FOUND, INVALID_ARGUMENT (a built-in or from a callback). */
 ffb_status ffb_server_unregister(ffb_server *s, const char *name);
 
 /* Look `name` up: its current function id. Any thread. NOT_FOUND. */
 ffb_status ffb_server_lookup(ffb_server *s, const char *name, uint32_t *fn_id);
 
-/* Serve until ffb_server_stop(): the calling thread becomes the
- * dispatcher (callbacks run on it) and a control thread is started for
- * the socket side. Blocks. Returns OK after a stop, BUSY if the server is
- * already running, SYSTEM if the control thread cannot be started. */
+/* Serve until ffb_server_stop(): the calling thread becomes the first
+ * dispatcher, and the control thread, the other dispatchers and the
+ * workers are started. Blocks. Returns OK after a stop, BUSY if the
+ * server is already running, SYSTEM if a thread cannot be started. */
 ffb_status ffb_server_run(ffb_server *s);
 
-/* Serve on two new threads (dispatcher and control). Returns at once.
+/* Serve on new threads (control, dispatchers, workers). Returns at once.
  * BUSY if already running, SYSTEM if a thread cannot be started. */
 ffb_status ffb_server_start(ffb_server *s);
 
-/* Ask the server to stop: no request is taken off a ring after this (a
- * callback already running finishes and its answer is sent); sessions
- * then get a goodbye (CLOSED) and are dropped. Any thread,
- * async-signal-safe; does not wait. */
+/* Ask the server to stop: no request is taken off a ring after this.
+ * Every kept call is cancelled (ffb_call_cancelled turns true); a
+ * callback already running finishes, and the answers of calls that end
+ * now are still sent; a session gets its goodbye (CLOSED) once each of
+ * its calls has been answered. Any thread, async-signal-safe; does not
+ * wait. */
 ffb_status ffb_server_stop(ffb_server *s);
 
-/* Stop, join the threads ffb_server_start made, close every session and the socket
- * (its file is unlinked), free everything. NULL is ignored. */
+/* Stop, join the server's threads (waiting for running callbacks), close
+ * every session and the socket (its file is unlinked), free everything.
+ * A session whose kept calls are not finished within 5 s of the stop is
+ * left behind with the server's memory (logged), so a late
+ * ffb_call_finish stays harmless. NULL is ignored. Not from a callback. */
 void ffb_server_destroy(ffb_server *s);
+
+/* Run fn(ctx) once on a worker of the pool, as soon as one is free. Any
+ * thread, also a callback; does not block. For work a kept call hands on
+ * (an executor's tasks). A job posted while the server does not run waits
+ * for the next run; one still queued at destroy is dropped, never run.
+ * Errors: INVALID_ARGUMENT (no workers), SYSTEM (out of memory). */
+ffb_status ffb_server_post(ffb_server *s, void (*fn)(void *ctx), void *ctx);
 
 struct ffb_server_stats {
 	uint64_t sessions_active;
@@ -142,7 +185,12 @@ struct ffb_server_stats {
 	uint64_t calls;              /* CALL entries dispatched */
 	uint64_t protocol_errors;
 	uint64_t wakeups_sent;       /* doorbells rung toward clients */
-	uint64_t parks;              /* times the loop went to sleep */
+	uint64_t parks;              /* times a dispatcher went to sleep */
+	uint64_t pooled_calls;       /* calls handed to the worker pool */
+	uint64_t deferred_calls;     /* calls kept with ffb_call_defer */
+	uint64_t calls_in_flight;    /* kept calls not answered yet (now) */
+	uint64_t cancels;            /* CANCEL entries received */
+	uint64_t slow_inline_calls;  /* inline calls over inline_budget_ns */
 };
 
 /* Snapshot of the counters (relaxed reads). Any thread. */
@@ -153,9 +201,18 @@ ffb_status ffb_server_stats(ffb_server *s, struct ffb_server_stats *out);
 int ffb_server_uses_futex(const ffb_server *s);
 
 /* ---- inside a callback -------------------------------------------------
- * An ffb_call is valid only during the callback that received it. The
- * input bytes are in shared memory: the client can change them while you
- * read; copy what you need to validate. */
+ * An ffb_call is valid during the callback that received it, and, once
+ * kept with ffb_call_defer, until ffb_call_finish. One thread at a time
+ * may use it.
+ *
+ * The input bytes (ffb_call_data) are in shared memory that the client
+ * process maps too: a hostile client can change them at any moment while
+ * you read, even twice in one expression, so copy what you need to
+ * validate and validate the copy. ffi-bridge's own clients (C, Go, Rust)
+ * never write a block they lent to a call until its answer. The same
+ * holds for a reply block from ffb_call_reply_alloc: the client cannot
+ * know its handle before the answer, but nothing stops a hostile one
+ * from writing anywhere in the arena. */
 
 /* Input bytes, their length and the capacity of the input block (what an
  * in-place reply may use). data is NULL when len and capacity are 0. */
@@ -171,7 +228,7 @@ ffb_status ffb_call_reply_input(ffb_call *c, uint32_t len);
 
 /* Reply with a new server-heap block of `len` bytes; *data points at it
  * for filling. Replaces an earlier reply. ARENA_FULL, BUFFER_TOO_SMALL
- * (len over the largest class). */
+ * (len over the largest class). Any thread (the heap has a lock). */
 ffb_status ffb_call_reply_alloc(ffb_call *c, uint32_t len, void **data);
 
 /* ffb_call_reply_alloc + memcpy. */
@@ -180,6 +237,31 @@ ffb_status ffb_call_reply_bytes(ffb_call *c, const void *data, uint32_t len);
 /* Attach a UTF-8 message to an error answer (truncated to what fits a
  * block; invalid UTF-8 is replaced). The callback still returns the code. */
 ffb_status ffb_call_set_error(ffb_call *c, const char *msg);
+
+/* Keep the call past the callback, to answer it later from any thread
+ * with ffb_call_finish, exactly once. Returns the call to keep using --
+ * it may be a different pointer: `c` is invalid afterwards -- or NULL
+ * (out of memory: answer now instead). Only from inside the callback.
+ * The input block stays lent to the call until it is finished. Answers
+ * of kept calls may come in any order. */
+ffb_call *ffb_call_defer(ffb_call *c);
+
+/* Answer a kept call with `status` and the reply set on it (or the error
+ * message); `c` is invalid afterwards. Any thread; does not block. If the
+ * session ended meanwhile, the answer goes nowhere, harmlessly. */
+void ffb_call_finish(ffb_call *c, ffb_status status);
+
+/* Whether the caller cancelled the call: its client gave up on it (a
+ * CANCEL entry: a Go context, a client timeout), the session ended, or
+ * the server is stopping. Its answer is not wanted any more; finish it
+ * soon (e.g. with FFB_ERR_CANCELLED). Any thread. */
+int ffb_call_cancelled(const ffb_call *c);
+
+/* Have fn(ctx) called once when the call is cancelled (at once if it
+ * already is), until ffb_call_finish returns: after that, never. fn runs
+ * on a dispatcher thread and must not block (wake something, set a
+ * flag). At most once per call. INVALID_ARGUMENT if already set. */
+ffb_status ffb_call_on_cancel(ffb_call *c, void (*fn)(void *ctx), void *ctx);
 
 /* ---- client ----------------------------------------------------------- */
 
@@ -253,6 +335,14 @@ ffb_status ffb_client_invoke(ffb_client *c, const char *name, ffb_handle in, uin
  * ring the server's doorbell until ffb_client_flush (or a poll). Errors:
  * TOO_MANY_CALLS (in-flight cap), RING_FULL, BUSY/STALE_HANDLE (input). */
 ffb_status ffb_client_submit(ffb_client *c, uint32_t fn_id, ffb_handle in, uint32_t len, uint64_t *call_id);
+
+/* Tell the server the caller gave up on pending call `call_id` (a CANCEL
+ * entry, sent now or with the next flush if the ring is full): its
+ * handler sees ffb_call_cancelled. The call still completes once, through
+ * ffb_client_poll (often with CANCELLED); a synchronous call that times
+ * out is cancelled this way by itself. NOT_FOUND if the id is not
+ * pending. */
+ffb_status ffb_client_cancel(ffb_client *c, uint64_t call_id);
 
 /* Publish submitted calls and wake the server if it sleeps. */
 ffb_status ffb_client_flush(ffb_client *c);

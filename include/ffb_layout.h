@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FFB_LAYOUT_VERSION 2u
+#define FFB_LAYOUT_VERSION 3u
 
 /* ASCII tags read as little-endian u64. */
 #define FFB_ARENA_MAGIC        0x414E455241424646ull /* "FFBARENA" */
@@ -121,6 +121,7 @@ struct ffb_ring_ctl {
 #define FFB_KIND_RELEASE 3u /* req: give server-heap block `handle` back */
 #define FFB_KIND_RESULT  4u /* resp: outcome of a CALL, LOOKUP or CALLV */
 #define FFB_KIND_CALLV   5u /* req: run the calls of the vector in (handle,len) */
+#define FFB_KIND_CANCEL  6u /* req: the client gave up on call `call_id` */
 
 /* One ring slot. Requests: call_id chosen by the client (0 for RELEASE),
  * handle/len the payload (handle 0 with len 0 = empty), fn_or_status the

@@ -43,6 +43,7 @@ typedef enum ffb_status {
 	FFB_ERR_CLOSED            = 25, /* the object is closed/shutting down */
 	FFB_ERR_WOULD_BLOCK       = 26, /* nothing ready; try again */
 	FFB_ERR_BUSY              = 27, /* block is lent to the peer */
+	FFB_ERR_CANCELLED         = 28, /* the caller cancelled the call */
 	FFB_ERR_UNKNOWN           = 99  /* unclassified */
 } ffb_status;
 

@@ -1,14 +1,44 @@
 /*
- * call.c — what a callback sees of one call (ffb_call_*) and the two
- * built-ins every server registers, ffi.echo and ffi.version.
+ * call.c — what a callback sees of one call (ffb_call_*), the session's
+ * server heap behind its lock, and the two built-ins every server
+ * registers, ffi.echo and ffi.version.
  *
  * A reply is the input block itself (zero copy), a new server-heap block,
  * or nothing. A server block allocated here stays OWNED by the server
  * until the session hands it to the client with the result (then LENT).
+ * Callbacks run on dispatchers and workers, and a kept call's holder on
+ * any thread, so the server heap (private allocator tables) is used
+ * under the session's heap_lock.
  */
 #include <string.h>
 
-#include "internal.h"
+#include "server_internal.h"
+
+ffb_status ffb__sheap_alloc(struct ffb__session *s, uint32_t len, uint64_t *handle, void **data)
+{
+	pthread_mutex_lock(&s->heap_lock);
+	ffb_status st = ffb__heap_alloc(&s->server_heap, len, handle);
+	pthread_mutex_unlock(&s->heap_lock);
+	if (st == FFB_OK)
+		*data = ffb__heap_at(&s->server_heap, FFB_HANDLE_CLASS(*handle), FFB_HANDLE_INDEX(*handle));
+	return st;
+}
+
+ffb_status ffb__sheap_free(struct ffb__session *s, uint64_t handle, uint8_t from)
+{
+	pthread_mutex_lock(&s->heap_lock);
+	ffb_status st = ffb__heap_free(&s->server_heap, handle, from);
+	pthread_mutex_unlock(&s->heap_lock);
+	return st;
+}
+
+ffb_status ffb__sheap_lend(struct ffb__session *s, uint64_t handle)
+{
+	pthread_mutex_lock(&s->heap_lock);
+	ffb_status st = ffb__heap_transition(&s->server_heap, handle, FFB__BLOCK_OWNED, FFB__BLOCK_LENT);
+	pthread_mutex_unlock(&s->heap_lock);
+	return st;
+}
 
 void *ffb_call_data(const ffb_call *c)
 {
@@ -32,14 +62,14 @@ uint32_t ffb_call_function(const ffb_call *c)
 
 uint64_t ffb_call_session(const ffb_call *c)
 {
-	return c ? ffb__session_id(c->session) : 0;
+	return c && c->session ? c->session->id : 0;
 }
 
 /* Give back a server block allocated by an earlier reply_alloc. */
 static void drop_reply(ffb_call *c)
 {
 	if (c->reply_handle && c->reply_handle != c->in_handle)
-		ffb__heap_free(ffb__session_server_heap(c->session), c->reply_handle, FFB__BLOCK_OWNED);
+		ffb__sheap_free(c->session, c->reply_handle, FFB__BLOCK_OWNED);
 	c->reply_handle = 0;
 	c->reply_len = 0;
 }
@@ -61,14 +91,12 @@ ffb_status ffb_call_reply_alloc(ffb_call *c, uint32_t len, void **data)
 	if (!c || !data)
 		return FFB_ERR_NULL_POINTER;
 	drop_reply(c);
-	struct ffb__heap *h = ffb__session_server_heap(c->session);
 	uint64_t handle;
-	ffb_status st = ffb__heap_alloc(h, len, &handle);
+	ffb_status st = ffb__sheap_alloc(c->session, len, &handle, data);
 	if (st)
 		return st;
 	c->reply_handle = handle;
 	c->reply_len = len;
-	*data = ffb__heap_at(h, FFB_HANDLE_CLASS(handle), FFB_HANDLE_INDEX(handle));
 	return FFB_OK;
 }
 

@@ -96,7 +96,8 @@ static ffb_status setup(ffb_client *c, const struct ffb_server_hello *h, int are
 	c->slots = calloc(c->nslots, sizeof(*c->slots));
 	c->free_slots = malloc(c->nslots * sizeof(uint32_t));
 	c->done_q = malloc(c->nslots * sizeof(uint32_t));
-	if (!c->slots || !c->free_slots || !c->done_q)
+	c->cancels = malloc(c->nslots * sizeof(uint64_t));
+	if (!c->slots || !c->free_slots || !c->done_q || !c->cancels)
 		return FFB_ERR_SYSTEM;
 	for (uint32_t i = 0; i < c->nslots; i++)
 		c->free_slots[i] = c->nslots - 1 - i;
@@ -178,6 +179,7 @@ void ffb_client_close(ffb_client *c)
 	free(c->slots);
 	free(c->free_slots);
 	free(c->done_q);
+	free(c->cancels);
 	free(c->releases);
 	free(c);
 }
@@ -279,4 +281,5 @@ void ffb__client_fail_all(ffb_client *c, ffb_status why)
 		}
 	}
 	c->nrel = 0;
+	c->ncancel = 0;
 }

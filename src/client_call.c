@@ -40,6 +40,17 @@ ffb_status ffb_client_flush(ffb_client *c)
 		return FFB_ERR_NULL_POINTER;
 	if (c->dead)
 		return c->dead;
+	while (c->ncancel) {
+		int room = ffb_ring_prod_free(&c->req, 1);
+		if (room == FFB_RING_CORRUPT) {
+			fail_protocol(c);
+			return c->dead;
+		}
+		if (room == 0)
+			break; /* the rest go with a later flush */
+		struct ffb_ring_entry e = {.call_id = c->cancels[--c->ncancel], .kind = FFB_KIND_CANCEL};
+		ffb_ring_prod_push(&c->req, &e);
+	}
 	while (c->nrel) {
 		int room = ffb_ring_prod_free(&c->req, 1);
 		if (room == FFB_RING_CORRUPT) {
@@ -332,8 +343,11 @@ static ffb_status call_sync(ffb_client *c, uint32_t kind, uint32_t fn, ffb_handl
 	if (!st)
 		st = wait_for(c, slot_done, i, deadline);
 	if (st) {
-		if (c->slots[i].state == P_WAITING)
+		if (c->slots[i].state == P_WAITING) {
 			c->slots[i].state = P_ABANDONED; /* its late answer is reclaimed */
+			if (st == FFB_ERR_TIMEOUT) /* tell the server we gave up */
+				ffb_client_cancel(c, ((uint64_t)c->slots[i].gen << 32) | i);
+		}
 		*out = (ffb_result){.status = st};
 		return st;
 	}
@@ -430,6 +444,25 @@ ffb_status ffb_client_submit(ffb_client *c, uint32_t fn_id, ffb_handle in, uint3
 	if (!st)
 		*call_id = ((uint64_t)c->slots[i].gen << 32) | i;
 	return st;
+}
+
+ffb_status ffb_client_cancel(ffb_client *c, uint64_t call_id)
+{
+	if (!c)
+		return FFB_ERR_NULL_POINTER;
+	if (c->dead)
+		return c->dead;
+	uint32_t i = FFB_CALL_SLOT(call_id);
+	const struct pending *p = i < c->nslots ? &c->slots[i] : NULL;
+	if (!p || p->gen != FFB_CALL_GEN(call_id) || (p->state != P_WAITING && p->state != P_ABANDONED))
+		return FFB_ERR_NOT_FOUND;
+	for (uint32_t k = 0; k < c->ncancel; k++)
+		if (c->cancels[k] == call_id)
+			return FFB_OK; /* already asked */
+	if (c->ncancel == c->nslots)
+		return FFB_ERR_RING_FULL; /* cannot happen: one per pending slot */
+	c->cancels[c->ncancel++] = call_id;
+	return ffb_client_flush(c);
 }
 
 ffb_status ffb_client_poll(ffb_client *c, struct ffb_completion *out, uint32_t max, uint32_t *n, int64_t timeout_ns)

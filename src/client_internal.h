@@ -46,6 +46,8 @@ struct ffb_client {
 	uint32_t async_pending;      /* async calls not yet collected */
 	uint64_t *releases;          /* server blocks to give back */
 	uint32_t nrel, relcap;
+	uint64_t *cancels;           /* call ids to send CANCEL for (at most nslots) */
+	uint32_t ncancel;
 	ffb_status dead;             /* 0 while the session lives */
 	uint64_t next_sock_check;
 	struct name_cache_entry cache[FFB__NAME_CACHE];

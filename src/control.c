@@ -2,10 +2,10 @@
  * control.c — the server's control thread: everything but the rings.
  *
  * It sleeps in io_uring on the listening socket, the notify eventfd
- * (stop, in-process adopts, mail from the dispatcher), each session's
+ * (stop, in-process adopts, mail from the dispatchers), each session's
  * socket and pidfd, and a timer while a handshake is open. It admits or
- * refuses clients (session.c), hands finished handshakes to the
- * dispatcher, and closes sessions: on a hang-up, a dead peer, a cut the
+ * refuses clients (session.c), hands finished handshakes to a
+ * dispatcher, and closes sessions: on a hang-up, a dead peer, a cut a
  * dispatcher asked for, or stop. It never spins: what it costs is paid
  * only when something happens on a socket.
  */
@@ -37,7 +37,7 @@ static void take_adopted(struct ffb_server *srv)
 		ffb__session_accept(srv, fds[i], false);
 }
 
-/* Mail from the dispatcher: cut a session (FAILED), free one (DETACHED). */
+/* Mail from the dispatchers: cut a session (FAILED), free one (DETACHED). */
 static void take_mail(struct ffb_server *srv)
 {
 	struct ffb__session *s = ffb__mail_take(&srv->inbox), *next;
@@ -75,7 +75,7 @@ static void on_completion(void *ctx, struct io_uring_cqe *cqe)
 			ffb__log(FFB_LOG_WARN, "notify read: %s", strerror(errno));
 		take_adopted(srv);
 		take_mail(srv);
-		if (!stopping || srv->sessions || srv->zombies) /* mail still to come */
+		if (!stopping || !ffb__list_empty(&srv->sessions) || !ffb__list_empty(&srv->zombies))
 			ffb__arm_poll(&srv->ring, &srv->op_notify, NULL, srv->inbox.fd, POLLIN);
 		return;
 	default:
@@ -98,8 +98,8 @@ static unsigned reap(struct ffb_server *srv)
 /* Stop: every session gets a goodbye (CLOSED), no more accepts. */
 static void close_all(struct ffb_server *srv)
 {
-	while (srv->sessions)
-		ffb__session_close(srv->sessions, FFB_ERR_CLOSED);
+	while (!ffb__list_empty(&srv->sessions))
+		ffb__session_close(FFB__CONTAINER_OF(srv->sessions.next, struct ffb__session, link), FFB_ERR_CLOSED);
 	ffb__cancel_op(&srv->ring, &srv->op_accept);
 }
 
@@ -121,18 +121,21 @@ void ffb__control_run(struct ffb_server *srv)
 			stop_deadline = ffb__now_ns() + 5000000000ull;
 		}
 		if (closed_all && ffb__now_ns() > stop_deadline) {
-			/* Only a kernel that lost a cancel gets here: leak, do not hang. */
-			ffb__log(FFB_LOG_WARN, "stop: sessions still waiting for their ops after 5 s");
+			/* Kept calls nobody finishes, or a kernel that lost a
+			 * cancel: leak the server, do not hang. */
+			ffb__log(FFB_LOG_WARN, "stop: sessions still waiting for their calls or ops after 5 s: "
+					       "leaving them (and the server's memory) behind");
+			srv->leaked = true;
 			break;
 		}
-		if (closed_all && !srv->sessions && !srv->zombies) {
+		if (closed_all && ffb__list_empty(&srv->sessions) && ffb__list_empty(&srv->zombies)) {
 			ffb__cancel_op(&srv->ring, &srv->op_notify);
 			if (!srv->op_accept.armed && !srv->op_notify.armed)
 				break;
 		}
 		bool handshaking = false;
-		for (struct ffb__session *s = srv->sessions; s && !handshaking; s = s->next)
-			handshaking = s->state == FFB__HANDSHAKE;
+		for (struct ffb__list *l = srv->sessions.next; l != &srv->sessions && !handshaking; l = l->next)
+			handshaking = FFB__CONTAINER_OF(l, struct ffb__session, link)->state == FFB__HANDSHAKE;
 		struct io_uring_cqe *cqe;
 		if (handshaking || closed_all) {
 			struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 100000000};
@@ -142,10 +145,11 @@ void ffb__control_run(struct ffb_server *srv)
 		}
 		reap(srv);
 	}
-	/* Every session is freed: the dispatcher may go. */
+	/* Every session is freed: the dispatchers may go. */
 	__atomic_store_n(&srv->control_done, 1, __ATOMIC_RELEASE);
 	uint64_t one = 1;
-	if (write(srv->disp.inbox.fd, &one, sizeof(one)) < 0) {
-		/* full counter: the dispatcher is being woken anyway */
-	}
+	for (uint32_t i = 0; i < srv->ndisp; i++)
+		if (write(srv->disp[i].inbox.fd, &one, sizeof(one)) < 0) {
+			/* full counter: the dispatcher is being woken anyway */
+		}
 }

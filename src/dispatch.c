@@ -1,22 +1,33 @@
 /*
- * dispatch.c — the server's hot path: drain one session's request ring,
- * validate every entry (read once, PROTOCOL.md §5), run callbacks, push
- * results, and ring the client's bell only when it asked.
+ * dispatch.c — the server's hot path (here "dispatch" serves requests;
+ * the Go client's dispatch.go routes responses): drain one session's
+ * request ring, validate every entry (read once, PROTOCOL.md §5), run
+ * inline callbacks, hand pooled ones to the workers, push results, and
+ * ring the client's bell only when it asked. And the other half of a
+ * kept call's life: publish its answer when it is finished.
  *
  * A violation fails the session closed (the dispatcher stops serving it,
  * the control thread says goodbye PROTOCOL and disconnects) and touches
  * nothing else. A full response ring is not a violation by itself:
- * the session waits (`blocked`) until the client consumes.
+ * the session waits (`blocked`) until the client consumes. A kept call
+ * holds one response slot back (`reserved`) from the moment it is taken,
+ * so its answer always finds room, whenever it comes.
+ *
+ * Fairness: a session's pass ends after BATCH entries or once its inline
+ * callbacks used inline_budget_ns; an inline callback over that budget is
+ * counted and logged; pooled calls wait in their session's list and are
+ * handed to free workers round-robin over the sessions.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "server_internal.h"
 
-#define BATCH 64 /* entries (or calls) per session per pass: fairness between sessions */
+#define BATCH 64 /* entries (or calls) per session per pass */
 
 static void violation(struct ffb__session *s, const char *what)
 {
-	FFB__STAT_ADD(s->srv->disp.stats.protocol_errors, 1);
+	FFB__STAT_ADD(s->disp->stats.protocol_errors, 1);
 	ffb__log(FFB_LOG_WARN, "session %llu: protocol violation: %s", (unsigned long long)s->id, what);
 	ffb__dispatcher_fail(s);
 }
@@ -51,23 +62,25 @@ static void push_result(struct ffb__session *s, uint64_t call_id, ffb_status st,
 	ffb_ring_prod_push(&s->resp, &r);
 }
 
-/* Turn a finished callback into its result; server blocks go OWNED -> LENT. */
-static void finish_call(struct ffb__session *s, ffb_call *call, ffb_status st, struct ffb_vec_call *out)
+/* A finished call as the wire says it: server blocks go OWNED -> LENT,
+ * an error's message is copied into a new block. */
+static struct ffb_vec_call wire_result(struct ffb__session *s, ffb_call *call, ffb_status st)
 {
 	uint64_t handle = call->reply_handle;
 	uint32_t len = call->reply_len;
 	bool server_block = handle && handle != call->in_handle;
+	if (st == FFB_OK && !server_block)
+		return (struct ffb_vec_call){handle, len, FFB_OK}; /* the fast path: nothing to move */
 	if (st != FFB_OK) {
 		if (server_block)
-			ffb__heap_free(&s->server_heap, handle, FFB__BLOCK_OWNED);
+			ffb__sheap_free(s, handle, FFB__BLOCK_OWNED);
 		handle = 0;
 		len = 0;
 		server_block = false;
 		if (call->error_msg) {
 			void *dst;
 			uint32_t n = (uint32_t)strlen(call->error_msg);
-			if (ffb__heap_alloc(&s->server_heap, n, &handle) == FFB_OK) {
-				ffb__heap_lookup(&s->server_heap, handle, FFB__BLOCK_OWNED, &dst, NULL);
+			if (ffb__sheap_alloc(s, n, &handle, &dst) == FFB_OK) {
 				memcpy(dst, call->error_msg, n);
 				len = n;
 				server_block = true;
@@ -75,14 +88,145 @@ static void finish_call(struct ffb__session *s, ffb_call *call, ffb_status st, s
 		}
 	}
 	if (server_block)
-		ffb__heap_transition(&s->server_heap, handle, FFB__BLOCK_OWNED, FFB__BLOCK_LENT);
-	*out = (struct ffb_vec_call){handle, len, (uint32_t)st};
+		ffb__sheap_lend(s, handle);
+	return (struct ffb_vec_call){handle, len, (uint32_t)st};
 }
 
-/* Run function fn on input (handle, len) of a CALL or one call of a
- * CALLV: the reply's handle, length and status in *out. False on a
- * violation (a bad input handle or length). */
-static bool run_call(struct ffb__session *s, uint32_t fn, uint64_t handle, uint32_t len, struct ffb_vec_call *out)
+static void mark_dirty(struct ffb__session *s)
+{
+	if (s->dirty)
+		return;
+	s->dirty = true;
+	s->dirty_next = s->disp->dirty;
+	s->disp->dirty = s;
+}
+
+/* Track a kept call on its session until it is answered. */
+static void keep(struct ffb__session *s, ffb_call *k)
+{
+	ffb__list_add_tail(&s->calls, &k->link);
+	FFB__STAT_ADD(s->disp->stats.calls_in_flight, 1);
+}
+
+/* Publish the answer of kept call c (finished, or cancelled before it
+ * reached a worker) and free it. Dispatcher only. */
+static void answer(struct ffb__session *s, ffb_call *c)
+{
+	struct ffb__dispatcher *d = s->disp;
+	ffb__list_del(&c->link);
+	FFB__STAT_ADD(d->stats.calls_in_flight, (uint64_t)-1);
+	if (c->deferred)
+		FFB__STAT_ADD(d->stats.deferred_calls, 1);
+	struct ffb__vcall *v = c->vec;
+	if (!s->cut) {
+		struct ffb_vec_call r = wire_result(s, c, c->status);
+		if (v) {
+			v->rec[c->rec] = r; /* B1: before the CALLV's RESULT (S1) */
+		} else {
+			push_result(s, c->call_id, (ffb_status)r.fn_or_status, r.handle, r.len);
+			s->reserved--;
+		}
+	}
+	if (v && --v->remaining == 0) {
+		if (!s->cut) {
+			push_result(s, v->call_id, FFB_OK, v->handle, v->len);
+			s->reserved--;
+		}
+		free(v);
+	}
+	mark_dirty(s); /* even when cut: its last answer may let it detach */
+	free(c);
+}
+
+/* Publish what answer() pushed, ring the clients that sleep, and let go
+ * of sessions that were waiting only for their calls. */
+void ffb__dispatch_publish(struct ffb__dispatcher *d)
+{
+	struct ffb__session *s = d->dirty, *next;
+	d->dirty = NULL;
+	for (; s; s = next) {
+		next = s->dirty_next;
+		s->dirty = false;
+		if (!s->cut && ffb_ring_prod_publish(&s->resp))
+			ffb__session_ring_client(s);
+		ffb__dispatcher_maybe_detached(s); /* may free s: last */
+	}
+}
+
+void ffb__dispatch_answers(struct ffb__dispatcher *d)
+{
+	/* Acquire: pairs with the finisher's push (defer.c): its answer and
+	 * reply before our reads of the call. */
+	ffb_call *c = __atomic_exchange_n(&d->answers, NULL, __ATOMIC_ACQUIRE), *next;
+	if (!c)
+		return;
+	for (; c; c = next) {
+		next = c->next_answer;
+		answer(c->session, c);
+	}
+	ffb__dispatch_publish(d);
+}
+
+void ffb__dispatch_feed_pool(struct ffb__dispatcher *d)
+{
+	struct ffb__pool *p = &d->srv->pool;
+	while (!ffb__list_empty(&d->wanting)) {
+		if (!ffb__pool_reserve(p)) {
+			/* Say we starve before the last try: pairs with a worker's
+			 * release before its look at `starved` (pool.c). */
+			__atomic_store_n(&d->starved, 1, __ATOMIC_SEQ_CST);
+			if (!ffb__pool_reserve(p))
+				return; /* the next free worker wakes us */
+		}
+		struct ffb__session *s = FFB__CONTAINER_OF(d->wanting.next, struct ffb__session, want_link);
+		ffb_call *c = FFB__CONTAINER_OF(s->waiting.next, ffb_call, wait_link);
+		ffb__list_del(&c->wait_link);
+		ffb__list_del(&s->want_link);
+		if (!ffb__list_empty(&s->waiting)) /* round-robin: its next call after the others' */
+			ffb__list_add_tail(&d->wanting, &s->want_link);
+		ffb__pool_submit(p, &c->job);
+	}
+	__atomic_store_n(&d->starved, 0, __ATOMIC_RELAXED);
+}
+
+static void wait_for_worker(struct ffb__session *s, ffb_call *k)
+{
+	ffb__list_add_tail(&s->waiting, &k->wait_link);
+	if (ffb__list_empty(&s->want_link))
+		ffb__list_add_tail(&s->disp->wanting, &s->want_link);
+	FFB__STAT_ADD(s->disp->stats.pooled_calls, 1);
+}
+
+static void cancel_call(struct ffb__session *s, ffb_call *c)
+{
+	if (!ffb__list_empty(&c->wait_link)) { /* no worker has it yet: answer it now */
+		ffb__list_del(&c->wait_link);
+		if (ffb__list_empty(&s->waiting))
+			ffb__list_del(&s->want_link);
+		__atomic_store_n(&c->cancelled, 1, __ATOMIC_RELAXED);
+		c->status = FFB_ERR_CANCELLED;
+		answer(s, c);
+		return;
+	}
+	ffb__call_cancel(c);
+}
+
+void ffb__session_cancel_calls(struct ffb__session *s)
+{
+	struct ffb__list *pos, *tmp;
+	FFB__LIST_FOR_EACH_SAFE(pos, tmp, &s->calls)
+	cancel_call(s, FFB__CONTAINER_OF(pos, ffb_call, link));
+}
+
+enum started { STARTED_BAD, STARTED_DONE, STARTED_KEPT };
+
+/* Start call fn on input (handle, len) of a CALL or of record `rec` of a
+ * CALLV: run it inline (its result in *out), or keep it (*kept: pooled,
+ * or deferred by its callback). *now is the tick the call starts at, and
+ * becomes the one it ended at. STARTED_BAD: a bad input handle or length. */
+static enum started start_call(struct ffb__session *s, uint64_t call_id, uint32_t rec, uint32_t fn,
+			       uint64_t handle, uint32_t len, uint64_t *now, struct ffb_vec_call *out,
+			       ffb_call **kept)
 {
 	ffb_call call;
 	call.session = s;
@@ -92,29 +236,64 @@ static bool run_call(struct ffb__session *s, uint32_t fn, uint64_t handle, uint3
 	call.reply_handle = 0;
 	call.reply_len = 0;
 	call.error_msg = NULL;
+	call.call_id = call_id;
+	call.vec = NULL;
+	call.rec = rec;
+	call.kept = false;
+	call.deferred = false;
+	call.moved_to = NULL;
 	if (!input_block(s, handle, len, &call))
-		return false;
-	ffb_status st = ffb__registry_invoke_held(s->srv->reg, fn, &call);
-	if (st == FFB_OK && (call.reply_handle == 0 || call.reply_handle == call.in_handle))
-		*out = (struct ffb_vec_call){call.reply_handle, call.reply_len, FFB_OK}; /* no server block */
-	else
-		finish_call(s, &call, st, out);
-	return true;
+		return STARTED_BAD;
+	struct ffb_server *srv = s->srv;
+	ffb_status st = ffb__registry_invoke(srv->reg, fn, &call, false);
+	if (st == FFB__POOLED) {
+		ffb_call *k = ffb__call_keep(&call);
+		if (!k) {
+			*out = (struct ffb_vec_call){0, 0, FFB_ERR_SYSTEM};
+			return STARTED_DONE;
+		}
+		keep(s, k);
+		wait_for_worker(s, k);
+		*kept = k;
+		return STARTED_KEPT;
+	}
+	uint64_t end = ffb__ticks();
+	if (end - *now > srv->budget_ticks) {
+		FFB__STAT_ADD(s->disp->stats.slow_inline_calls, 1);
+		ffb__registry_note_slow(srv->reg, fn, ffb__ns_from_ticks(end - *now));
+	}
+	*now = end;
+	if (call.moved_to) { /* its callback kept it */
+		keep(s, call.moved_to);
+		*kept = call.moved_to;
+		return STARTED_KEPT;
+	}
+	*out = wire_result(s, &call, st);
+	return STARTED_DONE;
 }
 
-static bool do_call(struct ffb__session *s, const struct ffb_ring_entry *e)
+static bool do_call(struct ffb__session *s, const struct ffb_ring_entry *e, uint64_t *now)
 {
 	struct ffb_vec_call r;
-	if (e->call_id == 0 || !run_call(s, e->fn_or_status, e->handle, e->len, &r))
+	ffb_call *k;
+	if (e->call_id == 0)
 		return false;
+	switch (start_call(s, e->call_id, 0, e->fn_or_status, e->handle, e->len, now, &r, &k)) {
+	case STARTED_BAD: return false;
+	case STARTED_KEPT: s->reserved++; return true;
+	case STARTED_DONE: break;
+	}
 	push_result(s, e->call_id, (ffb_status)r.fn_or_status, r.handle, r.len);
 	return true;
 }
 
-/* A CALLV: the calls of the vector block in (handle, len), one after the
- * other, each result written over its request; then one RESULT naming the
- * vector block (zero copy). Each request is read once (R1) before use. */
-static bool do_callv(struct ffb__session *s, const struct ffb_ring_entry *e, uint32_t *ncalls)
+/* A CALLV: the calls of the vector block in (handle, len), each result
+ * written over its request; then one RESULT naming the vector block (zero
+ * copy) -- at once, or when its last kept record is answered. Inline
+ * records run here, in order; pooled ones go to the workers, so the entry
+ * holds the dispatcher no longer than its inline records take. Each
+ * request is read once (R1) before use. */
+static bool do_callv(struct ffb__session *s, const struct ffb_ring_entry *e, uint32_t *ncalls, uint64_t *now)
 {
 	ffb_call vec = {0};
 	uint32_t n = e->len / FFB_VEC_CALL_SIZE;
@@ -124,17 +303,38 @@ static bool do_callv(struct ffb__session *s, const struct ffb_ring_entry *e, uin
 	struct ffb_vec_call *v = (struct ffb_vec_call *)vec.in_data;
 	for (uint32_t i = 0; i < n; i += 64 / FFB_VEC_CALL_SIZE) /* the client wrote them: overlap the misses */
 		ffb_prefetch_write(&v[i]);
-	for (uint32_t i = 0; i < n; i++) {
+	struct ffb__vcall *agg = malloc(sizeof(*agg));
+	if (!agg) {
+		for (uint32_t i = 0; i < n; i++)
+			v[i] = (struct ffb_vec_call){0, 0, FFB_ERR_SYSTEM};
+		push_result(s, e->call_id, FFB_OK, e->handle, e->len);
+		return true;
+	}
+	*agg = (struct ffb__vcall){.call_id = e->call_id, .handle = e->handle, .len = e->len, .rec = v};
+	bool ok = true;
+	for (uint32_t i = 0; i < n && ok; i++) {
 		struct ffb_vec_call rq = {FFB_READ_ONCE(v[i].handle), FFB_READ_ONCE(v[i].len),
 					  FFB_READ_ONCE(v[i].fn_or_status)};
 		struct ffb_vec_call r;
-		if (!run_call(s, rq.fn_or_status, rq.handle, rq.len, &r))
-			return false;
-		v[i] = r;
+		ffb_call *k;
+		switch (start_call(s, e->call_id, i, rq.fn_or_status, rq.handle, rq.len, now, &r, &k)) {
+		case STARTED_BAD: ok = false; break;
+		case STARTED_KEPT:
+			k->vec = agg;
+			agg->remaining++;
+			break;
+		case STARTED_DONE: v[i] = r; break;
+		}
 	}
 	*ncalls += n;
-	push_result(s, e->call_id, FFB_OK, e->handle, e->len);
-	return true;
+	if (agg->remaining) {
+		s->reserved++; /* the RESULT waits for the kept records */
+		return ok;
+	}
+	free(agg);
+	if (ok)
+		push_result(s, e->call_id, FFB_OK, e->handle, e->len);
+	return ok;
 }
 
 static bool do_lookup(struct ffb__session *s, const struct ffb_ring_entry *e)
@@ -148,7 +348,7 @@ static bool do_lookup(struct ffb__session *s, const struct ffb_ring_entry *e)
 	memcpy(name, call.in_data, e->len);
 	name[e->len] = 0;
 	uint32_t id = 0;
-	ffb_status st = ffb__registry_find_held(s->srv->reg, name, e->len, &id);
+	ffb_status st = ffb__registry_find(s->srv->reg, name, e->len, &id);
 	push_result(s, e->call_id, st, 0, st == FFB_OK ? id : 0); /* OK: the id in len */
 	return true;
 }
@@ -158,22 +358,42 @@ static bool do_release(struct ffb__session *s, const struct ffb_ring_entry *e)
 	if (e->call_id || e->len || e->fn_or_status)
 		return false;
 	/* Only a block we lent and the client still holds may come back. */
-	return ffb__heap_free(&s->server_heap, e->handle, FFB__BLOCK_LENT) == FFB_OK;
+	return ffb__sheap_free(s, e->handle, FFB__BLOCK_LENT) == FFB_OK;
+}
+
+/* CANCEL: the client gave up on a call. Only this session's kept calls
+ * are looked at; an unknown or finished id is harmless. */
+static bool do_cancel(struct ffb__session *s, const struct ffb_ring_entry *e)
+{
+	if (e->call_id == 0 || e->handle || e->len || e->fn_or_status)
+		return false;
+	FFB__STAT_ADD(s->disp->stats.cancels, 1);
+	struct ffb__list *pos, *tmp;
+	FFB__LIST_FOR_EACH_SAFE(pos, tmp, &s->calls)
+	{
+		ffb_call *c = FFB__CONTAINER_OF(pos, ffb_call, link);
+		if (c->call_id == e->call_id)
+			cancel_call(s, c);
+	}
+	return true;
 }
 
 /* Serve up to BATCH requests: as many as are ready and have room for
- * their result (each request has at most one), so the loop checks
- * neither ring again per entry. */
+ * their result (each request has at most one; kept calls hold theirs
+ * back), so the loop checks neither ring again per entry. */
 bool ffb__session_service(struct ffb__session *s)
 {
 	int ready = ffb_ring_cons_ready(&s->req); /* a bad tail is found at park */
 	if (ready == 0)
 		return false;
-	int room = ffb_ring_prod_free(&s->resp, (uint32_t)ready);
-	if (room == FFB_RING_CORRUPT) {
+	int free_slots = ffb_ring_prod_free(&s->resp, (uint32_t)ready + s->reserved);
+	if (free_slots == FFB_RING_CORRUPT) {
 		violation(s, "response ring head out of range");
 		return true;
 	}
+	int room = free_slots - (int)s->reserved;
+	if (room < 0)
+		room = 0; /* a client that moved its head back: it only stalls itself */
 	uint32_t n = (uint32_t)(ready < room ? ready : room);
 	if (n > BATCH)
 		n = BATCH;
@@ -185,8 +405,8 @@ bool ffb__session_service(struct ffb__session *s)
 		ffb_ring_prod_prefetch_batch(&s->resp);
 	bool ok = true;
 	uint32_t done = 0, calls = 0;
-	ffb__registry_enter(s->srv->reg); /* once per batch, not per call */
-	while (done < n && ok && calls < BATCH) { /* a CALLV counts its calls */
+	uint64_t start = ffb__ticks(), now = start, budget = s->srv->budget_ticks;
+	while (done < n && ok && calls < BATCH && now - start <= budget) { /* a CALLV counts its calls */
 		struct ffb_ring_entry e;
 		ffb_ring_cons_pop(&s->req, &e);
 		/* The slot goes back before its result can be seen (S1 orders
@@ -196,22 +416,24 @@ bool ffb__session_service(struct ffb__session *s)
 		done++;
 		switch (e.kind) {
 		case FFB_KIND_CALL:
-			ok = do_call(s, &e);
+			ok = do_call(s, &e, &now);
 			calls += ok;
 			break;
-		case FFB_KIND_CALLV: ok = do_callv(s, &e, &calls); break;
+		case FFB_KIND_CALLV: ok = do_callv(s, &e, &calls, &now); break;
 		case FFB_KIND_LOOKUP: ok = do_lookup(s, &e); break;
 		case FFB_KIND_RELEASE: ok = do_release(s, &e); break;
+		case FFB_KIND_CANCEL: ok = do_cancel(s, &e); break;
 		default: ok = false;
 		}
 	}
-	ffb__registry_leave(s->srv->reg);
-	FFB__STAT_ADD(s->srv->disp.stats.calls, calls);
+	FFB__STAT_ADD(s->disp->stats.calls, calls);
 	if (!ok) {
 		violation(s, "bad request entry");
 		return true;
 	}
 	if (ffb_ring_prod_publish(&s->resp))
 		ffb__session_ring_client(s);
+	if (!ffb__list_empty(&s->disp->wanting))
+		ffb__dispatch_feed_pool(s->disp);
 	return true;
 }

@@ -1,17 +1,21 @@
 /*
- * dispatcher.c — the server's dispatcher thread: the rings of the sessions
- * the control thread handed it, and nothing else.
+ * dispatcher.c — a dispatcher thread: the rings of the sessions the
+ * control thread handed it, the answers of their kept calls, and nothing
+ * else.
  *
  * The loop busy-polls every session's request ring (dispatch.c serves
- * one) for spin_ns after the last work, then parks: it sets each ring's
+ * one) and its answer stack for spin_ns after the last work, then parks:
+ * it says so (`parked`, for finishers of kept calls), sets each ring's
  * needs_wakeup flag (C3), re-checks, and sleeps in io_uring on every
  * session's doorbell (a FUTEX_WAIT op on the request ring's p_tail where
- * the kernel has it, else an eventfd poll), its inbox, and a 1 ms timer
- * while a session waits for room in its response ring.
+ * the kernel has it, else an eventfd poll), its inbox eventfd (mail, and
+ * answers), and a 1 ms timer while a session waits for room in its
+ * response ring.
  *
  * A session is the dispatcher's from ADOPT until it says DETACHED: after
  * a DETACH (or its own cut, FAILED) it cancels the session's ops and
- * waits for their completions first, since the kernel still holds them.
+ * kept calls and waits for the ops' completions (the kernel still holds
+ * them) and for every kept call to be answered first.
  */
 #include <poll.h>
 #include <string.h>
@@ -20,37 +24,15 @@
 
 #include "server_internal.h"
 
-#define IORING_OP_FUTEX_WAIT_ 51 /* liburing 2.3 predates the helper */
-#define FUTEX2_SIZE_U32_ 0x02
-#define FUTEX_BITSET_MATCH_ANY_ 0xffffffffull
-#define URING_ENTRIES 256
-
-static void list_insert(struct ffb__session **head, struct ffb__session *s)
-{
-	s->d_prev = NULL;
-	s->d_next = *head;
-	if (*head)
-		(*head)->d_prev = s;
-	*head = s;
-}
-
-static void list_remove(struct ffb__session **head, struct ffb__session *s)
-{
-	if (s->d_prev)
-		s->d_prev->d_next = s->d_next;
-	else
-		*head = s->d_next;
-	if (s->d_next)
-		s->d_next->d_prev = s->d_prev;
-	s->d_next = s->d_prev = NULL;
-}
-
 int ffb__dispatcher_init(struct ffb__dispatcher *d, struct ffb_server *srv)
 {
 	memset(d, 0, sizeof(*d));
 	d->srv = srv;
 	d->inbox.fd = -1;
-	if (io_uring_queue_init(URING_ENTRIES, &d->ring, 0) < 0)
+	ffb__list_init(&d->sessions);
+	ffb__list_init(&d->zombies);
+	ffb__list_init(&d->wanting);
+	if (ffb__uring_init(&d->ring) < 0)
 		return -1;
 	if (ffb__mailbox_init(&d->inbox, FFB__TO_DISPATCHER) < 0) {
 		io_uring_queue_exit(&d->ring);
@@ -69,34 +51,48 @@ void ffb__dispatcher_destroy(struct ffb__dispatcher *d)
 	d->srv = NULL;
 }
 
-/* The kernel is done with every op of s: hand it back to control. */
-static void say_detached(struct ffb__dispatcher *d, struct ffb__session *s)
+void ffb__dispatcher_wake(struct ffb__dispatcher *d)
 {
-	list_remove(&d->zombies, s);
-	ffb__mail(&d->srv->inbox, s, FFB__MAIL_DETACHED);
+	/* Seq_cst: pairs with park()'s store of parked = 1 before its look at
+	 * the answers; the first waker clears it, so one write wakes it. */
+	if (!__atomic_load_n(&d->parked, __ATOMIC_SEQ_CST) || !__atomic_exchange_n(&d->parked, 0, __ATOMIC_SEQ_CST))
+		return;
+	uint64_t one = 1;
+	if (write(d->inbox.fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is full, so it is being woken anyway */
+	}
 }
 
-/* Stop serving s: off the list, its ops cancelled. */
+void ffb__dispatcher_maybe_detached(struct ffb__session *s)
+{
+	/* A dirty session is still on the publish list: that pass lets go of it. */
+	if (s->serving != FFB__DETACHING || s->d_ops_pending || !ffb__list_empty(&s->calls) || s->dirty)
+		return;
+	/* The kernel is done with every op of s and every call is answered:
+	 * hand it back to control (which may free it at once). */
+	ffb__list_del(&s->d_link);
+	ffb__mail(&s->srv->inbox, s, FFB__MAIL_DETACHED);
+}
+
+/* Stop serving s: off the list, its ops and calls cancelled. */
 static void stop_serving(struct ffb__dispatcher *d, struct ffb__session *s, int why)
 {
-	if (s->serving == FFB__SERVING)
-		list_remove(&d->sessions, s);
-	else
-		list_remove(&d->zombies, s);
+	ffb__list_del(&s->d_link);
 	s->serving = why;
+	if (why == FFB__FAILED)
+		s->cut = true;
 	ffb__cancel_op(&d->ring, &s->op_bell);
 	ffb__cancel_op(&d->ring, &s->op_ring);
-	list_insert(&d->zombies, s);
-	if (why == FFB__DETACHING && s->d_ops_pending == 0)
-		say_detached(d, s);
+	ffb__list_add_tail(&d->zombies, &s->d_link);
+	ffb__session_cancel_calls(s);
+	ffb__dispatcher_maybe_detached(s);
 }
 
 void ffb__dispatcher_fail(struct ffb__session *s)
 {
-	struct ffb__dispatcher *d = &s->srv->disp;
 	if (s->serving != FFB__SERVING)
 		return;
-	stop_serving(d, s, FFB__FAILED);
+	stop_serving(s->disp, s, FFB__FAILED);
 	ffb__mail(&s->srv->inbox, s, FFB__MAIL_FAILED);
 }
 
@@ -108,7 +104,7 @@ static void take_mail(struct ffb__dispatcher *d)
 		uint8_t got = s->got[FFB__TO_DISPATCHER];
 		if (got & FFB__MAIL_ADOPT) {
 			s->serving = FFB__SERVING;
-			list_insert(&d->sessions, s);
+			ffb__list_add_tail(&d->sessions, &s->d_link);
 		}
 		if (got & FFB__MAIL_DETACH)
 			stop_serving(d, s, FFB__DETACHING);
@@ -124,20 +120,10 @@ static void arm_bell(struct ffb__dispatcher *d, struct ffb__session *s, uint32_t
 {
 	if (s->op_bell.armed)
 		return; /* still queued in the kernel: it will see the next wake */
-	if (!d->srv->futex_ok) {
+	if (d->srv->futex_ok)
+		ffb__arm_futex_wait(&d->ring, &s->op_bell, &s->d_ops_pending, &s->req.ctl->p_tail, sleep_on);
+	else
 		ffb__arm_poll(&d->ring, &s->op_bell, &s->d_ops_pending, s->server_bell, POLLIN);
-		return;
-	}
-	struct io_uring_sqe *sqe = ffb__sqe(&d->ring);
-	/* K1: the kernel re-checks p_tail == sleep_on atomically with
-	 * FUTEX_WAKE; shared (not private) futex: the client maps the same
-	 * memfd page. */
-	io_uring_prep_rw(IORING_OP_FUTEX_WAIT_, sqe, FUTEX2_SIZE_U32_, &s->req.ctl->p_tail, 0, sleep_on);
-	sqe->rw_flags = 0;
-	sqe->addr3 = FUTEX_BITSET_MATCH_ANY_;
-	io_uring_sqe_set_data(sqe, &s->op_bell);
-	s->op_bell.armed = true;
-	s->d_ops_pending++;
 }
 
 /* Wake a parked client. Through io_uring, not write(2): the bell's file
@@ -153,7 +139,7 @@ void ffb__session_ring_client(struct ffb__session *s)
 		s->ring_again = true;
 		return;
 	}
-	struct ffb__dispatcher *d = &s->srv->disp;
+	struct ffb__dispatcher *d = s->disp;
 	struct io_uring_sqe *sqe = ffb__sqe(&d->ring);
 	io_uring_prep_write(sqe, s->client_bell, &s->ring_one, sizeof(s->ring_one), 0);
 	io_uring_sqe_set_data(sqe, &s->op_ring);
@@ -175,6 +161,9 @@ static void on_completion(void *ctx, struct io_uring_cqe *cqe)
 			/* EAGAIN: the flag already told us */
 		}
 		take_mail(d);
+		ffb__dispatch_answers(d);
+		if (d->dirty)
+			ffb__dispatch_publish(d);
 		if (!__atomic_load_n(&d->srv->control_done, __ATOMIC_ACQUIRE))
 			arm_inbox(d);
 		return;
@@ -182,8 +171,7 @@ static void on_completion(void *ctx, struct io_uring_cqe *cqe)
 	struct ffb__session *s = op->s;
 	s->d_ops_pending--;
 	if (s->serving != FFB__SERVING) {
-		if (s->serving == FFB__DETACHING && s->d_ops_pending == 0)
-			say_detached(d, s);
+		ffb__dispatcher_maybe_detached(s);
 		return;
 	}
 	if (op->kind == FFB__OP_BELL) {
@@ -203,28 +191,41 @@ static unsigned reap(struct ffb__dispatcher *d)
 static bool service_all(struct ffb__dispatcher *d)
 {
 	bool did = false;
-	struct ffb__session *s = d->sessions, *next;
-	for (; s; s = next) {
-		next = s->d_next; /* service may fail s */
-		did |= ffb__session_service(s);
-	}
+	struct ffb__list *pos, *tmp;
+	FFB__LIST_FOR_EACH_SAFE(pos, tmp, &d->sessions) /* service may fail a session */
+	did |= ffb__session_service(FFB__CONTAINER_OF(pos, struct ffb__session, d_link));
 	return did;
+}
+
+static bool answers_waiting(struct ffb__dispatcher *d)
+{
+	return __atomic_load_n(&d->answers, __ATOMIC_SEQ_CST) != NULL;
 }
 
 static void end_park(struct ffb__dispatcher *d)
 {
-	for (struct ffb__session *s = d->sessions; s; s = s->d_next)
-		ffb_ring_cons_end_park(&s->req);
+	__atomic_store_n(&d->parked, 0, __ATOMIC_RELAXED);
+	struct ffb__list *pos;
+	for (pos = d->sessions.next; pos != &d->sessions; pos = pos->next)
+		ffb_ring_cons_end_park(&FFB__CONTAINER_OF(pos, struct ffb__session, d_link)->req);
 }
 
-/* Announce sleep on every ring (C3), arm doorbells, and wait for any
- * completion or the timer. Returns early if work appeared. */
+/* Announce sleep to finishers and on every ring (C3), arm doorbells, and
+ * wait for any completion or the timer. Returns early if work appeared. */
 static void park(struct ffb__dispatcher *d)
 {
+	/* Seq_cst store, then the answer stack: pairs with a finisher's push
+	 * before its load of `parked` (ffb__dispatcher_wake). */
+	__atomic_store_n(&d->parked, 1, __ATOMIC_SEQ_CST);
+	if (answers_waiting(d)) {
+		end_park(d);
+		return;
+	}
 	bool timer = false;
-	struct ffb__session *s = d->sessions, *next;
-	for (; s; s = next) {
-		next = s->d_next;
+	struct ffb__list *pos, *tmp;
+	FFB__LIST_FOR_EACH_SAFE(pos, tmp, &d->sessions)
+	{
+		struct ffb__session *s = FFB__CONTAINER_OF(pos, struct ffb__session, d_link);
 		if (s->blocked) {
 			timer = true; /* waiting for the client to make room */
 			continue;
@@ -268,15 +269,27 @@ void ffb__dispatcher_run(struct ffb__dispatcher *d)
 		 * looked at when idle, and every 256th busy pass so a loaded
 		 * dispatcher still takes new sessions and lets go of old.
 		 * Once stop is asked, nothing more is taken off a ring: the
-		 * calls waiting there end CLOSED (control says goodbye). */
+		 * calls waiting there end CLOSED (control says goodbye); kept
+		 * calls are still answered. */
 		bool stopping = __atomic_load_n(&d->srv->stop_flag, __ATOMIC_RELAXED);
-		if (!stopping && service_all(d)) {
+		bool did = !stopping && service_all(d);
+		if (answers_waiting(d)) {
+			ffb__dispatch_answers(d);
+			did = true;
+		}
+		if (d->dirty)
+			ffb__dispatch_publish(d);
+		if (!ffb__list_empty(&d->wanting))
+			ffb__dispatch_feed_pool(d);
+		if (did) {
 			idle_since = 0;
 			if (++busy & 255)
 				continue;
 		}
-		if (ffb__mail_waiting(&d->inbox))
+		if (ffb__mail_waiting(&d->inbox)) {
 			take_mail(d);
+			continue;
+		}
 		if (io_uring_sq_ready(&d->ring))
 			io_uring_submit(&d->ring);
 		if (reap(d)) {

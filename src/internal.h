@@ -17,12 +17,18 @@
 
 #include "ffb.h"
 #include "ffb_ring.h"
+#include "list.h"
 
 /* ---- diagnostics (status.c) ------------------------------------------- */
 
 void ffb__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool ffb__utf8_valid(const uint8_t *s, size_t n);
 uint64_t ffb__now_ns(void);   /* CLOCK_MONOTONIC */
+/* A cheap monotonic tick count for timing callbacks (the TSC where it is
+ * constant, else ffb__now_ns), and the ticks in `ns` (clock.c). */
+uint64_t ffb__ticks(void);
+uint64_t ffb__ticks_from_ns(uint64_t ns);
+uint64_t ffb__ns_from_ticks(uint64_t ticks);
 uint64_t ffb__random_u64(void);
 
 /* ---- heaps and handles (heap.c) --------------------------------------- */
@@ -140,25 +146,28 @@ ffb_status ffb__superblock_validate(const struct ffb_superblock *sb, const struc
 
 struct ffb__registry;
 
+/* Registration flags: FFB_CB_* from ffb.h, plus this one for the built-ins. */
+#define FFB__REG_BUILTIN 0x80000000u
+
 ffb_status ffb__registry_create(struct ffb__registry **out);
 void ffb__registry_destroy(struct ffb__registry *r);
 ffb_status ffb__registry_add(struct ffb__registry *r, const char *name, size_t name_len, ffb_callback_fn fn,
-			     void *ctx, bool builtin, uint32_t *id_out);
+			     void *ctx, uint32_t flags, uint32_t *id_out);
+/* Remove `name`; returns once no call of it runs (it waits for them). */
 ffb_status ffb__registry_remove(struct ffb__registry *r, const char *name, size_t name_len);
 ffb_status ffb__registry_find(struct ffb__registry *r, const char *name, size_t name_len, uint32_t *id_out);
 
-/* Run the callback registered under `id` while holding it registered
- * (unregister waits for it). NOT_FOUND if the id is unknown or stale;
- * otherwise the callback's status. */
-ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *call);
+/* Run the callback registered under `id`, holding it registered while it
+ * runs (unregister waits for it): NOT_FOUND if the id is unknown or stale;
+ * otherwise the callback's status. Any thread, no lock: one atomic count
+ * on the callback's slot. On a dispatcher (!on_worker) a pooled callback
+ * is not run: FFB__POOLED says it belongs to the pool. */
+#define FFB__POOLED ((ffb_status)-1)
+ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *call, bool on_worker);
 
-/* The dispatcher's batch form: enter (read side) once, then any number of
- * _held calls, then leave. Never nest enter: a waiting writer would
- * deadlock a second read lock. */
-void ffb__registry_enter(struct ffb__registry *r);
-void ffb__registry_leave(struct ffb__registry *r);
-ffb_status ffb__registry_invoke_held(struct ffb__registry *r, uint32_t id, ffb_call *call);
-ffb_status ffb__registry_find_held(struct ffb__registry *r, const char *name, size_t name_len, uint32_t *id_out);
+/* An inline callback ran `ns` past its budget: log it once per
+ * registration, with its name. */
+void ffb__registry_note_slow(struct ffb__registry *r, uint32_t id, uint64_t ns);
 
 /* ---- handshake messages (handshake.c) --------------------------------- */
 
@@ -187,10 +196,22 @@ void ffb__bell_drain(int fd);
  * then owns, also on failure). */
 ffb_status ffb__client_handshake(int sock, const struct ffb_client_options *o, ffb_client **out);
 
-/* ---- server side of a call (call.c) ----------------------------------- */
+/* ---- server side of a call (call.c, defer.c) ---------------------------- */
 
 struct ffb__session;
+struct ffb__vcall;
 
+/* A unit of work for the server's worker pool: a pooled call, or a
+ * function posted with ffb_server_post. */
+struct ffb__job {
+	void (*run)(struct ffb__job *job);
+	struct ffb__job *next;  /* the posted list */
+};
+
+/* One call as its callback sees it. An inline call lives on the
+ * dispatcher's stack for the length of its callback; a kept call (pooled,
+ * or taken with ffb_call_defer) is a heap copy that lives until its
+ * answer is published (defer.c). */
 struct ffb_call {
 	struct ffb__session *session;
 	uint32_t fn_id;
@@ -201,12 +222,23 @@ struct ffb_call {
 	uint64_t reply_handle;  /* 0, in_handle, or a server block (OWNED) */
 	uint32_t reply_len;
 	const char *error_msg;  /* set by ffb_call_set_error; points into msg_buf */
+	uint64_t call_id;       /* the request's call id (a CALLV record: the CALLV's) */
+	struct ffb__vcall *vec; /* a CALLV record's vector, else NULL */
+	uint32_t rec;           /* a CALLV record's index */
+	bool kept;              /* a heap call */
+	bool deferred;          /* its callback took it with ffb_call_defer */
+	struct ffb_call *moved_to; /* a stack call that was deferred: its heap copy */
+	ffb_status status;      /* the answer (ffb_call_finish) */
+	int cancel;             /* atomic: enum in defer.c */
+	int cancelled;          /* atomic: the caller cancelled */
+	void (*cancel_fn)(void *ctx);
+	void *cancel_ctx;
+	struct ffb__job job;    /* a pooled call's place in the pool queue */
+	struct ffb_call *next_answer; /* the dispatcher's answer stack */
+	struct ffb__list link;        /* session->calls (dispatcher) */
+	struct ffb__list wait_link;   /* session->waiting (dispatcher) */
 	char msg_buf[512];
 };
-
-/* The server heap of the call's session (for reply allocation). */
-struct ffb__heap *ffb__session_server_heap(struct ffb__session *s);
-uint64_t ffb__session_id(const struct ffb__session *s);
 
 /* Built-ins registered by every server. */
 ffb_status ffb__builtin_echo(ffb_call *call, void *ctx);

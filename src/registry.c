@@ -1,31 +1,40 @@
 /*
- * registry.c — named callbacks and their generation-tagged function ids.
+ * registry.c — named callbacks and their generation-tagged function ids
+ * (the server's; the Go client's registry.go is its table of pending
+ * calls, something else).
  *
- * A fixed table of FFB_MAX_FUNCTIONS slots guarded by one writer-preferring
- * rwlock in private memory (never in the arena). Dispatch holds the read
- * lock across a batch of calls (enter/leave), so unregister (write lock)
- * returns only when no callback of it runs and none can start again.
- * A slot's generation goes up each time it is reused; one that would wrap
- * is retired, so an old id never names a new callback.
+ * A fixed table of FFB_MAX_FUNCTIONS slots in private memory (never in
+ * the arena). Writers (register, unregister) take one mutex. Callers take
+ * no lock: a call counts itself on its slot (`active`) and then checks the
+ * slot still holds its id; unregister clears `used` and then waits for
+ * `active` to reach 0 (a store-load pair on both sides, so one of the two
+ * always sees the other), so when it returns no call of it runs and none
+ * can start. A slow pooled callback therefore holds up its own
+ * unregister only, never a dispatcher. A slot's generation goes up each
+ * time it is reused; one that would wrap is retired, so an old id never
+ * names a new callback.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
 struct slot {
-	uint16_t gen;           /* generation of the current or last tenant */
-	bool used;
+	uint32_t gen;           /* atomic: generation of the current or last tenant */
+	int used;               /* atomic: a callback is registered here */
+	int active;             /* atomic: calls of it running now */
+	uint32_t flags;         /* atomic: FFB_CB_* | FFB__REG_BUILTIN; set before used */
+	int slow_logged;        /* atomic: its slowness was logged */
 	bool retired;
-	bool builtin;
-	ffb_callback_fn fn;
+	ffb_callback_fn fn;     /* set before used, cleared once no call runs */
 	void *ctx;
 	uint32_t name_len;
 	char name[FFB_MAX_NAME_LEN + 1];
 };
 
 struct ffb__registry {
-	pthread_rwlock_t lock;
+	pthread_mutex_t lock;   /* writers, and name lookups */
 	struct slot slots[FFB_MAX_FUNCTIONS];
 };
 
@@ -38,12 +47,7 @@ ffb_status ffb__registry_create(struct ffb__registry **out)
 	struct ffb__registry *r = calloc(1, sizeof(*r));
 	if (!r)
 		return FFB_ERR_SYSTEM;
-	pthread_rwlockattr_t attr;
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	int rc = pthread_rwlock_init(&r->lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
-	if (rc) {
+	if (pthread_mutex_init(&r->lock, NULL)) {
 		free(r);
 		return FFB_ERR_SYSTEM;
 	}
@@ -55,7 +59,7 @@ void ffb__registry_destroy(struct ffb__registry *r)
 {
 	if (!r)
 		return;
-	pthread_rwlock_destroy(&r->lock);
+	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
 
@@ -70,8 +74,8 @@ static ffb_status check_name(const char *name, size_t len)
 	return FFB_OK;
 }
 
-/* Caller holds the lock (either mode). Linear scan: names are resolved
- * once per client and cached; the hot path goes by id. */
+/* Caller holds the lock. Linear scan: names are resolved once per client
+ * and cached; the hot path goes by id. */
 static int find_slot(const struct ffb__registry *r, const char *name, size_t len)
 {
 	for (int i = 0; i < (int)FFB_MAX_FUNCTIONS; i++) {
@@ -83,7 +87,7 @@ static int find_slot(const struct ffb__registry *r, const char *name, size_t len
 }
 
 ffb_status ffb__registry_add(struct ffb__registry *r, const char *name, size_t name_len, ffb_callback_fn fn,
-			     void *ctx, bool builtin, uint32_t *id_out)
+			     void *ctx, uint32_t flags, uint32_t *id_out)
 {
 	ffb_status st = check_name(name, name_len);
 	if (st)
@@ -92,29 +96,33 @@ ffb_status ffb__registry_add(struct ffb__registry *r, const char *name, size_t n
 		return FFB_ERR_NULL_POINTER;
 	if (in_callback)
 		return FFB_ERR_INVALID_ARGUMENT;
-	pthread_rwlock_wrlock(&r->lock);
+	pthread_mutex_lock(&r->lock);
 	if (find_slot(r, name, name_len) >= 0) {
-		pthread_rwlock_unlock(&r->lock);
+		pthread_mutex_unlock(&r->lock);
 		return FFB_ERR_ALREADY_EXISTS;
 	}
 	for (uint32_t i = 0; i < FFB_MAX_FUNCTIONS; i++) {
 		struct slot *s = &r->slots[i];
 		if (s->used || s->retired)
 			continue;
-		s->gen++;
-		s->used = true;
-		s->builtin = builtin;
+		uint32_t gen = s->gen + 1;
+		__atomic_store_n(&s->gen, gen, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->flags, flags, __ATOMIC_RELAXED);
 		s->fn = fn;
 		s->ctx = ctx;
 		s->name_len = (uint32_t)name_len;
 		memcpy(s->name, name, name_len);
 		s->name[name_len] = 0;
+		__atomic_store_n(&s->slow_logged, 0, __ATOMIC_RELAXED);
+		/* The fields above before `used`: a caller that sees used = 1
+		 * (acquire) with its generation sees them. */
+		__atomic_store_n(&s->used, 1, __ATOMIC_RELEASE);
 		if (id_out)
-			*id_out = FFB_FN_MAKE(s->gen, i);
-		pthread_rwlock_unlock(&r->lock);
+			*id_out = FFB_FN_MAKE(gen, i);
+		pthread_mutex_unlock(&r->lock);
 		return FFB_OK;
 	}
-	pthread_rwlock_unlock(&r->lock);
+	pthread_mutex_unlock(&r->lock);
 	return FFB_ERR_ARENA_FULL;
 }
 
@@ -125,71 +133,92 @@ ffb_status ffb__registry_remove(struct ffb__registry *r, const char *name, size_
 		return st;
 	if (in_callback)
 		return FFB_ERR_INVALID_ARGUMENT;
-	pthread_rwlock_wrlock(&r->lock);
+	pthread_mutex_lock(&r->lock);
 	int i = find_slot(r, name, name_len);
-	if (i < 0 || r->slots[i].builtin) {
-		pthread_rwlock_unlock(&r->lock);
+	if (i < 0 || (r->slots[i].flags & FFB__REG_BUILTIN)) {
+		pthread_mutex_unlock(&r->lock);
 		return i < 0 ? FFB_ERR_NOT_FOUND : FFB_ERR_INVALID_ARGUMENT;
 	}
 	struct slot *s = &r->slots[i];
-	s->used = false;
+	/* No new call starts after this store; one that counted itself
+	 * before it is waited for (invoke's pair). */
+	__atomic_store_n(&s->used, 0, __ATOMIC_SEQ_CST);
+	for (unsigned spins = 0; __atomic_load_n(&s->active, __ATOMIC_SEQ_CST); spins++) {
+		struct timespec ts = {0, spins < 100 ? 10000 : 1000000};
+		nanosleep(&ts, NULL);
+	}
 	s->fn = NULL;
 	s->ctx = NULL;
-	if (s->gen == UINT16_MAX)
+	if (s->gen >= UINT16_MAX)
 		s->retired = true; /* the next tenant's id would wrap to a used one */
-	pthread_rwlock_unlock(&r->lock);
+	pthread_mutex_unlock(&r->lock);
 	return FFB_OK;
-}
-
-void ffb__registry_enter(struct ffb__registry *r)
-{
-	pthread_rwlock_rdlock(&r->lock);
-}
-
-void ffb__registry_leave(struct ffb__registry *r)
-{
-	pthread_rwlock_unlock(&r->lock);
-}
-
-ffb_status ffb__registry_find_held(struct ffb__registry *r, const char *name, size_t name_len, uint32_t *id_out)
-{
-	ffb_status st = check_name(name, name_len);
-	if (st)
-		return st;
-	int i = find_slot(r, name, name_len);
-	if (i < 0)
-		return FFB_ERR_NOT_FOUND;
-	if (id_out)
-		*id_out = FFB_FN_MAKE(r->slots[i].gen, (uint32_t)i);
-	return FFB_OK;
-}
-
-ffb_status ffb__registry_invoke_held(struct ffb__registry *r, uint32_t id, ffb_call *call)
-{
-	uint32_t i = FFB_FN_SLOT(id), gen = FFB_FN_GEN(id);
-	if (i >= FFB_MAX_FUNCTIONS || gen == 0)
-		return FFB_ERR_NOT_FOUND;
-	const struct slot *s = &r->slots[i];
-	if (!s->used || s->gen != gen)
-		return FFB_ERR_NOT_FOUND;
-	in_callback++;
-	ffb_status st = s->fn(call, s->ctx);
-	in_callback--;
-	return st;
 }
 
 ffb_status ffb__registry_find(struct ffb__registry *r, const char *name, size_t name_len, uint32_t *id_out)
 {
-	ffb__registry_enter(r);
-	ffb_status st = ffb__registry_find_held(r, name, name_len, id_out);
-	ffb__registry_leave(r);
+	ffb_status st = check_name(name, name_len);
+	if (st)
+		return st;
+	pthread_mutex_lock(&r->lock);
+	int i = find_slot(r, name, name_len);
+	if (i >= 0 && id_out)
+		*id_out = FFB_FN_MAKE(r->slots[i].gen, (uint32_t)i);
+	pthread_mutex_unlock(&r->lock);
+	return i < 0 ? FFB_ERR_NOT_FOUND : FFB_OK;
+}
+
+/* The slot `id` names while it is registered, else NULL. */
+static struct slot *live_slot(struct ffb__registry *r, uint32_t id)
+{
+	uint32_t i = FFB_FN_SLOT(id), gen = FFB_FN_GEN(id);
+	if (i >= FFB_MAX_FUNCTIONS || gen == 0)
+		return NULL;
+	struct slot *s = &r->slots[i];
+	if (!__atomic_load_n(&s->used, __ATOMIC_ACQUIRE) || __atomic_load_n(&s->gen, __ATOMIC_RELAXED) != gen)
+		return NULL;
+	return s;
+}
+
+ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *call, bool on_worker)
+{
+	uint32_t i = FFB_FN_SLOT(id);
+	if (i >= FFB_MAX_FUNCTIONS || FFB_FN_GEN(id) == 0)
+		return FFB_ERR_NOT_FOUND;
+	struct slot *a = &r->slots[i];
+	/* Count ourselves before checking `used`: pairs with remove's store
+	 * of used = 0 before its load of active (a store-load pair: with
+	 * both seq_cst, one side sees the other). */
+	__atomic_fetch_add(&a->active, 1, __ATOMIC_SEQ_CST);
+	struct slot *s = live_slot(r, id);
+	ffb_status st = FFB_ERR_NOT_FOUND;
+	if (s && !on_worker && (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & FFB_CB_POOL)) {
+		st = FFB__POOLED;
+	} else if (s) {
+		in_callback++;
+		st = s->fn(call, s->ctx);
+		in_callback--;
+	}
+	/* Release: our use of fn and ctx before remove sees active drop. */
+	__atomic_fetch_sub(&a->active, 1, __ATOMIC_RELEASE);
 	return st;
 }
 
-ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *call)
+void ffb__registry_note_slow(struct ffb__registry *r, uint32_t id, uint64_t ns)
 {
-	ffb__registry_enter(r);
-	ffb_status st = ffb__registry_invoke_held(r, id, call);
-	ffb__registry_leave(r);
-	return st;
+	uint32_t i = FFB_FN_SLOT(id);
+	if (i >= FFB_MAX_FUNCTIONS)
+		return;
+	struct slot *s = &r->slots[i];
+	if (__atomic_load_n(&s->slow_logged, __ATOMIC_RELAXED) || __atomic_exchange_n(&s->slow_logged, 1, __ATOMIC_RELAXED))
+		return;
+	char name[FFB_MAX_NAME_LEN + 1] = "";
+	pthread_mutex_lock(&r->lock);
+	if (s->used && s->gen == FFB_FN_GEN(id))
+		memcpy(name, s->name, s->name_len + 1);
+	pthread_mutex_unlock(&r->lock);
+	ffb__log(FFB_LOG_WARN,
+		 "inline callback \"%s\" ran %llu us, over the inline budget: it delays every session of its "
+		 "dispatcher; register it on the pool (FFB_CB_POOL). Logged once.",
+		 name, (unsigned long long)(ns / 1000));
 }

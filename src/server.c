@@ -1,11 +1,12 @@
 /*
- * server.c — the server object: create, listen, register, run, stop,
- * destroy; and the io_uring helpers both of its threads use.
+ * server.c — the server object: options, create, listen, register, run,
+ * stop, destroy, stats, post.
  *
- * Running a server starts its two threads (server_internal.h): the
- * control thread (control.c) and the dispatcher (dispatcher.c), which is
- * the thread that called ffb_server_run, or one ffb_server_start made.
- * Callbacks run on the dispatcher.
+ * Running a server starts its threads (server_internal.h): the control
+ * thread (control.c), the dispatchers (dispatcher.c; the first is the
+ * thread that called ffb_server_run, or one ffb_server_start made) and
+ * the workers of the pool (pool.c). Inline callbacks run on the
+ * dispatchers, pooled ones on the workers.
  */
 #include <errno.h>
 #include <poll.h>
@@ -18,9 +19,6 @@
 #include <unistd.h>
 
 #include "server_internal.h"
-
-#define IORING_OP_FUTEX_WAIT_ 51 /* liburing 2.3 predates the helper */
-#define URING_ENTRIES 256
 
 static const uint32_t default_class_counts[FFB_NUM_CLASSES] = {
 	4096, 2048, 1024, 512, 128, 64, 16, 8, 4, 2, /* 64 B ... 16 MiB: ~70 MiB a heap */
@@ -37,61 +35,28 @@ void ffb_server_options_init(struct ffb_server_options *o)
 	o->spin_ns = 50000;
 	o->handshake_timeout_ms = 2000;
 	o->use_futex_doorbell = 1;
+	o->dispatchers = 1;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	o->workers = cpus > 0 ? (uint32_t)cpus : 1;
+	o->worker_spin_ns = 20000;
+	o->inline_budget_ns = 200000;
 }
 
-struct io_uring_sqe *ffb__sqe(struct io_uring *ring)
+/* Free what create made; every part may be missing (a failed create). */
+static void server_free(struct ffb_server *s)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-	while (!sqe) {
-		io_uring_submit(ring);
-		sqe = io_uring_get_sqe(ring);
-	}
-	return sqe;
-}
-
-/* Poll fd for events; `pending` (may be NULL) counts the session's ops. */
-void ffb__arm_poll(struct io_uring *ring, struct ffb__op *op, int *pending, int fd, unsigned events)
-{
-	struct io_uring_sqe *sqe = ffb__sqe(ring);
-	io_uring_prep_poll_add(sqe, fd, events);
-	io_uring_sqe_set_data(sqe, op);
-	op->armed = true;
-	if (pending)
-		(*pending)++;
-}
-
-/* Hand every completion waiting on ring to fn; returns how many. */
-unsigned ffb__reap(struct io_uring *ring, void (*fn)(void *ctx, struct io_uring_cqe *cqe), void *ctx)
-{
-	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
-	io_uring_for_each_cqe(ring, head, cqe)
-	{
-		fn(ctx, cqe);
-		n++;
-	}
-	io_uring_cq_advance(ring, n);
-	return n;
-}
-
-/* Ask the kernel to end op early; its completion still arrives. */
-void ffb__cancel_op(struct io_uring *ring, struct ffb__op *op)
-{
-	if (!op->armed)
-		return;
-	struct io_uring_sqe *sqe = ffb__sqe(ring);
-	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
-	io_uring_sqe_set_data64(sqe, 0);
-}
-
-static bool probe_futex(struct io_uring *ring)
-{
-	struct io_uring_probe *p = io_uring_get_probe_ring(ring);
-	if (!p)
-		return false;
-	bool ok = io_uring_opcode_supported(p, IORING_OP_FUTEX_WAIT_);
-	io_uring_free_probe(p);
-	return ok;
+	for (uint32_t i = 0; i < s->ndisp; i++)
+		ffb__dispatcher_destroy(&s->disp[i]);
+	free(s->disp);
+	ffb__pool_destroy(&s->pool);
+	ffb__mailbox_destroy(&s->inbox);
+	if (s->ring.ring_fd > 0)
+		io_uring_queue_exit(&s->ring);
+	ffb__registry_destroy(s->reg);
+	pthread_mutex_destroy(&s->adopt_lock);
+	free(s->path);
+	free(s->uids);
+	free(s);
 }
 
 ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **out)
@@ -105,7 +70,7 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 	}
 	struct ffb_superblock probe_sb;
 	ffb_status st = ffb__layout_compute(o, 1, 1, 0, &probe_sb);
-	if (st || o->max_sessions == 0)
+	if (st || o->max_sessions == 0 || o->dispatchers == 0 || o->dispatchers > 64 || o->workers > 1024)
 		return FFB_ERR_INVALID_ARGUMENT;
 	if (o->n_allowed_uids && !o->allowed_uids)
 		return FFB_ERR_NULL_POINTER;
@@ -116,7 +81,12 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 	s->opts = *o;
 	s->listen_fd = -1;
 	s->inbox.fd = -1;
+	s->ring.ring_fd = -1;
+	ffb__list_init(&s->sessions);
+	ffb__list_init(&s->zombies);
 	pthread_mutex_init(&s->adopt_lock, NULL);
+	s->budget_ticks = ffb__ticks_from_ns(o->inline_budget_ns);
+	st = FFB_ERR_SYSTEM;
 	if (o->n_allowed_uids) {
 		s->uids = malloc(sizeof(uid_t) * o->n_allowed_uids);
 		if (!s->uids)
@@ -124,35 +94,29 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 		memcpy(s->uids, o->allowed_uids, sizeof(uid_t) * o->n_allowed_uids);
 	}
 	s->opts.allowed_uids = s->uids;
-	if (ffb__registry_create(&s->reg))
+	if (ffb__registry_create(&s->reg) || ffb__uring_init(&s->ring) < 0)
 		goto fail;
-	if (io_uring_queue_init(URING_ENTRIES, &s->ring, 0) < 0)
-		goto fail_reg;
-	if (ffb__dispatcher_init(&s->disp, s) < 0)
-		goto fail_ring;
-	s->futex_ok = o->use_futex_doorbell && probe_futex(&s->disp.ring);
 	if (ffb__mailbox_init(&s->inbox, FFB__TO_CONTROL) < 0)
-		goto fail_disp;
+		goto fail;
+	s->disp = calloc(o->dispatchers, sizeof(*s->disp));
+	if (!s->disp)
+		goto fail;
+	for (; s->ndisp < o->dispatchers; s->ndisp++)
+		if (ffb__dispatcher_init(&s->disp[s->ndisp], s) < 0)
+			goto fail;
+	s->futex_ok = o->use_futex_doorbell && ffb__uring_has_futex(&s->disp[0].ring);
+	if (ffb__pool_init(&s->pool, s, o->workers, o->worker_spin_ns))
+		goto fail;
 	s->op_accept.kind = FFB__OP_ACCEPT;
 	s->op_notify.kind = FFB__OP_NOTIFY;
-	if (ffb__registry_add(s->reg, "ffi.echo", 8, ffb__builtin_echo, NULL, true, NULL) ||
-	    ffb__registry_add(s->reg, "ffi.version", 11, ffb__builtin_version, NULL, true, NULL))
-		goto fail_inbox;
+	if (ffb__registry_add(s->reg, "ffi.echo", 8, ffb__builtin_echo, NULL, FFB__REG_BUILTIN, NULL) ||
+	    ffb__registry_add(s->reg, "ffi.version", 11, ffb__builtin_version, NULL, FFB__REG_BUILTIN, NULL))
+		goto fail;
 	*out = s;
 	return FFB_OK;
-fail_inbox:
-	ffb__mailbox_destroy(&s->inbox);
-fail_disp:
-	ffb__dispatcher_destroy(&s->disp);
-fail_ring:
-	io_uring_queue_exit(&s->ring);
-fail_reg:
-	ffb__registry_destroy(s->reg);
 fail:
-	pthread_mutex_destroy(&s->adopt_lock);
-	free(s->uids);
-	free(s);
-	return FFB_ERR_SYSTEM;
+	server_free(s);
+	return st;
 }
 
 int ffb_server_uses_futex(const ffb_server *s)
@@ -211,9 +175,17 @@ ffb_status ffb_server_listen(ffb_server *s, const char *path)
 
 ffb_status ffb_server_register(ffb_server *s, const char *name, ffb_callback_fn fn, void *ctx, uint32_t *fn_id)
 {
+	return ffb_server_register_flags(s, name, fn, ctx, FFB_CB_INLINE, fn_id);
+}
+
+ffb_status ffb_server_register_flags(ffb_server *s, const char *name, ffb_callback_fn fn, void *ctx,
+				     uint32_t flags, uint32_t *fn_id)
+{
 	if (!s || !name)
 		return FFB_ERR_NULL_POINTER;
-	return ffb__registry_add(s->reg, name, strlen(name), fn, ctx, false, fn_id);
+	if ((flags & ~(uint32_t)FFB_CB_POOL) || ((flags & FFB_CB_POOL) && s->pool.nworkers == 0))
+		return FFB_ERR_INVALID_ARGUMENT;
+	return ffb__registry_add(s->reg, name, strlen(name), fn, ctx, flags, fn_id);
 }
 
 ffb_status ffb_server_unregister(ffb_server *s, const char *name)
@@ -235,9 +207,13 @@ ffb_status ffb_server_stats(ffb_server *s, struct ffb_server_stats *out)
 	if (!s || !out)
 		return FFB_ERR_NULL_POINTER;
 	/* Each thread counts in its own block: sum them. */
-	uint64_t *ctl = (uint64_t *)&s->stats, *disp = (uint64_t *)&s->disp.stats, *dst = (uint64_t *)out;
-	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-		dst[i] = __atomic_load_n(&ctl[i], __ATOMIC_RELAXED) + __atomic_load_n(&disp[i], __ATOMIC_RELAXED);
+	uint64_t *dst = (uint64_t *)out;
+	const size_t n = sizeof(*out) / sizeof(uint64_t);
+	for (size_t i = 0; i < n; i++) {
+		dst[i] = __atomic_load_n(&((uint64_t *)&s->stats)[i], __ATOMIC_RELAXED);
+		for (uint32_t d = 0; d < s->ndisp; d++)
+			dst[i] += __atomic_load_n(&((uint64_t *)&s->disp[d].stats)[i], __ATOMIC_RELAXED);
+	}
 	return FFB_OK;
 }
 
@@ -264,14 +240,56 @@ static void *dispatcher_thread(void *arg)
 	return NULL;
 }
 
-/* Tell a dispatcher that will get no control thread to go. */
-static void release_dispatcher(struct ffb_server *srv)
+/* Tell dispatchers that will get no control thread to go. */
+static void release_dispatchers(struct ffb_server *srv)
 {
 	__atomic_store_n(&srv->control_done, 1, __ATOMIC_RELEASE);
 	uint64_t one = 1;
-	if (write(srv->disp.inbox.fd, &one, sizeof(one)) < 0) {
-		/* full counter: it is being woken anyway */
+	for (uint32_t i = 0; i < srv->ndisp; i++)
+		if (write(srv->disp[i].inbox.fd, &one, sizeof(one)) < 0) {
+			/* full counter: it is being woken anyway */
+		}
+}
+
+/* Start the workers, the dispatchers from `first` on, and control. */
+static ffb_status start_threads(struct ffb_server *srv, uint32_t first)
+{
+	__atomic_store_n(&srv->control_done, 0, __ATOMIC_RELAXED);
+	if (ffb__pool_start(&srv->pool))
+		return FFB_ERR_SYSTEM;
+	uint32_t i = first;
+	for (; i < srv->ndisp; i++) {
+		if (pthread_create(&srv->disp[i].thread, NULL, dispatcher_thread, &srv->disp[i]) != 0)
+			break;
+		srv->disp[i].thread_started = true;
 	}
+	if (i == srv->ndisp && pthread_create(&srv->thread, NULL, control_thread, srv) == 0) {
+		srv->thread_started = true;
+		return FFB_OK;
+	}
+	release_dispatchers(srv);
+	for (uint32_t j = first; j < i; j++) {
+		pthread_join(srv->disp[j].thread, NULL);
+		srv->disp[j].thread_started = false;
+	}
+	ffb__pool_stop(&srv->pool);
+	return FFB_ERR_SYSTEM;
+}
+
+/* Join what start_threads started (control first: it ends last but for
+ * the dispatchers, which wait for it), then the workers. */
+static void join_threads(struct ffb_server *srv)
+{
+	if (srv->thread_started) {
+		pthread_join(srv->thread, NULL);
+		srv->thread_started = false;
+	}
+	for (uint32_t i = 0; i < srv->ndisp; i++)
+		if (srv->disp[i].thread_started) {
+			pthread_join(srv->disp[i].thread, NULL);
+			srv->disp[i].thread_started = false;
+		}
+	ffb__pool_stop(&srv->pool);
 }
 
 ffb_status ffb_server_run(ffb_server *srv)
@@ -280,14 +298,12 @@ ffb_status ffb_server_run(ffb_server *srv)
 		return FFB_ERR_NULL_POINTER;
 	if (__atomic_exchange_n(&srv->running, true, __ATOMIC_ACQ_REL))
 		return FFB_ERR_BUSY;
-	__atomic_store_n(&srv->control_done, 0, __ATOMIC_RELAXED);
-	pthread_t control;
-	if (pthread_create(&control, NULL, control_thread, srv) != 0) {
+	if (start_threads(srv, 1)) {
 		__atomic_store_n(&srv->running, false, __ATOMIC_RELEASE);
 		return FFB_ERR_SYSTEM;
 	}
-	ffb__dispatcher_run(&srv->disp);
-	pthread_join(control, NULL);
+	ffb__dispatcher_run(&srv->disp[0]);
+	join_threads(srv);
 	__atomic_store_n(&srv->running, false, __ATOMIC_RELEASE);
 	return FFB_OK;
 }
@@ -298,19 +314,12 @@ ffb_status ffb_server_start(ffb_server *s)
 		return FFB_ERR_NULL_POINTER;
 	if (__atomic_exchange_n(&s->running, true, __ATOMIC_ACQ_REL))
 		return FFB_ERR_BUSY;
-	__atomic_store_n(&s->control_done, 0, __ATOMIC_RELAXED);
-	if (pthread_create(&s->disp.thread, NULL, dispatcher_thread, &s->disp) != 0)
-		goto fail;
-	if (pthread_create(&s->thread, NULL, control_thread, s) != 0) {
-		release_dispatcher(s);
-		pthread_join(s->disp.thread, NULL);
-		goto fail;
+	if (start_threads(s, 0)) {
+		__atomic_store_n(&s->running, false, __ATOMIC_RELEASE);
+		return FFB_ERR_SYSTEM;
 	}
-	s->thread_started = true;
+	s->started = true;
 	return FFB_OK;
-fail:
-	__atomic_store_n(&s->running, false, __ATOMIC_RELEASE);
-	return FFB_ERR_SYSTEM;
 }
 
 void ffb_server_destroy(ffb_server *s)
@@ -318,9 +327,8 @@ void ffb_server_destroy(ffb_server *s)
 	if (!s)
 		return;
 	ffb_server_stop(s);
-	if (s->thread_started) {
-		pthread_join(s->thread, NULL);
-		pthread_join(s->disp.thread, NULL);
+	if (s->started) {
+		join_threads(s);
 		__atomic_store_n(&s->running, false, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_lock(&s->adopt_lock);
@@ -333,14 +341,41 @@ void ffb_server_destroy(ffb_server *s)
 		if (s->path)
 			unlink(s->path);
 	}
-	io_uring_queue_exit(&s->ring);
-	ffb__dispatcher_destroy(&s->disp);
-	ffb__mailbox_destroy(&s->inbox);
-	ffb__registry_destroy(s->reg);
-	pthread_mutex_destroy(&s->adopt_lock);
-	free(s->path);
-	free(s->uids);
-	free(s);
+	if (s->leaked) {
+		/* Sessions with unfinished kept calls still point at us. */
+		ffb__log(FFB_LOG_WARN, "destroy: sessions were left behind at stop; the server's memory stays");
+		return;
+	}
+	server_free(s);
+}
+
+struct posted {
+	struct ffb__job job;
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+
+static void run_posted(struct ffb__job *job)
+{
+	struct posted *p = FFB__CONTAINER_OF(job, struct posted, job);
+	p->fn(p->ctx);
+	free(p);
+}
+
+ffb_status ffb_server_post(ffb_server *s, void (*fn)(void *ctx), void *ctx)
+{
+	if (!s || !fn)
+		return FFB_ERR_NULL_POINTER;
+	if (s->pool.nworkers == 0)
+		return FFB_ERR_INVALID_ARGUMENT;
+	struct posted *p = malloc(sizeof(*p));
+	if (!p)
+		return FFB_ERR_SYSTEM;
+	p->job.run = run_posted;
+	p->fn = fn;
+	p->ctx = ctx;
+	ffb__pool_post(&s->pool, &p->job);
+	return FFB_OK;
 }
 
 ffb_status ffb_server_connect_inproc(ffb_server *s, const struct ffb_client_options *o, ffb_client **out)

@@ -1,16 +1,23 @@
 /*
- * server_internal.h — the server object and its sessions.
+ * server_internal.h — the server object, its threads and its sessions.
  *
- * A server runs two threads. The control thread (control.c) owns the
- * listening socket and every session's socket and pidfd: it admits or
- * refuses clients, runs handshakes, notices peers that die, says goodbye
- * and frees sessions. The dispatcher thread (dispatcher.c) owns the rings
- * of the sessions handed to it: it serves requests (dispatch.c), parks on
- * their doorbells and wakes their clients. So a flood of connects costs
- * the dispatcher nothing, and the hot path never makes a socket call.
+ * A running server has three kinds of threads. The control thread
+ * (control.c) owns the listening socket and every session's socket and
+ * pidfd: it admits or refuses clients, runs handshakes, notices peers that
+ * die, says goodbye and frees sessions. Each dispatcher thread
+ * (dispatcher.c; `dispatchers` of them, sessions spread over them at
+ * admission) owns the rings of the sessions handed to it: it serves
+ * requests (dispatch.c), runs inline callbacks, publishes the answers of
+ * kept calls, parks on the doorbells and wakes the clients; every ring
+ * keeps one producer and one consumer. The workers of the pool (pool.c)
+ * run pooled callbacks. So a flood of connects costs a dispatcher
+ * nothing, a slow pooled callback delays no other call, and the hot path
+ * never makes a socket call.
  *
- * The two meet only in the mailboxes (mailbox.c). A session's fields are
- * split by owner below; the handshake's writes reach the dispatcher
+ * Control and dispatchers meet only in the mailboxes (mailbox.c); a kept
+ * call (pooled or deferred: defer.c) goes back to its session's
+ * dispatcher through that dispatcher's answer stack. A session's fields
+ * are split by owner below; the handshake's writes reach the dispatcher
  * through the mailbox lock, like every message after it.
  */
 #ifndef FFB_SERVER_INTERNAL_H
@@ -20,6 +27,7 @@
 #include <sys/socket.h>
 
 #include "internal.h"
+#include "list.h"
 
 /* What an io_uring completion is about: user_data points at one of these. */
 enum ffb__op_kind {
@@ -27,7 +35,7 @@ enum ffb__op_kind {
 	FFB__OP_NOTIFY,     /* control: stop, inproc adopt, or mail */
 	FFB__OP_SOCK,       /* control: session socket readable/hung up */
 	FFB__OP_PIDFD,      /* control: session peer process exited */
-	FFB__OP_INBOX,      /* dispatcher: mail from the control thread */
+	FFB__OP_INBOX,      /* dispatcher: mail, or answers to publish */
 	FFB__OP_BELL,       /* dispatcher: doorbell, futex wait or eventfd poll */
 	FFB__OP_RING        /* dispatcher: write to the client's bell finished */
 };
@@ -42,7 +50,7 @@ struct ffb__op {
  * per session and direction. */
 enum {
 	FFB__MAIL_ADOPT = 1,    /* to dispatcher: serve this session */
-	FFB__MAIL_DETACH = 2,   /* to dispatcher: stop serving, cancel ops, say DETACHED */
+	FFB__MAIL_DETACH = 2,   /* to dispatcher: stop serving, cancel ops and calls, say DETACHED */
 	FFB__MAIL_FAILED = 1,   /* to control: the rings broke the protocol, cut it (PROTOCOL) */
 	FFB__MAIL_DETACHED = 2, /* to control: the dispatcher is done with it, free it */
 };
@@ -59,9 +67,20 @@ struct ffb__mailbox {
 enum ffb__session_state { FFB__HANDSHAKE = 0, FFB__ACTIVE, FFB__DEAD };
 enum ffb__serving { FFB__SERVING = 1, FFB__FAILED, FFB__DETACHING };
 
+/* A CALLV some of whose records are kept (pooled or deferred): its one
+ * RESULT goes out when the last of them is answered. Dispatcher only. */
+struct ffb__vcall {
+	uint64_t call_id;
+	uint64_t handle;              /* the vector block, answered zero copy */
+	uint32_t len;
+	uint32_t remaining;           /* kept records not answered yet */
+	struct ffb_vec_call *rec;     /* the records, in the arena */
+};
+
 struct ffb__session {
 	/* Set by the control thread before the handover; then read-only. */
 	struct ffb_server *srv;
+	struct ffb__dispatcher *disp; /* the one thread that owns the rings */
 	uint64_t id;
 	int client_bell, server_bell;
 	char *base;
@@ -69,7 +88,7 @@ struct ffb__session {
 	struct ffb__heap client_heap; /* geometry only: the client owns it */
 
 	/* Control thread only. */
-	struct ffb__session *next, *prev; /* srv->sessions or srv->zombies */
+	struct ffb__list link;        /* srv->sessions or srv->zombies */
 	int state;
 	ffb_status refuse;            /* not 0: answer the hello with this, hang up */
 	int sock, pidfd;
@@ -80,16 +99,27 @@ struct ffb__session {
 	struct ffb__op op_sock, op_pidfd;
 
 	/* Dispatcher thread only (after ADOPT, until it sends DETACHED). */
-	struct ffb__session *d_next, *d_prev; /* d->sessions or d->zombies */
+	struct ffb__list d_link;      /* disp->sessions or disp->zombies */
 	int serving;                  /* enum ffb__serving */
+	bool cut;                     /* its rings broke the protocol: publish nothing more */
 	struct ffb_ring_cons req;
 	struct ffb_ring_prod resp;
-	struct ffb__heap server_heap; /* ours: allocator tables */
 	bool blocked;                 /* response ring full: retry on a timer */
 	bool ring_again;              /* a wake was asked while a ring was in flight */
+	bool dirty;                   /* answers pushed, not yet published */
 	uint64_t ring_one;            /* the 1 written to the client bell */
 	int d_ops_pending;            /* dispatcher io_uring ops still referencing us */
 	struct ffb__op op_bell, op_ring;
+	uint32_t reserved;            /* RESULTs owed by kept calls: response slots held back */
+	struct ffb__list calls;       /* kept calls (ffb_call.link), answered or not */
+	struct ffb__list waiting;     /* pooled calls not handed to a worker yet (wait_link) */
+	struct ffb__list want_link;   /* on disp->wanting while `waiting` is not empty */
+	struct ffb__session *dirty_next;
+
+	/* The server heap is ours; callbacks on any thread allocate replies
+	 * from it, so every use goes through heap_lock (call.c). */
+	pthread_mutex_t heap_lock;
+	struct ffb__heap server_heap;
 
 	/* Mail (mailbox.c): mail_* under the mailbox's lock, got_* the reader's. */
 	struct ffb__session *mail_next[2], *got_next[2];
@@ -97,17 +127,53 @@ struct ffb__session {
 	bool mail_linked[2];
 };
 
-/* The dispatcher thread: the rings of the sessions it was handed. */
+/* A dispatcher thread: the rings of the sessions it was handed, and the
+ * answers of their kept calls. */
 struct ffb__dispatcher {
 	struct ffb_server *srv;
 	struct io_uring ring;
-	struct ffb__mailbox inbox;    /* ADOPT, DETACH */
+	struct ffb__mailbox inbox;    /* ADOPT, DETACH; its eventfd also says "answers" */
 	struct ffb__op op_inbox;
 	uint64_t inbox_buf;
-	struct ffb__session *sessions; /* serving */
-	struct ffb__session *zombies;  /* failed or detaching, ops in flight */
+	struct ffb__list sessions;    /* serving */
+	struct ffb__list zombies;     /* failed or detaching: ops or calls outstanding */
+	struct ffb__list wanting;     /* sessions with pooled calls waiting for a worker */
+	struct ffb_call *answers;     /* atomic: finished kept calls, pushed by any thread */
+	struct ffb__session *dirty;   /* sessions with answers pushed, not published */
+	int parked;                   /* atomic: 1 while it sleeps (or is about to) */
+	int starved;                  /* atomic: pooled calls wait for a free worker */
 	pthread_t thread;
-	struct ffb_server_stats stats; /* calls, protocol_errors, wakeups_sent, parks */
+	bool thread_started;
+	uint32_t nsessions;           /* control thread: sessions handed to it */
+	struct ffb_server_stats stats;
+};
+
+/* The worker pool (pool.c): a bounded lock-free MPMC queue of calls the
+ * dispatchers hand over (never more than there are workers: a call is
+ * handed over only when a worker is free for it, `busy`), a mutex list of
+ * posted jobs, and workers that spin, then sleep on a futex. */
+struct ffb__pool_cell {
+	uint64_t seq;
+	struct ffb__job *job;
+};
+
+struct ffb__pool {
+	struct ffb_server *srv;
+	uint32_t nworkers;
+	uint32_t spin_ns;
+	pthread_t *threads;
+	uint32_t nstarted;
+	struct ffb__pool_cell *cells;
+	uint64_t mask;
+	uint64_t enq __attribute__((aligned(128)));
+	uint64_t deq __attribute__((aligned(128)));
+	uint32_t busy __attribute__((aligned(128))); /* calls handed over and not done */
+	uint32_t seq;                 /* futex word: bumped by every wake */
+	uint32_t sleepers;
+	int stop;
+	pthread_mutex_t post_lock;
+	struct ffb__job *post_head, *post_tail;
+	int nposted;                  /* atomic */
 };
 
 struct ffb_server {
@@ -119,6 +185,9 @@ struct ffb_server {
 	int stop_flag;                /* atomic */
 	bool running;                 /* atomic */
 	int control_done;             /* atomic: the control thread has freed every session */
+	bool leaked;                  /* sessions were never freed: keep everything alive */
+	bool started;                 /* by ffb_server_start: destroy joins the threads */
+	uint64_t budget_ticks;        /* inline_budget_ns in ffb__ticks() */
 
 	/* the control thread */
 	struct io_uring ring;
@@ -129,16 +198,18 @@ struct ffb_server {
 	pthread_mutex_t adopt_lock;
 	int adopt_fds[16];
 	unsigned n_adopt;
-	struct ffb__session *sessions; /* handshaking and active */
-	struct ffb__session *zombies;  /* closed, waiting for ops or DETACHED */
-	uint32_t nsessions;            /* admitted: counts against max_sessions */
-	uint32_t nrefusing;            /* refused, waiting to read the hello */
+	struct ffb__list sessions;    /* handshaking and active */
+	struct ffb__list zombies;     /* closed, waiting for ops or DETACHED */
+	uint32_t nsessions;           /* admitted: counts against max_sessions */
+	uint32_t nrefusing;           /* refused, waiting to read the hello */
 	uint64_t next_session_id;
 	uint64_t notify_buf;
 	struct ffb__op op_accept, op_notify;
 	struct ffb_server_stats stats; /* sessions_*, protocol_errors of handshakes */
 
-	struct ffb__dispatcher disp;
+	struct ffb__dispatcher *disp; /* opts.dispatchers of them */
+	uint32_t ndisp;
+	struct ffb__pool pool;
 };
 
 /* Single-writer counter bump: a relaxed load and store, no locked op on
@@ -147,9 +218,13 @@ struct ffb_server {
 #define FFB__STAT_ADD(field, n) \
 	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
 
-/* server.c */
+/* uring.c */
+#define FFB__URING_ENTRIES 256
+int ffb__uring_init(struct io_uring *ring);
+bool ffb__uring_has_futex(struct io_uring *ring);
 struct io_uring_sqe *ffb__sqe(struct io_uring *ring);
 void ffb__arm_poll(struct io_uring *ring, struct ffb__op *op, int *pending, int fd, unsigned events);
+void ffb__arm_futex_wait(struct io_uring *ring, struct ffb__op *op, int *pending, uint32_t *word, uint32_t val);
 void ffb__cancel_op(struct io_uring *ring, struct ffb__op *op);
 unsigned ffb__reap(struct io_uring *ring, void (*fn)(void *ctx, struct io_uring_cqe *cqe), void *ctx);
 
@@ -182,11 +257,51 @@ void ffb__session_expire_handshakes(struct ffb_server *srv, uint64_t now);
 int ffb__dispatcher_init(struct ffb__dispatcher *d, struct ffb_server *srv);
 void ffb__dispatcher_destroy(struct ffb__dispatcher *d);
 void ffb__dispatcher_run(struct ffb__dispatcher *d);
+/* Wake d if it sleeps (any thread; async-signal-safe). */
+void ffb__dispatcher_wake(struct ffb__dispatcher *d);
 /* The rings of s broke the protocol: stop serving it, tell control. */
 void ffb__dispatcher_fail(struct ffb__session *s);
+/* A detaching session with no op, call or publish left: say DETACHED
+ * (control may free it at once: touch it no more). */
+void ffb__dispatcher_maybe_detached(struct ffb__session *s);
 void ffb__session_ring_client(struct ffb__session *s);
 
-/* dispatch.c: drain a session's request ring; true if it did anything. */
+/* dispatch.c (dispatcher thread): drain a session's request ring (true
+ * if it did anything); publish answers of kept calls; hand waiting
+ * pooled calls to free workers; cancel every kept call of a session. */
 bool ffb__session_service(struct ffb__session *s);
+void ffb__dispatch_answers(struct ffb__dispatcher *d);
+void ffb__dispatch_publish(struct ffb__dispatcher *d);
+void ffb__dispatch_feed_pool(struct ffb__dispatcher *d);
+void ffb__session_cancel_calls(struct ffb__session *s);
+
+/* pool.c */
+ffb_status ffb__pool_init(struct ffb__pool *p, struct ffb_server *srv, uint32_t nworkers, uint32_t spin_ns);
+ffb_status ffb__pool_start(struct ffb__pool *p);
+/* Let the workers go once the queue is empty, and join them. */
+void ffb__pool_stop(struct ffb__pool *p);
+void ffb__pool_destroy(struct ffb__pool *p);
+/* Reserve a worker for one call: false when every worker is taken. */
+bool ffb__pool_reserve(struct ffb__pool *p);
+/* A reserved call is done (its callback returned): free the worker and
+ * wake any dispatcher starved for one. */
+void ffb__pool_release(struct ffb__pool *p);
+/* Hand a job to the workers under a reservation (cannot fail). */
+void ffb__pool_submit(struct ffb__pool *p, struct ffb__job *job);
+/* Queue a job without a reservation (ffb_server_post). */
+void ffb__pool_post(struct ffb__pool *p, struct ffb__job *job);
+
+/* defer.c: kept calls */
+/* A heap copy of the stack call c (pooled or deferred); NULL on ENOMEM. */
+ffb_call *ffb__call_keep(const ffb_call *c);
+/* Run a pooled call on a worker (its ffb__job). */
+void ffb__call_run_pooled(struct ffb__job *job);
+/* Dispatcher: the caller cancelled c (CANCEL, session gone, stop). */
+void ffb__call_cancel(ffb_call *c);
+
+/* call.c: the session's server heap, under its lock */
+ffb_status ffb__sheap_alloc(struct ffb__session *s, uint32_t len, uint64_t *handle, void **data);
+ffb_status ffb__sheap_free(struct ffb__session *s, uint64_t handle, uint8_t from);
+ffb_status ffb__sheap_lend(struct ffb__session *s, uint64_t handle);
 
 #endif /* FFB_SERVER_INTERNAL_H */

@@ -6,8 +6,10 @@
  * All of it runs on the control thread (control.c). A session is freed
  * only when no io_uring op references it any more: closing cancels its
  * ops and parks it on the zombie list until their completions (even
- * -ECANCELED) have arrived and, if it was handed to the dispatcher, until
- * the dispatcher said DETACHED.
+ * -ECANCELED) have arrived and, if it was handed to a dispatcher, until
+ * the dispatcher said DETACHED (after every kept call was answered).
+ * Admission spreads sessions over the dispatchers: each goes to the one
+ * with the fewest.
  */
 #include <errno.h>
 #include <poll.h>
@@ -23,36 +25,6 @@
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
 #endif
-
-struct ffb__heap *ffb__session_server_heap(struct ffb__session *s)
-{
-	return &s->server_heap;
-}
-
-uint64_t ffb__session_id(const struct ffb__session *s)
-{
-	return s->id;
-}
-
-static void list_insert(struct ffb__session **head, struct ffb__session *s)
-{
-	s->prev = NULL;
-	s->next = *head;
-	if (*head)
-		(*head)->prev = s;
-	*head = s;
-}
-
-static void list_remove(struct ffb__session **head, struct ffb__session *s)
-{
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		*head = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	s->next = s->prev = NULL;
-}
 
 #define MAX_REFUSING 64 /* refusals waiting for a hello; past that, hang up at once */
 
@@ -126,7 +98,12 @@ void ffb__session_accept(struct ffb_server *srv, int fd, bool check_creds)
 	s->op_bell = (struct ffb__op){.kind = FFB__OP_BELL, .s = s};
 	s->op_ring = (struct ffb__op){.kind = FFB__OP_RING, .s = s};
 	s->ring_one = 1;
-	list_insert(&srv->sessions, s);
+	ffb__list_init(&s->d_link);
+	ffb__list_init(&s->calls);
+	ffb__list_init(&s->waiting);
+	ffb__list_init(&s->want_link);
+	pthread_mutex_init(&s->heap_lock, NULL);
+	ffb__list_add_tail(&srv->sessions, &s->link);
 	ffb__arm_poll(&srv->ring, &s->op_sock, &s->ops_pending, fd, POLLIN | POLLRDHUP);
 }
 
@@ -214,8 +191,15 @@ static void on_client_hello(struct ffb__session *s)
 	ffb__arm_poll(&srv->ring, &s->op_sock, &s->ops_pending, s->sock, POLLIN | POLLRDHUP);
 	if (s->pidfd >= 0)
 		ffb__arm_poll(&srv->ring, &s->op_pidfd, &s->ops_pending, s->pidfd, POLLIN);
-	/* The handshake's writes go with the mail (its lock). */
-	ffb__mail(&srv->disp.inbox, s, FFB__MAIL_ADOPT);
+	/* The handshake's writes go with the mail (its lock), to the
+	 * dispatcher with the fewest sessions. */
+	struct ffb__dispatcher *d = &srv->disp[0];
+	for (uint32_t i = 1; i < srv->ndisp; i++)
+		if (srv->disp[i].nsessions < d->nsessions)
+			d = &srv->disp[i];
+	s->disp = d;
+	d->nsessions++;
+	ffb__mail(&d->inbox, s, FFB__MAIL_ADOPT);
 }
 
 void ffb__session_on_sock(struct ffb__session *s, int res)
@@ -279,6 +263,9 @@ static void session_free(struct ffb__session *s)
 		s->srv->nrefusing--;
 	else /* the slot is free once the arena is unmapped */
 		s->srv->nsessions--;
+	if (s->disp)
+		s->disp->nsessions--;
+	pthread_mutex_destroy(&s->heap_lock);
 	free(s);
 }
 
@@ -298,11 +285,11 @@ static void hang_up(struct ffb__session *s, bool in_zombies)
 	ffb__cancel_op(&srv->ring, &s->op_pidfd);
 	if (s->ops_pending) {
 		if (!in_zombies)
-			list_insert(&srv->zombies, s);
+			ffb__list_add_tail(&srv->zombies, &s->link);
 		return;
 	}
 	if (in_zombies)
-		list_remove(&srv->zombies, s);
+		ffb__list_del(&s->link);
 	session_free(s);
 }
 
@@ -318,7 +305,7 @@ void ffb__session_close(struct ffb__session *s, ffb_status why)
 		FFB__STAT_ADD(srv->stats.sessions_active, (uint64_t)-1);
 	s->state = FFB__DEAD;
 	s->goodbye = was_active ? why : FFB_OK;
-	list_remove(&srv->sessions, s);
+	ffb__list_del(&s->link);
 	if (!was_active) {
 		hang_up(s, false);
 		return;
@@ -327,8 +314,8 @@ void ffb__session_close(struct ffb__session *s, ffb_status why)
 	 * until it stopped serving, so no answer follows the goodbye and a
 	 * call it is running still gets its own. */
 	s->awaiting_detached = true;
-	list_insert(&srv->zombies, s);
-	ffb__mail(&srv->disp.inbox, s, FFB__MAIL_DETACH);
+	ffb__list_add_tail(&srv->zombies, &s->link);
+	ffb__mail(&s->disp->inbox, s, FFB__MAIL_DETACH);
 }
 
 bool ffb__session_op_done(struct ffb__op *op)
@@ -339,7 +326,7 @@ bool ffb__session_op_done(struct ffb__op *op)
 	if (s->state != FFB__DEAD)
 		return true;
 	if (s->ops_pending == 0 && !s->awaiting_detached) {
-		list_remove(&s->srv->zombies, s);
+		ffb__list_del(&s->link);
 		session_free(s);
 	}
 	return false;
@@ -353,9 +340,10 @@ void ffb__session_detached(struct ffb__session *s)
 
 void ffb__session_expire_handshakes(struct ffb_server *srv, uint64_t now)
 {
-	struct ffb__session *s = srv->sessions, *next;
-	for (; s; s = next) {
-		next = s->next;
+	struct ffb__list *pos, *tmp;
+	FFB__LIST_FOR_EACH_SAFE(pos, tmp, &srv->sessions)
+	{
+		struct ffb__session *s = FFB__CONTAINER_OF(pos, struct ffb__session, link);
 		if (s->state == FFB__HANDSHAKE && now > s->deadline_ns)
 			ffb__session_close(s, FFB_OK);
 	}

@@ -46,6 +46,7 @@ static const struct status_name table[] = {
 	{FFB_ERR_CLOSED, "CLOSED", "closed"},
 	{FFB_ERR_WOULD_BLOCK, "WOULD_BLOCK", "would block"},
 	{FFB_ERR_BUSY, "BUSY", "block is lent to the peer"},
+	{FFB_ERR_CANCELLED, "CANCELLED", "the caller cancelled the call"},
 	{FFB_ERR_UNKNOWN, "UNKNOWN", "unknown error"},
 };
 

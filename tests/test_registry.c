@@ -66,17 +66,17 @@ static void unregistered_id_goes_stale_and_is_never_reused(void **state)
 	uint32_t first, again;
 	assert_int_equal(ffb__registry_add(r, "a", 1, cb_count, &n, false, &first), FFB_OK);
 	ffb_call call = {0};
-	assert_int_equal(ffb__registry_invoke(r, first, &call), FFB_OK);
+	assert_int_equal(ffb__registry_invoke(r, first, &call, true), FFB_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(ffb__registry_remove(r, "a", 1), FFB_OK);
-	assert_int_equal(ffb__registry_invoke(r, first, &call), FFB_ERR_NOT_FOUND);
+	assert_int_equal(ffb__registry_invoke(r, first, &call, true), FFB_ERR_NOT_FOUND);
 	assert_int_equal(ffb__registry_add(r, "b", 1, cb_count, &n, false, &again), FFB_OK);
 	assert_int_equal(FFB_FN_SLOT(again), FFB_FN_SLOT(first)); /* same slot... */
 	assert_int_not_equal(again, first);                     /* ...new generation */
-	assert_int_equal(ffb__registry_invoke(r, first, &call), FFB_ERR_NOT_FOUND);
-	assert_int_equal(ffb__registry_invoke(r, again, &call), FFB_OK);
-	assert_int_equal(ffb__registry_invoke(r, 0, &call), FFB_ERR_NOT_FOUND);
-	assert_int_equal(ffb__registry_invoke(r, FFB_FN_MAKE(1, FFB_MAX_FUNCTIONS), &call), FFB_ERR_NOT_FOUND);
+	assert_int_equal(ffb__registry_invoke(r, first, &call, true), FFB_ERR_NOT_FOUND);
+	assert_int_equal(ffb__registry_invoke(r, again, &call, true), FFB_OK);
+	assert_int_equal(ffb__registry_invoke(r, 0, &call, true), FFB_ERR_NOT_FOUND);
+	assert_int_equal(ffb__registry_invoke(r, FFB_FN_MAKE(1, FFB_MAX_FUNCTIONS), &call, true), FFB_ERR_NOT_FOUND);
 	/* churn a slot to its last generation: it retires instead of wrapping */
 	for (int i = 0; i < 70000; i++) {
 		uint32_t id;
@@ -113,7 +113,7 @@ static void *invoke_thread(void *arg)
 {
 	struct invoke_arg *a = arg;
 	ffb_call call = {0};
-	ffb__registry_invoke(a->r, a->id, &call);
+	ffb__registry_invoke(a->r, a->id, &call, true);
 	return NULL;
 }
 
@@ -148,7 +148,7 @@ static void callback_cannot_unregister_and_deadlock(void **state)
 	uint32_t id;
 	assert_int_equal(ffb__registry_add(r, "self", 4, cb_unregister_self, r, false, &id), FFB_OK);
 	ffb_call call = {0};
-	assert_int_equal(ffb__registry_invoke(r, id, &call), FFB_ERR_INVALID_ARGUMENT);
+	assert_int_equal(ffb__registry_invoke(r, id, &call, true), FFB_ERR_INVALID_ARGUMENT);
 	ffb__registry_destroy(r);
 }
 
@@ -178,10 +178,10 @@ static void *churn_thread(void *arg)
 			continue;
 		}
 		ffb_call call = {0};
-		if (ffb__registry_invoke(c->r, id, &call) != FFB_OK)
+		if (ffb__registry_invoke(c->r, id, &call, true) != FFB_OK)
 			__atomic_fetch_add(&c->errors, 1, __ATOMIC_RELAXED);
 		if (ffb__registry_remove(c->r, name, strlen(name)) != FFB_OK ||
-		    ffb__registry_invoke(c->r, id, &call) != FFB_ERR_NOT_FOUND)
+		    ffb__registry_invoke(c->r, id, &call, true) != FFB_ERR_NOT_FOUND)
 			__atomic_fetch_add(&c->errors, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
@@ -197,7 +197,7 @@ static void *lookup_thread(void *arg)
 		/* Whatever it finds must be a live or freshly stale id, never a crash. */
 		if (ffb__registry_find(c->r, name, strlen(name), &id) == FFB_OK) {
 			ffb_call call = {0};
-			ffb_status st = ffb__registry_invoke(c->r, id, &call);
+			ffb_status st = ffb__registry_invoke(c->r, id, &call, true);
 			if (st != FFB_OK && st != FFB_ERR_NOT_FOUND)
 				__atomic_fetch_add(&c->errors, 1, __ATOMIC_RELAXED);
 		}

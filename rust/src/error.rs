@@ -124,6 +124,8 @@ codes! {
     WOULD_BLOCK = FFB_ERR_WOULD_BLOCK, "nothing ready; try again";
     /// The block is lent to the peer.
     BUSY = FFB_ERR_BUSY, "block is lent to the peer";
+    /// The caller cancelled the call.
+    CANCELLED = FFB_ERR_CANCELLED, "the caller cancelled the call";
     /// Unclassified.
     UNKNOWN = FFB_ERR_UNKNOWN, "unclassified";
 }

@@ -27,6 +27,7 @@ pub const FFB_KIND_LOOKUP: u32 = 2;
 pub const FFB_KIND_RELEASE: u32 = 3;
 pub const FFB_KIND_RESULT: u32 = 4;
 pub const FFB_KIND_CALLV: u32 = 5;
+pub const FFB_KIND_CANCEL: u32 = 6;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -42,11 +42,12 @@ pub const FFB_ERR_ALREADY_EXISTS: ffb_status = 24;
 pub const FFB_ERR_CLOSED: ffb_status = 25;
 pub const FFB_ERR_WOULD_BLOCK: ffb_status = 26;
 pub const FFB_ERR_BUSY: ffb_status = 27;
+pub const FFB_ERR_CANCELLED: ffb_status = 28;
 pub const FFB_ERR_UNKNOWN: ffb_status = 99;
 
 // ---- ffb_layout.h: the constants the safe API uses -----------------------
 
-pub const FFB_LAYOUT_VERSION: u32 = 2;
+pub const FFB_LAYOUT_VERSION: u32 = 3;
 pub const FFB_NUM_CLASSES: usize = 10;
 pub const FFB_MAX_CLASSES: usize = 16;
 pub const FFB_MAX_BLOCK_SIZE: u32 = 1 << 24;
@@ -113,6 +114,10 @@ pub struct ffb_server_options {
     pub n_allowed_uids: u32,
     pub allowed_uids: *const uid_t,
     pub use_futex_doorbell: c_int,
+    pub dispatchers: u32,
+    pub workers: u32,
+    pub worker_spin_ns: u32,
+    pub inline_budget_ns: u32,
 }
 
 #[repr(C)]
@@ -126,6 +131,11 @@ pub struct ffb_server_stats {
     pub protocol_errors: u64,
     pub wakeups_sent: u64,
     pub parks: u64,
+    pub pooled_calls: u64,
+    pub deferred_calls: u64,
+    pub calls_in_flight: u64,
+    pub cancels: u64,
+    pub slow_inline_calls: u64,
 }
 
 pub const FFB_WAIT_PARK: u32 = 0;
@@ -169,9 +179,9 @@ const _: () = assert!(core::mem::size_of::<ffb_handle>() == 8);
 const _: () = assert!(core::mem::size_of::<ffb_result>() == 16);
 const _: () = assert!(core::mem::size_of::<ffb_completion>() == 24);
 const _: () = assert!(core::mem::size_of::<ffb_client_options>() == 12);
-const _: () = assert!(core::mem::size_of::<ffb_server_stats>() == 64);
+const _: () = assert!(core::mem::size_of::<ffb_server_stats>() == 104);
 const _: () = assert!(core::mem::size_of::<ffb_client_stats>() == 40);
-const _: () = assert!(core::mem::size_of::<ffb_server_options>() == 88);
+const _: () = assert!(core::mem::size_of::<ffb_server_options>() == 104);
 const _: () = assert!(core::mem::offset_of!(ffb_server_options, max_arena_size) == 48);
 const _: () = assert!(core::mem::offset_of!(ffb_server_options, allowed_uids) == 72);
 const _: () = assert!(core::mem::offset_of!(ffb_result, handle) == 8);

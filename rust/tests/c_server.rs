@@ -1,5 +1,5 @@
 //! The Rust client against the C server: the `ffb serve` tool of
-//! `src/tool/ffb.c`, compiled by this test from the sources next to the
+//! `src/tool/`, compiled by this test from the sources next to the
 //! crate (so nothing has to be built first), run as a separate process.
 
 mod common;
@@ -37,6 +37,7 @@ fn c_tool() -> PathBuf {
                 .arg("-I")
                 .arg(root.join("src"))
                 .arg(root.join("src/tool/ffb.c"))
+                .arg(root.join("src/tool/demo.c"))
                 .args(&sources)
                 .args(["-luring", "-lpthread", "-o"])
                 .arg(&out)
@@ -152,6 +153,13 @@ fn rust_client_against_the_c_server() {
         for (i, r) in client.call_many(rev, &inputs).into_iter().enumerate() {
             let want: Vec<u8> = format!("{i:04}").bytes().rev().collect();
             assert_eq!(r.unwrap().to_vec().unwrap(), want);
+        }
+        // demo.sleep runs on the server's pool, so the timed-out call's
+        // late answer comes once its 200 ms are over: then nothing is left.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while client.stats().unwrap().pending != 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            client.invoke_empty("ffi.version").unwrap();
         }
         assert_eq!(client.stats().unwrap().pending, 0);
     }

@@ -3,7 +3,6 @@
  * demo callbacks), `ping` (an echo benchmark that verifies its payload and
  * prints round-trip percentiles), and `version`.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
@@ -14,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "demo.h"
 #include "ffb.h"
 
 static ffb_server *g_server;
@@ -46,60 +46,14 @@ static int pin_cpu(int cpu)
 	return 0;
 }
 
-/* ---- demo callbacks --------------------------------------------------- */
-
-static ffb_status demo_upper(ffb_call *call, void *ctx)
+static void serve_usage(FILE *f)
 {
-	(void)ctx;
-	uint32_t n = ffb_call_len(call);
-	const unsigned char *in = ffb_call_data(call);
-	unsigned char *out;
-	ffb_status st = ffb_call_reply_alloc(call, n, (void **)&out);
-	if (st)
-		return st;
-	for (uint32_t i = 0; i < n; i++)
-		out[i] = (unsigned char)toupper(in[i]);
-	return FFB_OK;
-}
-
-static ffb_status demo_reverse(ffb_call *call, void *ctx)
-{
-	(void)ctx;
-	uint32_t n = ffb_call_len(call);
-	const unsigned char *in = ffb_call_data(call);
-	unsigned char *out;
-	ffb_status st = ffb_call_reply_alloc(call, n, (void **)&out);
-	if (st)
-		return st;
-	for (uint32_t i = 0; i < n; i++)
-		out[i] = in[n - 1 - i];
-	return FFB_OK;
-}
-
-static ffb_status demo_fail(ffb_call *call, void *ctx)
-{
-	(void)ctx;
-	ffb_call_set_error(call, "demo.fail: failing on purpose");
-	return FFB_ERR_INVALID_ARGUMENT;
-}
-
-/* Input: 4-byte little-endian milliseconds (at most 1000); echoes it. */
-static ffb_status demo_sleep(ffb_call *call, void *ctx)
-{
-	(void)ctx;
-	uint32_t ms = 0;
-	if (ffb_call_len(call) < 4) {
-		ffb_call_set_error(call, "demo.sleep: want 4 bytes of milliseconds");
-		return FFB_ERR_INVALID_ARGUMENT;
-	}
-	const unsigned char *p = ffb_call_data(call);
-	ms = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-	if (ms > 1000)
-		ms = 1000;
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-	return ffb_call_reply_input(call, ffb_call_len(call));
+	fprintf(f, "usage: ffb serve --socket PATH [--spin-us N] [--max-sessions N] [--workers N]\n"
+		   "                 [--dispatchers N] [--cpu N] [--eventfd] [--quiet]\n"
+		   "Serves the built-ins ffi.echo and ffi.version and these demo callbacks\n"
+		   "(u32 = 4 bytes little-endian):\n");
+	for (const struct demo_callback *d = demo_callbacks; d->name; d++)
+		fprintf(f, "  %-13s %-6s %s\n", d->name, d->flags & FFB_CB_POOL ? "pool" : "inline", d->help);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -107,28 +61,34 @@ static int cmd_serve(int argc, char **argv)
 	static const struct option opts[] = {{"socket", required_argument, 0, 's'},
 					     {"spin-us", required_argument, 0, 'p'},
 					     {"max-sessions", required_argument, 0, 'm'},
+					     {"workers", required_argument, 0, 'w'},
+					     {"dispatchers", required_argument, 0, 'd'},
 					     {"cpu", required_argument, 0, 'c'},
 					     {"eventfd", no_argument, 0, 'e'},
 					     {"quiet", no_argument, 0, 'q'},
+					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	const char *path = NULL;
 	int cpu = -1, quiet = 0;
 	struct ffb_server_options o;
 	ffb_server_options_init(&o);
 	int c;
-	while ((c = getopt_long(argc, argv, "s:p:m:c:eq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:p:m:w:d:c:eqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': path = optarg; break;
 		case 'p': o.spin_ns = (uint32_t)strtoul(optarg, NULL, 10) * 1000u; break;
 		case 'm': o.max_sessions = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'w': o.workers = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'd': o.dispatchers = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'c': cpu = atoi(optarg); break;
 		case 'e': o.use_futex_doorbell = 0; break;
 		case 'q': quiet = 1; break;
-		default: return 2;
+		case 'h': serve_usage(stdout); return 0;
+		default: serve_usage(stderr); return 2;
 		}
 	}
 	if (!path) {
-		fprintf(stderr, "usage: ffb serve --socket PATH [--spin-us N] [--max-sessions N] [--cpu N] [--eventfd]\n");
+		serve_usage(stderr);
 		return 2;
 	}
 	if (pin_cpu(cpu))
@@ -137,13 +97,7 @@ static int cmd_serve(int argc, char **argv)
 	if (!st)
 		st = ffb_server_listen(g_server, path);
 	if (!st)
-		st = ffb_server_register(g_server, "demo.upper", demo_upper, NULL, NULL);
-	if (!st)
-		st = ffb_server_register(g_server, "demo.reverse", demo_reverse, NULL, NULL);
-	if (!st)
-		st = ffb_server_register(g_server, "demo.fail", demo_fail, NULL, NULL);
-	if (!st)
-		st = ffb_server_register(g_server, "demo.sleep", demo_sleep, NULL, NULL);
+		st = demo_register(g_server);
 	if (st) {
 		fprintf(stderr, "ffb serve: %s (%s)\n", ffb_strerror(st), strerror(errno));
 		ffb_server_destroy(g_server);
@@ -153,8 +107,8 @@ static int cmd_serve(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	printf("ready: ffb %s serving %s (doorbell: %s, cpu %d)\n", ffb_version(), path,
-	       ffb_server_uses_futex(g_server) ? "io_uring futex" : "eventfd", cpu);
+	printf("ready: ffb %s serving %s (doorbell: %s, cpu %d, %u dispatchers, %u workers)\n", ffb_version(), path,
+	       ffb_server_uses_futex(g_server) ? "io_uring futex" : "eventfd", cpu, o.dispatchers, o.workers);
 	fflush(stdout);
 	st = ffb_server_run(g_server);
 	struct ffb_server_stats s;

@@ -1,0 +1,232 @@
+/*
+ * demo.c — the demo callbacks `ffb serve` registers besides the
+ * built-ins: one table of name, where it runs, what it takes and does
+ * (`ffb serve --help` prints it). The slow ones run on the worker pool;
+ * demo.defer answers from threads of its own, out of order; demo.wait
+ * waits for its caller to cancel it.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "demo.h"
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The first 4 input bytes as a little-endian u32, capped; false if short. */
+static bool arg_u32(ffb_call *call, const char *what, uint32_t cap, uint32_t *out)
+{
+	if (ffb_call_len(call) < 4) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "want 4 bytes: %s", what);
+		ffb_call_set_error(call, msg);
+		return false;
+	}
+	uint32_t v = le32(ffb_call_data(call));
+	*out = v > cap ? cap : v;
+	return true;
+}
+
+static void sleep_us(uint64_t us)
+{
+	struct timespec ts = {.tv_sec = (time_t)(us / 1000000), .tv_nsec = (long)(us % 1000000) * 1000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static ffb_status demo_upper(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	uint32_t n = ffb_call_len(call);
+	const unsigned char *in = ffb_call_data(call);
+	unsigned char *out;
+	ffb_status st = ffb_call_reply_alloc(call, n, (void **)&out);
+	if (st)
+		return st;
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = (unsigned char)toupper(in[i]);
+	return FFB_OK;
+}
+
+static ffb_status demo_reverse(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	uint32_t n = ffb_call_len(call);
+	const unsigned char *in = ffb_call_data(call);
+	unsigned char *out;
+	ffb_status st = ffb_call_reply_alloc(call, n, (void **)&out);
+	if (st)
+		return st;
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = in[n - 1 - i];
+	return FFB_OK;
+}
+
+static ffb_status demo_fail(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	ffb_call_set_error(call, "demo.fail: failing on purpose");
+	return FFB_ERR_INVALID_ARGUMENT;
+}
+
+static ffb_status demo_sleep(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	uint32_t ms;
+	if (!arg_u32(call, "milliseconds", 1000, &ms))
+		return FFB_ERR_INVALID_ARGUMENT;
+	sleep_us((uint64_t)ms * 1000);
+	return ffb_call_reply_input(call, ffb_call_len(call));
+}
+
+/* CPU-bound for the given microseconds: an xorshift chain, its value the
+ * answer (8 bytes) so the work cannot be skipped. */
+static ffb_status demo_spin(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	uint32_t us;
+	if (!arg_u32(call, "microseconds", 1000000, &us))
+		return FFB_ERR_INVALID_ARGUMENT;
+	uint64_t x = 88172645463325252ull, end = now_ns() + (uint64_t)us * 1000;
+	do
+		for (int i = 0; i < 256; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+		}
+	while (now_ns() < end);
+	return ffb_call_reply_bytes(call, &x, sizeof(x));
+}
+
+/* ---- demo.defer: answered later, from other threads, out of order ------ */
+
+#define DEFER_THREADS 2
+#define DEFER_BATCH 64
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	ffb_call *calls[4096];
+	unsigned n;
+	bool started;
+} defer_q = {.lock = PTHREAD_MUTEX_INITIALIZER, .more = PTHREAD_COND_INITIALIZER};
+
+static void *answerer(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	for (;;) {
+		ffb_call *batch[DEFER_BATCH];
+		pthread_mutex_lock(&defer_q.lock);
+		while (defer_q.n == 0)
+			pthread_cond_wait(&defer_q.more, &defer_q.lock);
+		unsigned n = defer_q.n < DEFER_BATCH ? defer_q.n : DEFER_BATCH;
+		defer_q.n -= n;
+		memcpy(batch, defer_q.calls + defer_q.n, n * sizeof(batch[0]));
+		pthread_mutex_unlock(&defer_q.lock);
+		for (unsigned i = n; i > 1; i--) { /* answer in a shuffled order */
+			unsigned j = (unsigned)rand_r(&seed) % i;
+			ffb_call *t = batch[i - 1];
+			batch[i - 1] = batch[j];
+			batch[j] = t;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			ffb_call_reply_input(batch[i], ffb_call_len(batch[i]));
+			ffb_call_finish(batch[i], FFB_OK);
+		}
+	}
+	return NULL;
+}
+
+static ffb_status demo_defer(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	pthread_mutex_lock(&defer_q.lock);
+	bool room = defer_q.n < sizeof(defer_q.calls) / sizeof(defer_q.calls[0]);
+	ffb_call *kept = room ? ffb_call_defer(call) : NULL;
+	if (kept) {
+		defer_q.calls[defer_q.n++] = kept;
+		pthread_cond_signal(&defer_q.more);
+	}
+	pthread_mutex_unlock(&defer_q.lock);
+	if (!kept) { /* out of room: answer now, in order */
+		return ffb_call_reply_input(call, ffb_call_len(call));
+	}
+	return FFB_OK;
+}
+
+static ffb_status start_answerers(void)
+{
+	for (uintptr_t i = 0; i < DEFER_THREADS; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, answerer, (void *)(i + 1)) != 0)
+			return FFB_ERR_SYSTEM;
+		pthread_detach(t);
+	}
+	return FFB_OK;
+}
+
+/* ---- demo.wait / demo.cancels: cancellation seen by the handler -------- */
+
+static uint64_t cancels_seen;
+
+static ffb_status demo_wait(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	uint32_t ms;
+	if (!arg_u32(call, "milliseconds", 60000, &ms))
+		return FFB_ERR_INVALID_ARGUMENT;
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000;
+	while (now_ns() < end) {
+		if (ffb_call_cancelled(call)) {
+			__atomic_fetch_add(&cancels_seen, 1, __ATOMIC_RELAXED);
+			return FFB_ERR_CANCELLED;
+		}
+		sleep_us(100);
+	}
+	return ffb_call_reply_input(call, ffb_call_len(call));
+}
+
+static ffb_status demo_cancels(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	uint64_t n = __atomic_load_n(&cancels_seen, __ATOMIC_RELAXED);
+	return ffb_call_reply_bytes(call, &n, sizeof(n));
+}
+
+const struct demo_callback demo_callbacks[] = {
+	{"demo.upper", demo_upper, FFB_CB_POOL, "bytes -> the bytes in upper case (a new block)"},
+	{"demo.reverse", demo_reverse, FFB_CB_POOL, "bytes -> the bytes reversed (a new block)"},
+	{"demo.fail", demo_fail, FFB_CB_INLINE, "anything -> INVALID_ARGUMENT with a message"},
+	{"demo.sleep", demo_sleep, FFB_CB_POOL, "u32 ms (<= 1000) -> sleeps, echoes its input"},
+	{"demo.spin", demo_spin, FFB_CB_POOL, "u32 us -> computes that long, 8 bytes of result"},
+	{"demo.defer", demo_defer, FFB_CB_INLINE, "bytes -> echoed later by another thread, out of order"},
+	{"demo.wait", demo_wait, FFB_CB_POOL, "u32 ms -> waits; CANCELLED as soon as the caller cancels"},
+	{"demo.cancels", demo_cancels, FFB_CB_INLINE, "nothing -> u64: cancellations demo.wait saw"},
+	{NULL, NULL, 0, NULL},
+};
+
+ffb_status demo_register(ffb_server *s)
+{
+	ffb_status st = FFB_OK;
+	for (const struct demo_callback *d = demo_callbacks; d->name && !st; d++)
+		st = ffb_server_register_flags(s, d->name, d->fn, NULL, d->flags, NULL);
+	if (!st && !defer_q.started) {
+		defer_q.started = true;
+		st = start_answerers();
+	}
+	return st;
+}
