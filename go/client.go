@@ -36,7 +36,8 @@ type Client struct {
 	prod        ringProd
 	relMu       sync.Mutex
 	releases    []uint64     // server blocks to RELEASE with the next publish
-	nReleases   atomic.Int32 // len(releases), read without relMu
+	cancels     []uint64     // call ids to CANCEL with the next publish
+	nReleases   atomic.Int32 // len(releases) + len(cancels), read without relMu
 	unpublished atomic.Bool  // deferred submits wait for a publish
 
 	drainMu   sync.Mutex // the response ring's single consumer

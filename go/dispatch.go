@@ -154,6 +154,16 @@ func (c *Client) releaseServerBlock(h uint64) error {
 	return nil
 }
 
+// cancelCall queues a CANCEL for call id (its caller gave up) and
+// publishes it now, so the server can stop the handler.
+func (c *Client) cancelCall(id uint64) {
+	c.relMu.Lock()
+	c.cancels = append(c.cancels, id)
+	c.nReleases.Add(1)
+	c.relMu.Unlock()
+	c.flushReleases()
+}
+
 // releaseBatch is how many RELEASE entries may wait for the next publish.
 const releaseBatch = 16
 

@@ -18,11 +18,25 @@ var bellOne = [8]byte{1} // 1 as an 8-byte little-endian eventfd increment
 
 const futexWake = 1 // FUTEX_WAKE, without FUTEX_PRIVATE_FLAG: the word is shared
 
-// pushReleasesLocked moves queued RELEASEs onto the ring while it has room.
-// Caller holds prodMu.
+// pushReleasesLocked moves queued CANCELs and RELEASEs onto the ring while
+// it has room. Caller holds prodMu.
 func (c *Client) pushReleasesLocked() {
 	c.relMu.Lock()
 	defer c.relMu.Unlock()
+	for len(c.cancels) > 0 {
+		free := c.prod.free(1)
+		if free == ringCorrupt {
+			c.protocolViolation("request ring head out of bounds")
+			return
+		}
+		if free < 1 {
+			return
+		}
+		id := c.cancels[len(c.cancels)-1]
+		c.cancels = c.cancels[:len(c.cancels)-1]
+		c.nReleases.Add(-1)
+		c.prod.push(id, 0, 0, kindCancel, 0)
+	}
 	for len(c.releases) > 0 {
 		free := c.prod.free(1)
 		if free == ringCorrupt {

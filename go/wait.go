@@ -161,6 +161,7 @@ func (c *Client) abandon(i, g uint32, err *Error) (callResult, bool, error) {
 	// from OWNED) then cannot free one while the server has it.
 	c.lendAll(in, vec, blockOwned, blockLent)
 	if s.word.CompareAndSwap(slotWord(g, slotPending), slotWord(g, slotAbandoned)) {
+		c.cancelCall(makeCallID(i, g)) // the server's handler sees it cancelled
 		if in != nil {
 			in.giveUp()
 		}
