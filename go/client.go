@@ -201,8 +201,8 @@ func (c *Client) monitor() {
 			c.fail(newError(CodePeerGone, "server closed the session"))
 			return
 		}
-		if n == goodbyeSize && binary.LittleEndian.Uint64(buf[gbMagic:]) == goodbyeMagic {
-			st := Code(int32(binary.LittleEndian.Uint32(buf[gbStatus:])))
+		if n == sizeofGoodbye && binary.LittleEndian.Uint64(buf[offGoodbyeMagic:]) == goodbyeMagic {
+			st := Code(int32(binary.LittleEndian.Uint32(buf[offGoodbyeStatus:])))
 			if st == CodeOK {
 				st = CodePeerGone
 			}

@@ -61,7 +61,7 @@ func decodeResult(l *arenaLayout, e *ringEntry, kind uint32, lent uint64, take f
 func (c *Client) tryDrain() {
 	// S2 (peek only): the drainer reads the stamp again itself.
 	head := c.drainHead.Load()
-	if atomic.LoadUint32((*uint32)(unsafe.Add(c.cons.slot(head), entSeq))) != head+1 {
+	if atomic.LoadUint32((*uint32)(unsafe.Add(c.cons.slot(head), offRingEntrySeq))) != head+1 {
 		return
 	}
 	if c.drainMu.TryLock() {

@@ -61,14 +61,14 @@ func handshakeConn(ctx context.Context, conn *net.UnixConn) (*session, error) {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	var hello [clientHelloSize]byte
-	binary.LittleEndian.PutUint64(hello[chMagic:], clientHelloMagic)
-	binary.LittleEndian.PutUint32(hello[chLayoutVersion:], LayoutVersion)
+	var hello [sizeofClientHello]byte
+	binary.LittleEndian.PutUint64(hello[offClientHelloMagic:], clientHelloMagic)
+	binary.LittleEndian.PutUint32(hello[offClientHelloLayoutVersion:], LayoutVersion)
 	if _, err := conn.Write(hello[:]); err != nil {
 		return nil, ioError(ctx, "send hello", err)
 	}
 
-	buf := make([]byte, 2*serverHelloSize)
+	buf := make([]byte, 2*sizeofServerHello)
 	oob := make([]byte, unix.CmsgSpace(4*maxHelloFDs))
 	n, oobn, flags, err := recvMsg(conn, buf, oob)
 	if err != nil {
@@ -153,27 +153,27 @@ func checkHello(msg []byte, flags int, fds []int) (*session, error) {
 	if len(msg) < 16 {
 		return nil, newError(CodeProtocol, fmt.Sprintf("server hello of %d bytes", len(msg)))
 	}
-	if m := le.Uint64(msg[shMagic:]); m != serverHelloMagic {
+	if m := le.Uint64(msg[offServerHelloMagic:]); m != serverHelloMagic {
 		return nil, newError(CodeVersionMismatch, fmt.Sprintf("server hello magic %#x", m))
 	}
-	if v := le.Uint32(msg[shLayoutVersion:]); v != LayoutVersion {
+	if v := le.Uint32(msg[offServerHelloLayoutVersion:]); v != LayoutVersion {
 		return nil, newError(CodeVersionMismatch, fmt.Sprintf("server layout version %d, want %d", v, LayoutVersion))
 	}
-	if st := Code(int32(le.Uint32(msg[shStatus:]))); st != CodeOK {
+	if st := Code(int32(le.Uint32(msg[offServerHelloStatus:]))); st != CodeOK {
 		return nil, newError(st, "server refused the session")
 	}
-	if len(msg) != serverHelloSize || flags&unix.MSG_TRUNC != 0 {
+	if len(msg) != sizeofServerHello || flags&unix.MSG_TRUNC != 0 {
 		return nil, newError(CodeProtocol, fmt.Sprintf("server hello of %d bytes", len(msg)))
 	}
 	h := helloFacts{
-		arenaSize:   le.Uint64(msg[shArenaSize:]),
-		flags:       le.Uint32(msg[shFlags:]),
-		sessionID:   le.Uint64(msg[shSessionID:]),
-		maxInflight: le.Uint32(msg[shMaxInflight:]),
+		arenaSize:   le.Uint64(msg[offServerHelloArenaSize:]),
+		flags:       le.Uint32(msg[offServerHelloFlags:]),
+		sessionID:   le.Uint64(msg[offServerHelloSessionID:]),
+		maxInflight: le.Uint32(msg[offServerHelloMaxInflight:]),
 	}
-	nfds := le.Uint32(msg[shNFDs:])
+	nfds := le.Uint32(msg[offServerHelloNfds:])
 	want := uint32(3)
-	if h.flags&flagFutexBell != 0 {
+	if h.flags&sbFutexDoorbell != 0 {
 		want = 2
 	}
 	if nfds != want || len(fds) != int(want) {

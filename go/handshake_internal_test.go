@@ -19,29 +19,37 @@ func TestSuperblockRejectsBadFields(t *testing.T) {
 		mutate func(sb []byte)
 		want   *Error
 	}{
-		{"magic", func(sb []byte) { le.PutUint64(sb[sbMagic:], 1) }, ErrVersionMismatch},
-		{"version", func(sb []byte) { le.PutUint32(sb[sbLayoutVersion:], LayoutVersion+1) }, ErrVersionMismatch},
-		{"size", func(sb []byte) { le.PutUint64(sb[sbArenaSize:], fa.size+4096) }, ErrProtocol},
-		{"tag 0", func(sb []byte) { le.PutUint32(sb[sbArenaTag:], 0) }, ErrProtocol},
-		{"tag 256", func(sb []byte) { le.PutUint32(sb[sbArenaTag:], 256) }, ErrProtocol},
-		{"entries not pow2", func(sb []byte) { le.PutUint32(sb[sbReqRingEntries:], 12) }, ErrProtocol},
-		{"ring unaligned", func(sb []byte) { le.PutUint64(sb[sbRespRingOffset:], le.Uint64(sb[sbRespRingOffset:])+64) }, ErrProtocol},
-		{"ring outside", func(sb []byte) { le.PutUint64(sb[sbReqRingOffset:], fa.size) }, ErrProtocol},
-		{"rings overlap", func(sb []byte) { le.PutUint64(sb[sbRespRingOffset:], le.Uint64(sb[sbReqRingOffset:])) }, ErrProtocol},
-		{"ring over superblock", func(sb []byte) { le.PutUint64(sb[sbReqRingOffset:], 0) }, ErrProtocol},
-		{"inflight 0", func(sb []byte) { le.PutUint32(sb[sbMaxInflight:], 0) }, ErrProtocol},
-		{"inflight over ring", func(sb []byte) { le.PutUint32(sb[sbMaxInflight:], 17) }, ErrProtocol},
-		{"nclasses", func(sb []byte) { le.PutUint32(sb[sbHeaps:], 11) }, ErrProtocol},
-		{"block size", func(sb []byte) { le.PutUint32(sb[sbHeaps+heapClasses+classBlockSizeAt:], 128) }, ErrProtocol},
-		{"count", func(sb []byte) { le.PutUint32(sb[sbHeaps+heapClasses+classCount:], maxBlocks+1) }, ErrProtocol},
-		{"class overflow", func(sb []byte) { le.PutUint64(sb[sbHeaps+heapClasses+classOffset:], ^uint64(0)-63) }, ErrProtocol},
+		{"magic", func(sb []byte) { le.PutUint64(sb[offSuperblockMagic:], 1) }, ErrVersionMismatch},
+		{"version", func(sb []byte) { le.PutUint32(sb[offSuperblockLayoutVersion:], LayoutVersion+1) }, ErrVersionMismatch},
+		{"size", func(sb []byte) { le.PutUint64(sb[offSuperblockArenaSize:], fa.size+4096) }, ErrProtocol},
+		{"tag 0", func(sb []byte) { le.PutUint32(sb[offSuperblockArenaTag:], 0) }, ErrProtocol},
+		{"tag 256", func(sb []byte) { le.PutUint32(sb[offSuperblockArenaTag:], 256) }, ErrProtocol},
+		{"entries not pow2", func(sb []byte) { le.PutUint32(sb[offSuperblockReqRingEntries:], 12) }, ErrProtocol},
+		{"ring unaligned", func(sb []byte) {
+			le.PutUint64(sb[offSuperblockRespRingOffset:], le.Uint64(sb[offSuperblockRespRingOffset:])+64)
+		}, ErrProtocol},
+		{"ring outside", func(sb []byte) { le.PutUint64(sb[offSuperblockReqRingOffset:], fa.size) }, ErrProtocol},
+		{"rings overlap", func(sb []byte) {
+			le.PutUint64(sb[offSuperblockRespRingOffset:], le.Uint64(sb[offSuperblockReqRingOffset:]))
+		}, ErrProtocol},
+		{"ring over superblock", func(sb []byte) { le.PutUint64(sb[offSuperblockReqRingOffset:], 0) }, ErrProtocol},
+		{"inflight 0", func(sb []byte) { le.PutUint32(sb[offSuperblockMaxInflight:], 0) }, ErrProtocol},
+		{"inflight over ring", func(sb []byte) { le.PutUint32(sb[offSuperblockMaxInflight:], 17) }, ErrProtocol},
+		{"nclasses", func(sb []byte) { le.PutUint32(sb[offSuperblockHeaps:], 11) }, ErrProtocol},
+		{"block size", func(sb []byte) { le.PutUint32(sb[offSuperblockHeaps+offHeapDescClasses+offClassDescBlockSize:], 128) }, ErrProtocol},
+		{"count", func(sb []byte) {
+			le.PutUint32(sb[offSuperblockHeaps+offHeapDescClasses+offClassDescCount:], maxBlocks+1)
+		}, ErrProtocol},
+		{"class overflow", func(sb []byte) {
+			le.PutUint64(sb[offSuperblockHeaps+offHeapDescClasses+offClassDescOffset:], ^uint64(0)-63)
+		}, ErrProtocol},
 		{"class misaligned", func(sb []byte) {
-			le.PutUint64(sb[sbHeaps+heapClasses+classOffset:], le.Uint64(sb[sbHeaps+heapClasses+classOffset:])+8)
+			le.PutUint64(sb[offSuperblockHeaps+offHeapDescClasses+offClassDescOffset:], le.Uint64(sb[offSuperblockHeaps+offHeapDescClasses+offClassDescOffset:])+8)
 		}, ErrProtocol},
 		{"heaps overlap", func(sb []byte) {
-			copy(sb[sbHeaps+heapDescSize:sbHeaps+2*heapDescSize], sb[sbHeaps:sbHeaps+heapDescSize])
+			copy(sb[offSuperblockHeaps+sizeofHeapDesc:offSuperblockHeaps+2*sizeofHeapDesc], sb[offSuperblockHeaps:offSuperblockHeaps+sizeofHeapDesc])
 		}, ErrProtocol},
-		{"class outside heap", func(sb []byte) { le.PutUint64(sb[sbHeaps+heapSize:], 64) }, ErrProtocol},
+		{"class outside heap", func(sb []byte) { le.PutUint64(sb[offSuperblockHeaps+offHeapDescSize:], 64) }, ErrProtocol},
 	} {
 		sb := fa.sb
 		tc.mutate(sb[:])
@@ -58,13 +66,13 @@ func TestSuperblockRejectsBadFields(t *testing.T) {
 
 func helloMsg(fa *fakeArena, nfds uint32) []byte {
 	le := binary.LittleEndian
-	m := make([]byte, serverHelloSize)
-	le.PutUint64(m[shMagic:], serverHelloMagic)
-	le.PutUint32(m[shLayoutVersion:], LayoutVersion)
-	le.PutUint64(m[shArenaSize:], fa.size)
-	le.PutUint32(m[shNFDs:], nfds)
-	le.PutUint64(m[shSessionID:], fa.hello.sessionID)
-	le.PutUint32(m[shMaxInflight:], fa.hello.maxInflight)
+	m := make([]byte, sizeofServerHello)
+	le.PutUint64(m[offServerHelloMagic:], serverHelloMagic)
+	le.PutUint32(m[offServerHelloLayoutVersion:], LayoutVersion)
+	le.PutUint64(m[offServerHelloArenaSize:], fa.size)
+	le.PutUint32(m[offServerHelloNfds:], nfds)
+	le.PutUint64(m[offServerHelloSessionID:], fa.hello.sessionID)
+	le.PutUint32(m[offServerHelloMaxInflight:], fa.hello.maxInflight)
 	return m
 }
 
@@ -111,14 +119,14 @@ func TestCheckHelloRefusesBadFDs(t *testing.T) {
 		{"ctrunc", ok, unix.MSG_CTRUNC, []int{dupArena(), eventFD(t), eventFD(t)}, ErrBadFD},
 		{"refused", func() []byte {
 			m := helloMsg(fa, 0)
-			binary.LittleEndian.PutUint32(m[shStatus:], uint32(CodeTooManySessions))
+			binary.LittleEndian.PutUint32(m[offServerHelloStatus:], uint32(CodeTooManySessions))
 			return m
 		}(), 0, nil, ErrTooManySessions},
 		{"short", ok[:40], 0, nil, ErrProtocol},
 		{"bad magic", func() []byte { m := helloMsg(fa, 3); m[0] ^= 1; return m }(), 0, nil, ErrVersionMismatch},
 		{"size differs", func() []byte {
 			m := helloMsg(fa, 3)
-			binary.LittleEndian.PutUint64(m[shArenaSize:], fa.size+4096)
+			binary.LittleEndian.PutUint64(m[offServerHelloArenaSize:], fa.size+4096)
 			return m
 		}(), 0, []int{dupArena(), eventFD(t), eventFD(t)}, ErrBadFD},
 	} {

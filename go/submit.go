@@ -63,7 +63,7 @@ func (c *Client) publishLocked() {
 	if !c.prod.publish() {
 		return
 	}
-	if c.layout.flags&flagFutexBell != 0 {
+	if c.layout.flags&sbFutexDoorbell != 0 {
 		// FUTEX_WAKE (shared, not private) on p_tail in our mapping; the
 		// server sleeps in FUTEX_WAIT on the same word (K1). Never blocks.
 		unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(c.prod.pTail)),
@@ -112,8 +112,8 @@ func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer, deferP
 // submitVec sends the CALLV of vector block vb (its records written); see
 // submitEntry for mayBlock.
 func (c *Client) submitVec(ctx context.Context, vb *vecBlock, mayBlock bool) (uint32, uint32, error) {
-	vb.buf.n = vb.n * vecRecSize
-	return c.submitEntry(ctx, kindCallV, 0, vb.buf, vb, false, mayBlock)
+	vb.buf.n = vb.n * vecCallSize
+	return c.submitEntry(ctx, kindCallv, 0, vb.buf, vb, false, mayBlock)
 }
 
 // errNoSlot is submitEntry's answer, without mayBlock, when every call

@@ -19,6 +19,7 @@
 #include "internal.h"
 
 #define REQUIRED_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW)
+_Static_assert(REQUIRED_SEALS == FFB_ARENA_SEALS, "FFB_ARENA_SEALS names the seals of fcntl.h");
 
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
