@@ -56,7 +56,7 @@ $(BUILD)/ffb: src/tool/ffb.c $(BUILD)/libffb.a
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(FFB_CFLAGS) -o $@ $< $(BUILD)/libffb.a $(LIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fake_server.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fake_server.h tests/zfields.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(FFB_CFLAGS) -Itests -o $@ $< $(BUILD)/libffb.a -lcmocka $(LIBS)

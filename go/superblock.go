@@ -57,7 +57,7 @@ func protoErr(format string, a ...any) error {
 
 // parseSuperblock validates the private copy sb (superblockSize bytes)
 // against the hello and returns the layout, or a PROTOCOL /
-// VERSION_MISMATCH error.
+// VERSION_MISMATCH error: PROTOCOL.md §3.1, rules S1-S12.
 func parseSuperblock(sb []byte, h helloFacts) (*arenaLayout, error) {
 	if len(sb) < superblockSize {
 		return nil, protoErr("short copy (%d bytes)", len(sb))
@@ -172,10 +172,10 @@ func parseHeap(d []byte, n int, arenaSize uint64, out *heapInfo) ([]region, erro
 		if hi != 0 || c != 0 || end > arenaSize {
 			return nil, protoErr("heap %d class %d: outside the arena", n, k)
 		}
+		if ci.offset < out.offset || end > hend {
+			return nil, protoErr("heap %d class %d: outside its heap", n, k)
+		}
 		if ci.count > 0 {
-			if ci.offset < out.offset || end > hend {
-				return nil, protoErr("heap %d class %d: outside its heap", n, k)
-			}
 			rs = append(rs, region{ci.offset, end})
 		}
 		out.classes[k] = ci
