@@ -277,25 +277,3 @@ const struct ffb_superblock *ffb_client_superblock(const ffb_client *c)
 {
 	return c ? &c->sb : NULL;
 }
-
-/* The session is over: every call still waiting completes once with `why`. */
-void ffb__client_fail_all(ffb_client *c, ffb_status why)
-{
-	if (c->dead)
-		return;
-	c->dead = why; /* first: a corrupt ring found by the drain ends here */
-	ffb__client_drain(c); /* answers already in the ring are real answers */
-	for (uint32_t i = 0; i < c->nslots; i++) {
-		struct pending *p = &c->slots[i];
-		if (p->state == P_ABANDONED) {
-			p->state = P_FREE;
-			c->free_slots[c->free_top++] = i;
-		} else if (p->state == P_WAITING) {
-			p->result = (ffb_result){.status = why};
-			p->state = P_DONE;
-			if (p->async)
-				c->done_q[c->done_tail++ % c->nslots] = i;
-		}
-	}
-	c->nrel = 0;
-}
