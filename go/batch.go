@@ -140,7 +140,7 @@ func (b *batchRun) runVectors() {
 					continue
 				}
 			}
-			i, g, err := c.submitVec(b.ctx, ready, head == tail)
+			i, g, err := c.submitVec(b.ctx, ready, request{noWait: head != tail})
 			if err == errNoSlot {
 				break
 			}
@@ -163,6 +163,14 @@ func (b *batchRun) runVectors() {
 		head++
 		b.finishVec(v)
 	}
+}
+
+// submitVec sends the CALLV of vector block vb (its records written),
+// with r's options (kind, in and vec are set here).
+func (c *Client) submitVec(ctx context.Context, vb *vecBlock, r request) (uint32, uint32, error) {
+	vb.buf.n = vb.n * vecCallSize
+	r.kind, r.in, r.vec = kindCallv, vb.buf, vb
+	return c.submit(ctx, r)
 }
 
 // set records call k's outcome.
@@ -379,7 +387,7 @@ func (b *batchRun) runPipelined() {
 			fn, cached, err := b.resolve(bc.Name)
 			if err == nil {
 				var call Call
-				call, err = c.submitCall(b.ctx, fn, bc.In, bc.Name, cached, true, head == tail)
+				call, err = c.submitCall(b.ctx, callee{bc.Name, fn, cached}, bc.In, request{pipelined: true, noWait: head != tail})
 				if err == errNoSlot {
 					break
 				}
