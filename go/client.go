@@ -202,12 +202,12 @@ func (c *Client) monitor() {
 			return
 		}
 		if n == sizeofGoodbye && binary.LittleEndian.Uint64(buf[offGoodbyeMagic:]) == goodbyeMagic {
-			st := Code(int32(binary.LittleEndian.Uint32(buf[offGoodbyeStatus:])))
-			if st == CodeOK {
-				st = CodePeerGone
+			// PROTOCOL.md §9: a status of the table, 1..99; anything
+			// else is itself a violation (as in the C client).
+			if st := Code(int32(binary.LittleEndian.Uint32(buf[offGoodbyeStatus:]))); st > CodeOK && st <= CodeUnknown {
+				c.fail(newError(st, "server said goodbye"))
+				return
 			}
-			c.fail(newError(st, "server said goodbye"))
-			return
 		}
 		// Anything else on the socket after the handshake is a violation.
 		c.protocolViolation(fmt.Sprintf("unexpected %d-byte message on the socket", n))

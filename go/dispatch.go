@@ -2,7 +2,9 @@
 // a time (whoever holds drainMu) pops RESULT entries, validates every
 // field it read once (R1), and hands each result to its pending slot, or
 // reclaims the blocks of a call whose waiter gave up. Nothing a server
-// writes can make it deliver a result to the wrong call.
+// writes can make it deliver a result to the wrong call. (Not the C
+// src/dispatch.c, which is the server serving requests; this routes
+// responses on the client.)
 
 package ffb
 
