@@ -160,28 +160,22 @@ func rustUses(r *rustCtx) string {
 }
 
 func emitRustLayout(f *Facts) ([]byte, error) {
-	r := &rustCtx{f: f, header: hdrLayout, libc: map[string]bool{}, refs: map[string]bool{}}
-	var body strings.Builder
-	body.WriteString("\n// Macros of ffb_layout.h.\n")
-	rustConsts(&body, f.macrosOf(hdrLayout))
-	if err := rustStructs(r, &body, f.structsOf(hdrLayout)); err != nil {
-		return nil, err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, rustHeader, hdrLayout)
-	b.WriteString("\n//! The bytes of `include/ffb_layout.h`: its constants and its shared-memory\n//! and handshake structs.\n#![allow(non_camel_case_types, missing_docs)]\n\n")
-	b.WriteString(rustUses(r))
-	b.WriteString(body.String())
-	return []byte(b.String()), nil
+	return emitRustModule(f, hdrLayout, "The bytes of `include/ffb_layout.h`: its constants and its shared-memory\n//! and handshake structs.")
 }
 
 func emitRustAPI(f *Facts) ([]byte, error) {
-	r := &rustCtx{f: f, header: hdrAPI, libc: map[string]bool{}, refs: map[string]bool{}}
+	return emitRustModule(f, hdrAPI, "The plain structs and constants of `include/ffb.h` (the functions are\n//! declared by hand in `sys.rs`).")
+}
+
+// emitRustModule mirrors one header: its macros, the enumerators of its
+// enums, its structs and their assertions.
+func emitRustModule(f *Facts, header, doc string) ([]byte, error) {
+	r := &rustCtx{f: f, header: header, libc: map[string]bool{}, refs: map[string]bool{}}
 	var body strings.Builder
-	body.WriteString("\n// Macros of ffb.h.\n")
-	rustConsts(&body, f.macrosOf(hdrAPI))
+	fmt.Fprintf(&body, "\n// Macros of %s.\n", header)
+	rustConsts(&body, f.macrosOf(header))
 	for _, e := range f.Enums {
-		if e.Header != hdrAPI {
+		if e.Header != header {
 			continue
 		}
 		fmt.Fprintf(&body, "\n// enum %s\n", e.Name)
@@ -190,12 +184,12 @@ func emitRustAPI(f *Facts) ([]byte, error) {
 		}
 		r.libc["c_int"] = true
 	}
-	if err := rustStructs(r, &body, f.structsOf(hdrAPI)); err != nil {
+	if err := rustStructs(r, &body, f.structsOf(header)); err != nil {
 		return nil, err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, rustHeader, hdrAPI)
-	b.WriteString("\n//! The plain structs and constants of `include/ffb.h` (the functions are\n//! declared by hand in `sys.rs`).\n#![allow(non_camel_case_types, missing_docs)]\n\n")
+	fmt.Fprintf(&b, rustHeader, header)
+	fmt.Fprintf(&b, "\n//! %s\n#![allow(non_camel_case_types, missing_docs)]\n\n", doc)
 	b.WriteString(rustUses(r))
 	b.WriteString(body.String())
 	return []byte(b.String()), nil
