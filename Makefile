@@ -28,7 +28,7 @@ TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 DEPS_BUILD := liburing-dev pkg-config
 DEPS_TEST  := libcmocka-dev valgrind
 
-.PHONY: all test test-c test-go test-rust test-cross test-sanitizers test-miri demo bench bench-quick torture install clean deps-build deps-test
+.PHONY: all gen gen-check test test-c test-go test-rust test-cross test-sanitizers test-miri demo bench bench-quick torture install clean deps-build deps-test
 
 all: $(BUILD)/libffb.a $(BUILD)/libffb.so $(BUILD)/ffb
 
@@ -56,13 +56,30 @@ $(BUILD)/ffb: $(wildcard src/tool/*.c src/tool/*.h) $(BUILD)/libffb.a
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(FFB_CFLAGS) -o $@ $(wildcard src/tool/*.c) $(BUILD)/libffb.a $(LIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fake_server.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fake_server.h tests/zfields.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(FFB_CFLAGS) -Itests -o $@ $< $(BUILD)/libffb.a -lcmocka $(LIBS)
 
 include mk/reliability.mk
 include mk/fuzz.mk
+
+# ---- generated copies of the protocol ---------------------------------------
+# mk/gen asks the compilers (clang's AST, the preprocessor, a probe it
+# compiles and runs) what include/ffb_status.h, ffb_layout.h and ffb.h say,
+# and writes go/z*.go, rust/src/z*.rs, src/zstatus.c, tests/zfields.h and
+# the generated tables of PROTOCOL.md. Change a header, then `make gen`.
+DEPS_GEN := clang
+$(BUILD)/.deps-gen:
+	$(Q)mkdir -p $(BUILD) && mk/deps.sh $(DEPS_GEN) && touch $@
+
+gen: | $(BUILD)/.deps-gen
+	$(Q)cd mk/gen && go run . -root ../..
+
+# CI: the committed copies are what the headers generate.
+gen-check: gen
+	$(Q)git diff --exit-code && test -z "$$(git status --porcelain --untracked-files=all)" || \
+		{ git status --short; echo "gen-check: run 'make gen' and commit what it changed"; exit 1; }
 
 # ---- tests -----------------------------------------------------------------
 # Every suite runs; the first failure fails `make test`.

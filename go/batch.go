@@ -27,16 +27,12 @@ type BatchCall struct {
 	Err  error   // set by CallBatch: nil, or the call's *Error
 }
 
-// Vector calls: records per CALLV (FFB_MAX_VEC_CALLS), the record size
-// (FFB_VEC_CALL_SIZE) and its fields, and how many CALLVs one CallBatch
-// keeps in flight.
+// How many CALLVs one CallBatch keeps in flight, and calls in flight
+// without CALLV. (The record layout, FFB_VEC_CALL_SIZE and the offsets of
+// struct ffb_vec_call, and FFB_MAX_VEC_CALLS are in zlayout.go.)
 const (
-	vecMax      = 64
-	vecRecSize  = 16
-	vecRecLen   = 8
-	vecRecFn    = 12
 	vecDepth    = 4
-	batchWindow = 64 // calls in flight without CALLV
+	batchWindow = 64
 )
 
 // vecBlock is one CALLV: its block, and what the client keeps of each
@@ -44,12 +40,12 @@ const (
 // is pending its call slot points here, so that an abandoned vector's
 // late answer can reclaim every input.
 type vecBlock struct {
-	buf    *Buffer         // the vector block: vecMax records
-	n      int             // records in use
-	k      [vecMax]int32   // each record's index in calls
-	in     [vecMax]*Buffer // each record's input, or nil
-	fn     [vecMax]uint32
-	cached [vecMax]bool // its id came from the name cache
+	buf    *Buffer              // the vector block: vecMax records
+	n      int                  // records in use
+	k      [maxVecCalls]int32   // each record's index in calls
+	in     [maxVecCalls]*Buffer // each record's input, or nil
+	fn     [maxVecCalls]uint32
+	cached [maxVecCalls]bool // its id came from the name cache
 }
 
 // CallBatch runs every call in calls and waits for all of them. It sends
@@ -79,7 +75,7 @@ func (c *Client) CallBatch(ctx context.Context, calls []BatchCall) error {
 	}
 	// Every call gets its Out and Err set exactly once, below.
 	b := batchRun{c: c, ctx: ctx, calls: calls, firstErr: len(calls)}
-	if c.layout.flags&flagVectorCalls != 0 {
+	if c.layout.flags&sbVectorCalls != 0 {
 		b.runVectors()
 	}
 	b.runPipelined() // the calls no vector took
@@ -144,7 +140,7 @@ func (b *batchRun) runVectors() {
 					continue
 				}
 			}
-			i, g, err := c.submitVec(b.ctx, ready, head == tail)
+			i, g, err := c.submitVec(b.ctx, ready, request{noWait: head != tail})
 			if err == errNoSlot {
 				break
 			}
@@ -167,6 +163,14 @@ func (b *batchRun) runVectors() {
 		head++
 		b.finishVec(v)
 	}
+}
+
+// submitVec sends the CALLV of vector block vb (its records written),
+// with r's options (kind, in and vec are set here).
+func (c *Client) submitVec(ctx context.Context, vb *vecBlock, r request) (uint32, uint32, error) {
+	vb.buf.n = vb.n * vecCallSize
+	r.kind, r.in, r.vec = kindCallv, vb.buf, vb
+	return c.submit(ctx, r)
 }
 
 // set records call k's outcome.
@@ -198,9 +202,9 @@ func (b *batchRun) resolve(name string) (uint32, bool, error) {
 // input) gets its Err and takes no record. It reports whether vb has any.
 func (b *batchRun) fill(vb *vecBlock) bool {
 	c := b.c
-	recs := vb.buf.data[:vecMax*vecRecSize]
+	recs := vb.buf.data[:maxVecCalls*vecCallSize]
 	vb.n = 0
-	for b.next < len(b.calls) && vb.n < vecMax {
+	for b.next < len(b.calls) && vb.n < maxVecCalls {
 		k := b.next
 		b.next++
 		bc := &b.calls[k]
@@ -220,10 +224,10 @@ func (b *batchRun) fill(vb *vecBlock) bool {
 		}
 		j := vb.n
 		// Plain stores into our own block: published by the CALLV's P1.
-		p := unsafe.Pointer(&recs[j*vecRecSize])
+		p := unsafe.Pointer(&recs[j*vecCallSize])
 		*(*uint64)(p) = h
-		*(*uint32)(unsafe.Add(p, vecRecLen)) = n
-		*(*uint32)(unsafe.Add(p, vecRecFn)) = fn
+		*(*uint32)(unsafe.Add(p, offVecCallLen)) = n
+		*(*uint32)(unsafe.Add(p, offVecCallFnOrStatus)) = fn
 		vb.k[j], vb.in[j], vb.fn[j], vb.cached[j] = int32(k), bc.In, fn, cached
 		vb.n++
 	}
@@ -308,7 +312,7 @@ func (b *batchRun) finishVec(v vecSent) {
 // their misses overlap.
 func prefetchRecords(vb *vecBlock) {
 	p := unsafe.Pointer(&vb.buf.data[0])
-	for off := 0; off < vb.n*vecRecSize; off += 64 {
+	for off := 0; off < vb.n*vecCallSize; off += 64 {
 		prefetchWrite(unsafe.Add(p, off))
 	}
 }
@@ -316,18 +320,18 @@ func prefetchRecords(vb *vecBlock) {
 // vecAnswerOK reports whether a CALLV's RESULT names its own block and
 // length with status OK, as PROTOCOL.md requires.
 func vecAnswerOK(res callResult, vb *vecBlock) bool {
-	return res.status == CodeOK && res.handle == vb.buf.h && res.len == uint32(vb.n*vecRecSize)
+	return res.status == CodeOK && res.handle == vb.buf.h && res.len == uint32(vb.n*vecCallSize)
 }
 
 // vecResult reads result record j of an answered CALLV once (R1) and
 // checks it like a RESULT entry with that call's input as the lent block;
 // a server block it names is now held (or released if unusable).
 func (c *Client) vecResult(vb *vecBlock, j int) callResult {
-	p := unsafe.Pointer(&vb.buf.data[j*vecRecSize])
+	p := unsafe.Pointer(&vb.buf.data[j*vecCallSize])
 	e := ringEntry{
-		handle:     atomic.LoadUint64((*uint64)(p)),                        // R1
-		len:        atomic.LoadUint32((*uint32)(unsafe.Add(p, vecRecLen))), // R1
-		fnOrStatus: atomic.LoadUint32((*uint32)(unsafe.Add(p, vecRecFn))),  // R1
+		handle:     atomic.LoadUint64((*uint64)(p)), // R1
+		len:        atomic.LoadUint32((*uint32)(unsafe.Add(p, offVecCallLen))),
+		fnOrStatus: atomic.LoadUint32((*uint32)(unsafe.Add(p, offVecCallFnOrStatus))),
 		kind:       kindResult,
 	}
 	var lent uint64
@@ -383,7 +387,7 @@ func (b *batchRun) runPipelined() {
 			fn, cached, err := b.resolve(bc.Name)
 			if err == nil {
 				var call Call
-				call, err = c.submitCall(b.ctx, fn, bc.In, bc.Name, cached, true, head == tail)
+				call, err = c.submitCall(b.ctx, callee{bc.Name, fn, cached}, bc.In, request{pipelined: true, noWait: head != tail})
 				if err == errNoSlot {
 					break
 				}
@@ -432,7 +436,7 @@ func (c *Client) getVec() *vecBlock {
 		return vb
 	}
 	c.vecMu.Unlock()
-	buf, err := c.Alloc(vecMax * vecRecSize)
+	buf, err := c.Alloc(maxVecCalls * vecCallSize)
 	if err != nil {
 		return nil
 	}

@@ -202,13 +202,13 @@ func (c *Client) monitor() {
 			c.fail(newError(CodePeerGone, "server closed the session"))
 			return
 		}
-		if n == goodbyeSize && binary.LittleEndian.Uint64(buf[gbMagic:]) == goodbyeMagic {
-			st := Code(int32(binary.LittleEndian.Uint32(buf[gbStatus:])))
-			if st == CodeOK {
-				st = CodePeerGone
+		if n == sizeofGoodbye && binary.LittleEndian.Uint64(buf[offGoodbyeMagic:]) == goodbyeMagic {
+			// PROTOCOL.md §9: a status of the table, 1..99; anything
+			// else is itself a violation (as in the C client).
+			if st := Code(int32(binary.LittleEndian.Uint32(buf[offGoodbyeStatus:]))); st > CodeOK && st <= CodeUnknown {
+				c.fail(newError(st, "server said goodbye"))
+				return
 			}
-			c.fail(newError(st, "server said goodbye"))
-			return
 		}
 		// Anything else on the socket after the handshake is a violation.
 		c.protocolViolation(fmt.Sprintf("unexpected %d-byte message on the socket", n))

@@ -2,7 +2,9 @@
 // a time (whoever holds drainMu) pops RESULT entries, validates every
 // field it read once (R1), and hands each result to its pending slot, or
 // reclaims the blocks of a call whose waiter gave up. Nothing a server
-// writes can make it deliver a result to the wrong call.
+// writes can make it deliver a result to the wrong call. (Not the C
+// src/dispatch.c, which is the server serving requests; this routes
+// responses on the client.)
 
 package ffb
 
@@ -61,7 +63,7 @@ func decodeResult(l *arenaLayout, e *ringEntry, kind uint32, lent uint64, take f
 func (c *Client) tryDrain() {
 	// S2 (peek only): the drainer reads the stamp again itself.
 	head := c.drainHead.Load()
-	if atomic.LoadUint32((*uint32)(unsafe.Add(c.cons.slot(head), entSeq))) != head+1 {
+	if atomic.LoadUint32((*uint32)(unsafe.Add(c.cons.slot(head), offRingEntrySeq))) != head+1 {
 		return
 	}
 	if c.drainMu.TryLock() {

@@ -127,10 +127,13 @@ func TestFakeTimeoutThenLateResponse(t *testing.T) {
 	}
 	time.Sleep(10 * time.Millisecond)
 	fs.mu.Lock()
-	rel := fs.release
+	rel, cancels := fs.release, fs.cancel
 	fs.mu.Unlock()
 	if rel != 1 {
 		t.Errorf("RELEASE entries seen by the server: got %d, want 1", rel)
+	}
+	if cancels != 1 {
+		t.Errorf("CANCEL entries seen by the server: got %d, want 1 (for the call that timed out)", cancels)
 	}
 }
 

@@ -41,31 +41,31 @@ func newFakeArena(t testing.TB, ringEntries, maxInflight uint32, nclasses uint32
 	respOff := off
 	off = pageUp(off + ringCtlSize + uint64(ringEntries)*ringEntrySize)
 	for hp := 0; hp < 2; hp++ {
-		d := sb[sbHeaps+hp*heapDescSize:]
+		d := sb[offSuperblockHeaps+hp*sizeofHeapDesc:]
 		start := off
-		le.PutUint32(d[heapNClasses:], nclasses)
-		le.PutUint64(d[heapOffset:], start)
+		le.PutUint32(d[offHeapDescNclasses:], nclasses)
+		le.PutUint64(d[offHeapDescOffset:], start)
 		for k := uint32(0); k < nclasses; k++ {
-			cd := d[heapClasses+int(k)*classDescSize:]
-			le.PutUint64(cd[classOffset:], off)
-			le.PutUint32(cd[classBlockSizeAt:], classBlockSize(k))
-			le.PutUint32(cd[classCount:], count)
+			cd := d[offHeapDescClasses+int(k)*sizeofClassDesc:]
+			le.PutUint64(cd[offClassDescOffset:], off)
+			le.PutUint32(cd[offClassDescBlockSize:], classBlockSize(k))
+			le.PutUint32(cd[offClassDescCount:], count)
 			off = pageUp(off + uint64(count)*uint64(classBlockSize(k)))
 		}
-		le.PutUint64(d[heapSize:], off-start)
+		le.PutUint64(d[offHeapDescSize:], off-start)
 	}
 	fa.size = off
-	le.PutUint64(sb[sbMagic:], arenaMagic)
-	le.PutUint32(sb[sbLayoutVersion:], LayoutVersion)
-	le.PutUint32(sb[sbSuperblockSize:], superblockSize)
-	le.PutUint64(sb[sbArenaSize:], fa.size)
-	le.PutUint32(sb[sbMaxInflight:], maxInflight)
-	le.PutUint64(sb[sbSessionID:], 42)
-	le.PutUint32(sb[sbArenaTag:], fa.tag)
-	le.PutUint64(sb[sbReqRingOffset:], reqOff)
-	le.PutUint32(sb[sbReqRingEntries:], ringEntries)
-	le.PutUint32(sb[sbRespRingEntries:], ringEntries)
-	le.PutUint64(sb[sbRespRingOffset:], respOff)
+	le.PutUint64(sb[offSuperblockMagic:], arenaMagic)
+	le.PutUint32(sb[offSuperblockLayoutVersion:], LayoutVersion)
+	le.PutUint32(sb[offSuperblockSuperblockSize:], superblockSize)
+	le.PutUint64(sb[offSuperblockArenaSize:], fa.size)
+	le.PutUint32(sb[offSuperblockMaxInflight:], maxInflight)
+	le.PutUint64(sb[offSuperblockSessionID:], 42)
+	le.PutUint32(sb[offSuperblockArenaTag:], fa.tag)
+	le.PutUint64(sb[offSuperblockReqRingOffset:], reqOff)
+	le.PutUint32(sb[offSuperblockReqRingEntries:], ringEntries)
+	le.PutUint32(sb[offSuperblockRespRingEntries:], ringEntries)
+	le.PutUint64(sb[offSuperblockRespRingOffset:], respOff)
 	fa.hello = helloFacts{arenaSize: fa.size, flags: 0, sessionID: 42, maxInflight: maxInflight}
 
 	fd, err := unix.MemfdCreate("ffb-test", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
@@ -95,8 +95,8 @@ func newFakeArena(t testing.TB, ringEntries, maxInflight uint32, nclasses uint32
 // setIndices starts both rings at index start (to test wrap-around).
 func (fa *fakeArena) setIndices(start uint32) {
 	for _, off := range []uint64{fa.layout.reqOff, fa.layout.respOff} {
-		binary.LittleEndian.PutUint32(fa.arena[off+ringPTail:], start)
-		binary.LittleEndian.PutUint32(fa.arena[off+ringCHead:], start)
+		binary.LittleEndian.PutUint32(fa.arena[off+offRingCtlPTail:], start)
+		binary.LittleEndian.PutUint32(fa.arena[off+offRingCtlCHead:], start)
 	}
 }
 
@@ -112,6 +112,7 @@ type fakeServer struct {
 	mu      sync.Mutex
 	calls   int
 	release int
+	cancel  int
 	bell    *os.File // write end of the client bell (an eventfd)
 	later   []delayed
 }
@@ -186,6 +187,11 @@ func (fs *fakeServer) run() {
 			case kindRelease:
 				fs.mu.Lock()
 				fs.release++
+				fs.mu.Unlock()
+				continue
+			case kindCancel: // no answer: the cancelled call still gets its own
+				fs.mu.Lock()
+				fs.cancel++
 				fs.mu.Unlock()
 				continue
 			case kindCall, kindLookup:

@@ -55,7 +55,7 @@ func FuzzHostileResponses(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			si, g, err := c.submit(context.Background(), kindCall, fnEcho, b, false)
+			si, g, err := c.submit(context.Background(), request{kind: kindCall, fn: fnEcho, in: b})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -61,14 +61,14 @@ func handshakeConn(ctx context.Context, conn *net.UnixConn) (*session, error) {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	var hello [clientHelloSize]byte
-	binary.LittleEndian.PutUint64(hello[chMagic:], clientHelloMagic)
-	binary.LittleEndian.PutUint32(hello[chLayoutVersion:], LayoutVersion)
+	var hello [sizeofClientHello]byte
+	binary.LittleEndian.PutUint64(hello[offClientHelloMagic:], clientHelloMagic)
+	binary.LittleEndian.PutUint32(hello[offClientHelloLayoutVersion:], LayoutVersion)
 	if _, err := conn.Write(hello[:]); err != nil {
 		return nil, ioError(ctx, "send hello", err)
 	}
 
-	buf := make([]byte, 2*serverHelloSize)
+	buf := make([]byte, 2*sizeofServerHello)
 	oob := make([]byte, unix.CmsgSpace(4*maxHelloFDs))
 	n, oobn, flags, err := recvMsg(conn, buf, oob)
 	if err != nil {
@@ -143,45 +143,54 @@ func parseRights(oob []byte) ([]int, error) {
 }
 
 // checkHello validates the server hello and the received fds, then maps
-// and validates the arena. On error the caller closes fds (and unmaps a
-// returned session's arena).
+// and validates the arena: PROTOCOL.md §2.3, rules H1-H9 in that order,
+// then the superblock (§3.1). msg is what arrived (up to twice a hello:
+// flags has MSG_TRUNC for more). On error the caller closes fds (and
+// unmaps a returned session's arena).
 func checkHello(msg []byte, flags int, fds []int) (*session, error) {
 	le := binary.LittleEndian
-	if flags&unix.MSG_CTRUNC != 0 {
+	switch {
+	case flags&unix.MSG_CTRUNC != 0: // H1
 		return nil, newError(CodeBadFD, "control data truncated (MSG_CTRUNC)")
-	}
-	if len(msg) < 16 {
+	case flags&unix.MSG_TRUNC != 0: // H2
+		return nil, newError(CodeProtocol, "server hello longer than twice its size")
+	case len(msg) < offServerHelloArenaSize: // H3
 		return nil, newError(CodeProtocol, fmt.Sprintf("server hello of %d bytes", len(msg)))
 	}
-	if m := le.Uint64(msg[shMagic:]); m != serverHelloMagic {
+	if m := le.Uint64(msg[offServerHelloMagic:]); m != serverHelloMagic { // H4
 		return nil, newError(CodeVersionMismatch, fmt.Sprintf("server hello magic %#x", m))
 	}
-	if v := le.Uint32(msg[shLayoutVersion:]); v != LayoutVersion {
+	if v := le.Uint32(msg[offServerHelloLayoutVersion:]); v != LayoutVersion {
 		return nil, newError(CodeVersionMismatch, fmt.Sprintf("server layout version %d, want %d", v, LayoutVersion))
 	}
-	if st := Code(int32(le.Uint32(msg[shStatus:]))); st != CodeOK {
-		return nil, newError(st, "server refused the session")
-	}
-	if len(msg) != serverHelloSize || flags&unix.MSG_TRUNC != 0 {
+	if len(msg) != sizeofServerHello { // H5
 		return nil, newError(CodeProtocol, fmt.Sprintf("server hello of %d bytes", len(msg)))
 	}
-	h := helloFacts{
-		arenaSize:   le.Uint64(msg[shArenaSize:]),
-		flags:       le.Uint32(msg[shFlags:]),
-		sessionID:   le.Uint64(msg[shSessionID:]),
-		maxInflight: le.Uint32(msg[shMaxInflight:]),
+	if st := int32(le.Uint32(msg[offServerHelloStatus:])); st != 0 { // H6
+		c := Code(st)
+		if st < 0 || c > CodeUnknown {
+			c = CodeUnknown
+		}
+		return nil, newError(c, "server refused the session")
 	}
-	nfds := le.Uint32(msg[shNFDs:])
+	h := helloFacts{
+		arenaSize:   le.Uint64(msg[offServerHelloArenaSize:]),
+		flags:       le.Uint32(msg[offServerHelloFlags:]),
+		sessionID:   le.Uint64(msg[offServerHelloSessionID:]),
+		maxInflight: le.Uint32(msg[offServerHelloMaxInflight:]),
+	}
+	nfds := le.Uint32(msg[offServerHelloNfds:])
 	want := uint32(3)
-	if h.flags&flagFutexBell != 0 {
+	if h.flags&sbFutexDoorbell != 0 {
 		want = 2
 	}
-	if nfds != want || len(fds) != int(want) {
+	if nfds != want || len(fds) != int(want) { // H7
 		return nil, newError(CodeBadFD, fmt.Sprintf("hello names %d fds, received %d, want %d", nfds, len(fds), want))
 	}
-	if h.arenaSize < regionAlign || h.arenaSize > maxArenaSize {
-		return nil, newError(CodeBadFD, fmt.Sprintf("arena_size %d out of range", h.arenaSize))
+	if h.arenaSize < regionAlign || h.arenaSize > maxArenaSize { // H8
+		return nil, newError(CodeProtocol, fmt.Sprintf("arena_size %d out of range", h.arenaSize))
 	}
+	// H9: the arena fd and the bells, before anything maps the arena.
 	if err := checkArenaFD(fds[fdArena], h.arenaSize); err != nil {
 		return nil, err
 	}

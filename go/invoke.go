@@ -35,20 +35,27 @@ func (c *Client) Submit(ctx context.Context, name string, in *Buffer) (Call, err
 	if err != nil {
 		return Call{}, err
 	}
-	return c.submitFn(ctx, fn, in, name, cached, true)
+	return c.submitCall(ctx, callee{name, fn, cached}, in, request{pipelined: true})
 }
 
-func (c *Client) submitFn(ctx context.Context, fn uint32, in *Buffer, name string, cached, deferPublish bool) (Call, error) {
-	return c.submitCall(ctx, fn, in, name, cached, deferPublish, true)
+// callee is who a Call calls: the name, the function id it resolved to,
+// and whether that id came from the name cache (then a NOT_FOUND
+// re-resolves the name once).
+type callee struct {
+	name   string
+	fn     uint32
+	cached bool
 }
 
-// submitCall is submitFn with submitEntry's mayBlock.
-func (c *Client) submitCall(ctx context.Context, fn uint32, in *Buffer, name string, cached, deferPublish, mayBlock bool) (Call, error) {
-	i, g, err := c.submitEntry(ctx, kindCall, fn, in, nil, deferPublish, mayBlock)
+// submitCall sends a CALL of to with input in (see request for the
+// options; kind, fn and in are set here) and returns the Call to wait on.
+func (c *Client) submitCall(ctx context.Context, to callee, in *Buffer, r request) (Call, error) {
+	r.kind, r.fn, r.in = kindCall, to.fn, in
+	i, g, err := c.submit(ctx, r)
 	if err != nil {
 		return Call{}, err
 	}
-	return Call{c: c, slot: i, gen: g, fn: fn, in: in, name: name, cached: cached}, nil
+	return Call{c: c, slot: i, gen: g, fn: to.fn, in: in, name: to.name, cached: to.cached}, nil
 }
 
 // Wait blocks until the call's result arrives, ctx is done, the server is
@@ -80,7 +87,7 @@ func (call Call) Wait(ctx context.Context) (*Buffer, error) {
 		if rerr != nil {
 			return nil, rerr
 		}
-		again, serr := c.submitFn(ctx, fn, call.in, call.name, false, false)
+		again, serr := c.submitCall(ctx, callee{call.name, fn, false}, call.in, request{})
 		if serr != nil {
 			return nil, serr
 		}
@@ -105,7 +112,7 @@ func (c *Client) Invoke(ctx context.Context, name string, in *Buffer) (*Buffer, 
 	if err != nil {
 		return nil, err
 	}
-	call, err := c.submitFn(ctx, fn, in, name, cached, false)
+	call, err := c.submitCall(ctx, callee{name, fn, cached}, in, request{})
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +122,7 @@ func (c *Client) Invoke(ctx context.Context, name string, in *Buffer) (*Buffer, 
 // Echo calls the built-in ffi.echo: the reply is in itself (same handle,
 // same bytes, nothing copied). Blocks like Invoke.
 func (c *Client) Echo(ctx context.Context, in *Buffer) (*Buffer, error) {
-	call, err := c.submitFn(ctx, fnEcho, in, "ffi.echo", false, false)
+	call, err := c.submitCall(ctx, callee{"ffi.echo", fnEcho, false}, in, request{})
 	if err != nil {
 		return nil, err
 	}

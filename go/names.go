@@ -34,7 +34,7 @@ func (c *Client) resolve(ctx context.Context, name string) (uint32, bool, error)
 		return 0, false, err
 	}
 	defer buf.Free()
-	i, g, err := c.submit(ctx, kindLookup, 0, buf, false)
+	i, g, err := c.submit(ctx, request{kind: kindLookup, in: buf})
 	if err != nil {
 		return 0, false, err
 	}

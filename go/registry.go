@@ -4,6 +4,8 @@
 // state share one atomic word, so a late, duplicate or forged result is
 // matched against both at once and never delivered to another call.
 // Slots and their wake channels are reused: no allocation per call.
+// (Not the C src/registry.c, which is the server's table of callback
+// names and function ids.)
 
 package ffb
 

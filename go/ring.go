@@ -52,9 +52,9 @@ type ringWords struct {
 
 func newRingWords(base unsafe.Pointer, size uint32) ringWords {
 	return ringWords{
-		pTail:        (*uint32)(unsafe.Add(base, ringPTail)),
-		cHead:        (*uint32)(unsafe.Add(base, ringCHead)),
-		cNeedsWakeup: (*uint32)(unsafe.Add(base, ringCNeedsWakeup)),
+		pTail:        (*uint32)(unsafe.Add(base, offRingCtlPTail)),
+		cHead:        (*uint32)(unsafe.Add(base, offRingCtlCHead)),
+		cNeedsWakeup: (*uint32)(unsafe.Add(base, offRingCtlCNeedsWakeup)),
 		slots:        unsafe.Add(base, ringCtlSize),
 		size:         size,
 		mask:         size - 1,
@@ -84,10 +84,17 @@ func (p *ringProd) attach(base unsafe.Pointer, size uint32) bool {
 }
 
 // free returns the number of free slots (re-reading c_head only when the
-// cached value shows fewer than want), or ringCorrupt.
+// cached value shows fewer than want), or ringCorrupt. Before that re-read
+// it stores the tail if entries were pushed since the last publish, so
+// the tail never falls a ring behind what is stamped (PROTOCOL.md §5, the
+// producer's duty; see ffb_ring_prod_free). publish still does the P3
+// store, fence and wake-up check.
 func (p *ringProd) free(want uint32) int {
 	if n := p.size - (p.tail - p.cachedHead); n >= want {
 		return int(n)
+	}
+	if p.tail != p.published {
+		atomic.StoreUint32(p.pTail, p.tail) // P1: entries stamped before the tail; pairs with C1
 	}
 	// P2: the consumer finished with slots below head; pairs with C2
 	head := atomic.LoadUint32(p.cHead)
@@ -110,14 +117,14 @@ func (p *ringProd) push(callID, handle uint64, n, kind, fn uint32) {
 	}
 	// Plain stores: the consumer does not read them before the stamp (S1).
 	s := p.slot(p.tail)
-	*(*uint64)(unsafe.Add(s, entCallID)) = callID
-	*(*uint64)(unsafe.Add(s, entHandle)) = handle
-	*(*uint32)(unsafe.Add(s, entLen)) = n
-	*(*uint32)(unsafe.Add(s, entKind)) = kind
-	*(*uint32)(unsafe.Add(s, entFnOrStatus)) = fn
+	*(*uint64)(unsafe.Add(s, offRingEntryCallID)) = callID
+	*(*uint64)(unsafe.Add(s, offRingEntryHandle)) = handle
+	*(*uint32)(unsafe.Add(s, offRingEntryLen)) = n
+	*(*uint32)(unsafe.Add(s, offRingEntryKind)) = kind
+	*(*uint32)(unsafe.Add(s, offRingEntryFnOrStatus)) = fn
 	p.tail++
 	// S1: the entry's fields before its stamp; pairs with S2
-	storeRelease32((*uint32)(unsafe.Add(s, entSeq)), p.tail)
+	storeRelease32((*uint32)(unsafe.Add(s, offRingEntrySeq)), p.tail)
 }
 
 // publish makes pushed entries visible and reports whether the consumer
@@ -169,7 +176,7 @@ func (c *ringCons) tailAhead(tail uint32) int {
 
 // stamped reports whether the entry at head carries its stamp.
 func (c *ringCons) stamped() bool {
-	return atomic.LoadUint32((*uint32)(unsafe.Add(c.slot(c.head), entSeq))) == c.head+1
+	return atomic.LoadUint32((*uint32)(unsafe.Add(c.slot(c.head), offRingEntrySeq))) == c.head+1
 }
 
 // ready returns the number of entries ready to pop (never an error),
@@ -184,7 +191,7 @@ func (c *ringCons) ready() int {
 	limit := min(c.size, ringScan)
 	n := uint32(0)
 	// S2: the stamp before the entry's fields; pairs with S1
-	for n < limit && atomic.LoadUint32((*uint32)(unsafe.Add(c.slot(c.head+n), entSeq))) == c.head+n+1 {
+	for n < limit && atomic.LoadUint32((*uint32)(unsafe.Add(c.slot(c.head+n), offRingEntrySeq))) == c.head+n+1 {
 		n++
 	}
 	c.cachedTail = c.head + n
@@ -198,12 +205,12 @@ func (c *ringCons) pop(out *ringEntry) {
 		prefetchRead(c.slot(c.head + ringLookahead)) // an unread entry: ours
 	}
 	s := c.slot(c.head)
-	out.callID = atomic.LoadUint64((*uint64)(unsafe.Add(s, entCallID)))         // R1
-	out.handle = atomic.LoadUint64((*uint64)(unsafe.Add(s, entHandle)))         // R1
-	out.len = atomic.LoadUint32((*uint32)(unsafe.Add(s, entLen)))               // R1
-	out.kind = atomic.LoadUint32((*uint32)(unsafe.Add(s, entKind)))             // R1
-	out.fnOrStatus = atomic.LoadUint32((*uint32)(unsafe.Add(s, entFnOrStatus))) // R1
-	out.seq = c.head + 1                                                        // the stamp ready found
+	out.callID = atomic.LoadUint64((*uint64)(unsafe.Add(s, offRingEntryCallID)))         // R1
+	out.handle = atomic.LoadUint64((*uint64)(unsafe.Add(s, offRingEntryHandle)))         // R1
+	out.len = atomic.LoadUint32((*uint32)(unsafe.Add(s, offRingEntryLen)))               // R1
+	out.kind = atomic.LoadUint32((*uint32)(unsafe.Add(s, offRingEntryKind)))             // R1
+	out.fnOrStatus = atomic.LoadUint32((*uint32)(unsafe.Add(s, offRingEntryFnOrStatus))) // R1
+	out.seq = c.head + 1                                                                 // the stamp ready found
 	c.head++
 }
 

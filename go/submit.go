@@ -77,7 +77,7 @@ func (c *Client) publishLocked() {
 	if !c.prod.publish() {
 		return
 	}
-	if c.layout.flags&flagFutexBell != 0 {
+	if c.layout.flags&sbFutexDoorbell != 0 {
 		// FUTEX_WAKE (shared, not private) on p_tail in our mapping; the
 		// server sleeps in FUTEX_WAIT on the same word (K1). Never blocks.
 		unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(c.prod.pTail)),
@@ -112,32 +112,32 @@ func (c *Client) serverBellLoop(fd int) {
 	}
 }
 
-// submit lends in (may be nil), takes a call slot (waiting while the
-// in-flight cap is reached) and publishes a CALL or LOOKUP entry. It
-// returns the slot and generation to wait on.
-//
-// With defer set (the pipelined Submit) the entry is pushed but published
-// only when publishBatch entries are waiting, or by the next wait (flush):
-// one tail store and at most one doorbell per batch.
-func (c *Client) submit(ctx context.Context, kind, fn uint32, in *Buffer, deferPublish bool) (uint32, uint32, error) {
-	return c.submitEntry(ctx, kind, fn, in, nil, deferPublish, true)
+// request is one entry to submit: a CALL, LOOKUP or CALLV.
+type request struct {
+	kind uint32
+	fn   uint32    // CALL: the function id
+	in   *Buffer   // the input lent to the call (a CALLV: its vector block), or nil
+	vec  *vecBlock // a CALLV: its vector, so that a late answer can reclaim every input
+
+	// pipelined: the entry is pushed but published only when publishBatch
+	// entries are waiting, or by the next wait (flush): one tail store and
+	// at most one doorbell per batch (Submit, CallBatch).
+	pipelined bool
+	// noWait: errNoSlot instead of waiting for a free call slot. A caller
+	// with calls in flight must not wait for a slot: if every slot were
+	// held by such callers, none would ever free one.
+	noWait bool
 }
 
-// submitVec sends the CALLV of vector block vb (its records written); see
-// submitEntry for mayBlock.
-func (c *Client) submitVec(ctx context.Context, vb *vecBlock, mayBlock bool) (uint32, uint32, error) {
-	vb.buf.n = vb.n * vecRecSize
-	return c.submitEntry(ctx, kindCallV, 0, vb.buf, vb, false, mayBlock)
-}
-
-// errNoSlot is submitEntry's answer, without mayBlock, when every call
-// slot is taken. A caller with calls in flight must not wait for a slot:
-// if every slot were held by such callers, none would ever free one.
+// errNoSlot is submit's answer to a noWait request when every call slot
+// is taken.
 var errNoSlot = newError(CodeTooManyCalls, "every call slot is taken")
 
-// submitEntry is submit with, for a CALLV, its vector block, and with
-// mayBlock false, errNoSlot instead of waiting for a free call slot.
-func (c *Client) submitEntry(ctx context.Context, kind, fn uint32, in *Buffer, vec *vecBlock, deferPublish, mayBlock bool) (uint32, uint32, error) {
+// submit lends r.in, takes a call slot (waiting while the in-flight cap is
+// reached, unless r.noWait) and pushes r's entry, publishing it unless
+// r.pipelined. It returns the slot and generation to wait on.
+func (c *Client) submit(ctx context.Context, r request) (uint32, uint32, error) {
+	kind, fn, in, vec := r.kind, r.fn, r.in, r.vec
 	if e := c.dead.Load(); e != nil {
 		return 0, 0, e
 	}
@@ -151,7 +151,7 @@ func (c *Client) submitEntry(ctx context.Context, kind, fn uint32, in *Buffer, v
 	}
 	var i, g uint32
 	var err error
-	if mayBlock {
+	if !r.noWait {
 		i, g, err = c.reg.acquire(ctx, c.done)
 	} else {
 		var ok bool
@@ -183,7 +183,7 @@ func (c *Client) submitEntry(ctx context.Context, kind, fn uint32, in *Buffer, v
 		free := c.prod.free(1)
 		if free >= 1 {
 			c.prod.push(makeCallID(i, g), h, n, kind, fn)
-			if !deferPublish || c.prod.tail-c.prod.published >= publishBatch {
+			if !r.pipelined || c.prod.tail-c.prod.published >= publishBatch {
 				c.publishLocked()
 			} else {
 				if !c.unpublished.Load() {

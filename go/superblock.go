@@ -57,31 +57,31 @@ func protoErr(format string, a ...any) error {
 
 // parseSuperblock validates the private copy sb (superblockSize bytes)
 // against the hello and returns the layout, or a PROTOCOL /
-// VERSION_MISMATCH error.
+// VERSION_MISMATCH error: PROTOCOL.md §3.1, rules S1-S12.
 func parseSuperblock(sb []byte, h helloFacts) (*arenaLayout, error) {
 	if len(sb) < superblockSize {
 		return nil, protoErr("short copy (%d bytes)", len(sb))
 	}
 	le := binary.LittleEndian
-	if m := le.Uint64(sb[sbMagic:]); m != arenaMagic {
+	if m := le.Uint64(sb[offSuperblockMagic:]); m != arenaMagic {
 		return nil, newError(CodeVersionMismatch, fmt.Sprintf("arena magic %#x", m))
 	}
-	if v := le.Uint32(sb[sbLayoutVersion:]); v != LayoutVersion {
+	if v := le.Uint32(sb[offSuperblockLayoutVersion:]); v != LayoutVersion {
 		return nil, newError(CodeVersionMismatch, fmt.Sprintf("arena layout version %d, want %d", v, LayoutVersion))
 	}
-	if s := le.Uint32(sb[sbSuperblockSize:]); s != superblockSize {
+	if s := le.Uint32(sb[offSuperblockSuperblockSize:]); s != superblockSize {
 		return nil, protoErr("superblock_size %d", s)
 	}
 	l := &arenaLayout{
-		arenaSize:   le.Uint64(sb[sbArenaSize:]),
-		flags:       le.Uint32(sb[sbFlags:]),
-		maxInflight: le.Uint32(sb[sbMaxInflight:]),
-		sessionID:   le.Uint64(sb[sbSessionID:]),
-		tag:         le.Uint32(sb[sbArenaTag:]),
-		reqOff:      le.Uint64(sb[sbReqRingOffset:]),
-		reqEntries:  le.Uint32(sb[sbReqRingEntries:]),
-		respEntries: le.Uint32(sb[sbRespRingEntries:]),
-		respOff:     le.Uint64(sb[sbRespRingOffset:]),
+		arenaSize:   le.Uint64(sb[offSuperblockArenaSize:]),
+		flags:       le.Uint32(sb[offSuperblockFlags:]),
+		maxInflight: le.Uint32(sb[offSuperblockMaxInflight:]),
+		sessionID:   le.Uint64(sb[offSuperblockSessionID:]),
+		tag:         le.Uint32(sb[offSuperblockArenaTag:]),
+		reqOff:      le.Uint64(sb[offSuperblockReqRingOffset:]),
+		reqEntries:  le.Uint32(sb[offSuperblockReqRingEntries:]),
+		respEntries: le.Uint32(sb[offSuperblockRespRingEntries:]),
+		respOff:     le.Uint64(sb[offSuperblockRespRingOffset:]),
 	}
 	switch {
 	case l.arenaSize != h.arenaSize:
@@ -120,7 +120,7 @@ func parseSuperblock(sb []byte, h helloFacts) (*arenaLayout, error) {
 		return nil, protoErr("max_inflight %d, hello says %d", l.maxInflight, h.maxInflight)
 	}
 	for i := range l.heaps {
-		hr, err := parseHeap(sb[sbHeaps+i*heapDescSize:], i+1, l.arenaSize, &l.heaps[i])
+		hr, err := parseHeap(sb[offSuperblockHeaps+i*sizeofHeapDesc:], i+1, l.arenaSize, &l.heaps[i])
 		if err != nil {
 			return nil, err
 		}
@@ -140,9 +140,9 @@ func parseSuperblock(sb []byte, h helloFacts) (*arenaLayout, error) {
 // returns the byte regions of its non-empty classes.
 func parseHeap(d []byte, n int, arenaSize uint64, out *heapInfo) ([]region, error) {
 	le := binary.LittleEndian
-	out.nclasses = le.Uint32(d[heapNClasses:])
-	out.offset = le.Uint64(d[heapOffset:])
-	out.size = le.Uint64(d[heapSize:])
+	out.nclasses = le.Uint32(d[offHeapDescNclasses:])
+	out.offset = le.Uint64(d[offHeapDescOffset:])
+	out.size = le.Uint64(d[offHeapDescSize:])
 	if out.nclasses > numClasses {
 		return nil, protoErr("heap %d: nclasses %d", n, out.nclasses)
 	}
@@ -152,11 +152,11 @@ func parseHeap(d []byte, n int, arenaSize uint64, out *heapInfo) ([]region, erro
 	}
 	var rs []region
 	for k := uint32(0); k < out.nclasses; k++ {
-		cd := d[heapClasses+int(k)*classDescSize:]
+		cd := d[offHeapDescClasses+int(k)*sizeofClassDesc:]
 		ci := classInfo{
-			offset:    le.Uint64(cd[classOffset:]),
-			blockSize: le.Uint32(cd[classBlockSizeAt:]),
-			count:     le.Uint32(cd[classCount:]),
+			offset:    le.Uint64(cd[offClassDescOffset:]),
+			blockSize: le.Uint32(cd[offClassDescBlockSize:]),
+			count:     le.Uint32(cd[offClassDescCount:]),
 		}
 		if ci.blockSize != classBlockSize(k) {
 			return nil, protoErr("heap %d class %d: block size %d", n, k, ci.blockSize)
@@ -172,10 +172,10 @@ func parseHeap(d []byte, n int, arenaSize uint64, out *heapInfo) ([]region, erro
 		if hi != 0 || c != 0 || end > arenaSize {
 			return nil, protoErr("heap %d class %d: outside the arena", n, k)
 		}
+		if ci.offset < out.offset || end > hend {
+			return nil, protoErr("heap %d class %d: outside its heap", n, k)
+		}
 		if ci.count > 0 {
-			if ci.offset < out.offset || end > hend {
-				return nil, protoErr("heap %d class %d: outside its heap", n, k)
-			}
 			rs = append(rs, region{ci.offset, end})
 		}
 		out.classes[k] = ci

@@ -17,9 +17,9 @@ import (
 
 // withVectorCalls makes the fake arena announce CALLV.
 func withVectorCalls(fa *fakeArena) {
-	fa.hello.flags |= flagVectorCalls
-	binary.LittleEndian.PutUint32(fa.arena[sbFlags:], fa.hello.flags)
-	fa.layout.flags |= flagVectorCalls
+	fa.hello.flags |= sbVectorCalls
+	binary.LittleEndian.PutUint32(fa.arena[offSuperblockFlags:], fa.hello.flags)
+	fa.layout.flags |= sbVectorCalls
 }
 
 // fakeVector answers a CALLV like the C server: each record echoed in
@@ -27,9 +27,9 @@ func withVectorCalls(fa *fakeArena) {
 func fakeVector(fs *fakeServer, e ringEntry, edit func(j int, rec unsafe.Pointer)) ringEntry {
 	off, _ := fs.fa.layout.blockRange(new(decodeHandle(e.handle)))
 	p := unsafe.Pointer(&fs.fa.arena[off])
-	for j := 0; j < int(e.len)/vecRecSize; j++ {
-		rec := unsafe.Add(p, j*vecRecSize)
-		*(*uint32)(unsafe.Add(rec, vecRecFn)) = uint32(CodeOK)
+	for j := 0; j < int(e.len)/vecCallSize; j++ {
+		rec := unsafe.Add(p, j*vecCallSize)
+		*(*uint32)(unsafe.Add(rec, offVecCallFnOrStatus)) = uint32(CodeOK)
 		if edit != nil {
 			edit(j, rec)
 		}
@@ -56,7 +56,7 @@ func TestFakeCallBatchVectors(t *testing.T) {
 	withVectorCalls(fa)
 	var mode, callvs, plain atomic.Int32
 	c, _ := newFakeClient(t, fa, options{spin: time.Millisecond}, func(fs *fakeServer, e ringEntry) (ringEntry, bool) {
-		if e.kind != kindCallV {
+		if e.kind != kindCallv {
 			plain.Add(1)
 			return ringEntry{callID: e.callID, handle: e.handle, len: e.len, kind: kindResult}, true
 		}
@@ -65,15 +65,15 @@ func TestFakeCallBatchVectors(t *testing.T) {
 		case 1: // the RESULT names another block
 			return ringEntry{callID: e.callID, handle: e.handle + 1<<32, len: e.len, kind: kindResult}, true
 		case 2: // the RESULT has another length
-			return ringEntry{callID: e.callID, handle: e.handle, len: e.len - vecRecSize, kind: kindResult}, true
+			return ringEntry{callID: e.callID, handle: e.handle, len: e.len - vecCallSize, kind: kindResult}, true
 		case 3: // record 1 names a block the client did not lend; record 2 fails with a status
 			return fakeVector(fs, e, func(j int, rec unsafe.Pointer) {
 				switch j {
 				case 1:
 					*(*uint64)(rec) = makeHandle(1, fa.tag, heapClient, 3, 200)
 				case 2:
-					*(*uint32)(unsafe.Add(rec, vecRecFn)) = uint32(CodeInvalidArgument)
-					*(*uint64)(rec), *(*uint32)(unsafe.Add(rec, vecRecLen)) = 0, 0
+					*(*uint32)(unsafe.Add(rec, offVecCallFnOrStatus)) = uint32(CodeInvalidArgument)
+					*(*uint64)(rec), *(*uint32)(unsafe.Add(rec, offVecCallLen)) = 0, 0
 				}
 			}), true
 		}
@@ -129,7 +129,7 @@ func TestFakeCallBatchWithoutVectorCalls(t *testing.T) {
 	fa := newFakeArena(t, 16, 8, 4, 256)
 	var callvs atomic.Int32
 	c, _ := newFakeClient(t, fa, options{spin: time.Millisecond}, func(fs *fakeServer, e ringEntry) (ringEntry, bool) {
-		if e.kind == kindCallV {
+		if e.kind == kindCallv {
 			callvs.Add(1)
 		}
 		return ringEntry{callID: e.callID, handle: e.handle, len: e.len, kind: kindResult}, true

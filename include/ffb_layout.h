@@ -4,10 +4,12 @@
  * The session arena (a sealed memfd), the ring control words and entries,
  * the handle and function-id bit layouts, and the handshake messages sent
  * over the Unix socket. PROTOCOL.md explains each field; this header pins
- * them with _Static_assert, and the Go and Rust tests check the same
- * numbers. All fields are little-endian fixed-width integers; the arena
- * holds offsets only, never pointers. Changing anything here means bumping
- * FFB_LAYOUT_VERSION.
+ * them with _Static_assert. It is the one definition of these bytes: Go's
+ * and Rust's constants and mirror structs and PROTOCOL.md's tables are
+ * generated from it (`make gen`, mk/gen); a field's doc comment (opened
+ * with slash-star-star-<) is its note there. All fields are little-endian
+ * fixed-width integers; the arena holds offsets only, never pointers.
+ * Changing anything here means bumping FFB_LAYOUT_VERSION.
  */
 #ifndef FFB_LAYOUT_H
 #define FFB_LAYOUT_H
@@ -75,21 +77,21 @@ struct ffb_heap_desc {
  * memfd is sealed and sent; the client copies it to private memory,
  * validates it, and never reads it again. */
 struct ffb_superblock {
-	uint64_t magic;              /* FFB_ARENA_MAGIC */
-	uint32_t layout_version;     /* FFB_LAYOUT_VERSION */
-	uint32_t superblock_size;    /* FFB_SUPERBLOCK_SIZE */
-	uint64_t arena_size;         /* == memfd size */
-	uint32_t flags;              /* FFB_SB_* */
-	uint32_t max_inflight;       /* calls a client may have outstanding */
+	uint64_t magic;              /**< FFB_ARENA_MAGIC */
+	uint32_t layout_version;     /**< FFB_LAYOUT_VERSION */
+	uint32_t superblock_size;    /**< FFB_SUPERBLOCK_SIZE */
+	uint64_t arena_size;         /**< == memfd size */
+	uint32_t flags;              /**< FFB_SB_* */
+	uint32_t max_inflight;       /**< calls a client may have outstanding */
 	uint64_t session_id;
-	uint32_t arena_tag;          /* 1..255, carried in every handle */
+	uint32_t arena_tag;          /**< 1..255, carried in every handle */
 	uint32_t reserved0;
-	uint64_t req_ring_offset;    /* client -> server */
+	uint64_t req_ring_offset;    /**< client -> server */
 	uint32_t req_ring_entries;
 	uint32_t resp_ring_entries;
-	uint64_t resp_ring_offset;   /* server -> client */
+	uint64_t resp_ring_offset;   /**< server -> client */
 	uint64_t reserved1[7];
-	struct ffb_heap_desc heaps[2]; /* [0] client heap, [1] server heap */
+	struct ffb_heap_desc heaps[2]; /**< [0] client heap, [1] server heap */
 	uint64_t reserved2[40];
 };
 
@@ -104,11 +106,11 @@ struct ffb_superblock {
  * compared by unsigned difference and used `& (entries - 1)`. Ordering
  * rules: ring/ORDERING.md. */
 struct ffb_ring_ctl {
-	uint32_t p_tail;             /* producer: next slot to fill; futex word */
+	uint32_t p_tail;             /**< producer: next slot to fill; futex word */
 	uint32_t p_reserved[31];
-	uint32_t c_head;             /* consumer: next slot to read */
+	uint32_t c_head;             /**< consumer: next slot to read */
 	uint32_t c_reserved[31];
-	uint32_t c_needs_wakeup;     /* consumer: 1 = parked or about to park */
+	uint32_t c_needs_wakeup;     /**< consumer: 1 = parked or about to park */
 	uint32_t w_reserved[31];
 };
 
@@ -143,9 +145,9 @@ struct ffb_ring_entry {
  * them (1..FFB_MAX_VEC_CALLS). The server reads each once as a request and
  * overwrites it with that call's result (PROTOCOL.md §5). */
 struct ffb_vec_call {
-	uint64_t handle;        /* request: input block or 0; result: reply block or 0 */
-	uint32_t len;           /* request: input length; result: reply length */
-	uint32_t fn_or_status;  /* request: function id; result: ffb_status */
+	uint64_t handle;        /**< request: input block or 0; result: reply block or 0 */
+	uint32_t len;           /**< request: input length; result: reply length */
+	uint32_t fn_or_status;  /**< request: function id; result: ffb_status */
 };
 
 #define FFB_VEC_CALL_SIZE  16u
@@ -203,9 +205,9 @@ struct ffb_vec_call {
 
 /* client -> server, first message after connect */
 struct ffb_client_hello {
-	uint64_t magic;              /* FFB_CLIENT_HELLO_MAGIC */
-	uint32_t layout_version;     /* FFB_LAYOUT_VERSION */
-	uint32_t flags;              /* 0; reserved */
+	uint64_t magic;              /**< FFB_CLIENT_HELLO_MAGIC */
+	uint32_t layout_version;     /**< FFB_LAYOUT_VERSION */
+	uint32_t flags;              /**< 0; reserved */
 	uint64_t reserved[2];
 };
 
@@ -223,12 +225,12 @@ struct ffb_client_hello {
 /* server -> client, the answer to a client hello. status != 0 (an
  * ffb_status) means refused: no fds are attached and the server closes. */
 struct ffb_server_hello {
-	uint64_t magic;              /* FFB_SERVER_HELLO_MAGIC */
-	uint32_t layout_version;     /* FFB_LAYOUT_VERSION */
-	int32_t status;              /* ffb_status */
-	uint64_t arena_size;         /* must equal fstat(memfd).st_size */
-	uint32_t flags;              /* FFB_HELLO_* */
-	uint32_t nfds;               /* fds attached */
+	uint64_t magic;              /**< FFB_SERVER_HELLO_MAGIC */
+	uint32_t layout_version;     /**< FFB_LAYOUT_VERSION */
+	int32_t status;              /**< ffb_status */
+	uint64_t arena_size;         /**< must equal fstat(memfd).st_size */
+	uint32_t flags;              /**< FFB_HELLO_* */
+	uint32_t nfds;               /**< fds attached */
 	uint64_t session_id;
 	uint32_t max_inflight;
 	uint32_t reserved0;
@@ -238,13 +240,14 @@ struct ffb_server_hello {
 /* server -> client, last message before the server closes a session on
  * purpose (protocol violation, shutdown). A bare EOF means the server died. */
 struct ffb_goodbye {
-	uint64_t magic;              /* FFB_GOODBYE_MAGIC */
-	int32_t status;              /* why: FFB_ERR_PROTOCOL, FFB_ERR_CLOSED, ... */
+	uint64_t magic;              /**< FFB_GOODBYE_MAGIC */
+	int32_t status;              /**< why: FFB_ERR_PROTOCOL, FFB_ERR_CLOSED, ... */
 	uint32_t reserved;
 };
 
-/* The exact seal set a receiver requires on the arena memfd. */
-#define FFB_ARENA_SEALS_DESCRIPTION "F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL"
+/* The exact seal set a receiver requires on the arena memfd:
+ * F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW (Linux's 0x1 | 0x2 | 0x4). */
+#define FFB_ARENA_SEALS 0x7u
 
 /* ---- pinned layout ---------------------------------------------------- */
 #define FFB__PIN(type, field, off) \

@@ -36,7 +36,7 @@ $(FUZZ_DIR)/obj/%.o: src/%.c $(HEADERS) mk/fuzz.mk | $(BUILD)/.deps-fuzz
 $(FUZZ_DIR)/libffb.a: $(FUZZ_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzzutil.h tests/fake_server.h $(FUZZ_DIR)/libffb.a
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzzutil.h tests/fake_server.h tests/hostile_entries.h $(FUZZ_DIR)/libffb.a
 	@$(if $(Q),echo "  CLANG   $@")
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libffb.a $(LIBS)
 

@@ -2,7 +2,9 @@
 # Run libFuzzer targets built by mk/fuzz.mk into $BUILD/fuzz/.
 # usage: BUILD=build mk/fuzz.sh SECONDS TARGET...
 # Each target first runs every file of its committed seed corpus
-# (tests/fuzz/corpus/TARGET/) once, then fuzzes for SECONDS with its
+# (tests/fuzz/corpus/TARGET/) and of the seeds it writes itself from a
+# shared table (FFB_FUZZ_WRITE_SEEDS=DIR, into $BUILD/fuzz/seeds/TARGET/)
+# once, then fuzzes for SECONDS with its
 # working corpus $BUILD/fuzz/corpus/TARGET/ (kept between runs) and the
 # seeds. A crash or property violation fails the run: its input is in
 # $BUILD/fuzz/artifacts/, the whole log in $BUILD/fuzz/TARGET.log. The
@@ -20,15 +22,21 @@ for t in "$@"; do
 	mkdir -p "$work"
 	start=$(date +%s)
 	extra=()
-	if [ -d "$seeds" ]; then
-		extra=("$seeds")
-		if ! "$bin" "$seeds"/* >"$log.seeds" 2>&1; then
+	# Seeds a target writes itself from a shared table (fuzz_server_session:
+	# one per row of tests/hostile_entries.h), beside the committed ones.
+	table=$dir/seeds/$t
+	rm -rf "$table" && mkdir -p "$table"
+	FFB_FUZZ_WRITE_SEEDS=$table "$bin" -runs=0 >/dev/null 2>&1 || true
+	for d in "$seeds" "$table"; do
+		[ -d "$d" ] && [ -n "$(ls "$d")" ] || continue
+		extra+=("$d")
+		if ! "$bin" "$d"/* >"$log.seeds" 2>&1; then
 			tail -n 60 "$log.seeds"
-			echo "== $t: a seed input FAILED (log: $log.seeds)"
+			echo "== $t: a seed input of $d FAILED (log: $log.seeds)"
 			exit 1
 		fi
-		echo "== $t: $(ls "$seeds" | wc -l) seed inputs pass"
-	fi
+		echo "== $t: $(ls "$d" | wc -l) seed inputs of $d pass"
+	done
 	if ! "$bin" -max_len=512 -timeout=20 -print_final_stats=1 -max_total_time="$secs" \
 		-artifact_prefix="$dir/artifacts/$t-" "$work" "${extra[@]}" >"$log" 2>&1; then
 		tail -n 60 "$log"

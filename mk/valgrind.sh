@@ -7,8 +7,9 @@
 # SIGTERM). So the processes valgrind checks here never have a server
 # loop beside other threads, and every server that must be stopped is a
 # native `ffb serve` (valgrind does not follow exec by default).
-# test_echo, test_hostile (an in-process server each) and test_kill (stops
-# forked servers) stay out; ASan/UBSan cover them (make test-sanitizers).
+# test_echo, test_hostile_client and test_hostile_server (an in-process
+# server or one that must be stopped each) and test_kill (stops forked
+# servers) stay out; ASan/UBSan cover them (make test-sanitizers).
 set -euo pipefail
 BUILD=${BUILD:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -90,12 +90,24 @@ static inline int ffb_ring_cons_attach(struct ffb_ring_cons *c, void *ctl, uint3
 
 /* Producer: number of free slots, at least `want` if the ring has them
  * (re-reads c_head only when the cached value shows fewer). Returns the
- * count (0 = full) or FFB_RING_CORRUPT. Never blocks. */
+ * count (0 = full) or FFB_RING_CORRUPT. Never blocks.
+ *
+ * Before it re-reads c_head it stores the tail (P1) if entries were pushed
+ * since the last publish: the consumer takes entries by their stamps and
+ * at its next park cuts a tail more than a ring behind its head, so the
+ * tail must never fall that far behind what is stamped (PROTOCOL.md §5,
+ * "the producer's duty"). Slots freed by this re-read are the only way
+ * past `size` pushes, so each ring's worth of pushes stores the tail at
+ * least once. It does not count as a publish: publish() still stores,
+ * fences and reads c_needs_wakeup (P3), so no wake-up is lost. */
 static inline int ffb_ring_prod_free(struct ffb_ring_prod *p, uint32_t want)
 {
 	uint32_t free_slots = p->size - (p->tail - p->cached_head);
 	if (free_slots >= want)
 		return (int)free_slots;
+	if (p->tail != p->published)
+		/* P1: entries stamped before the tail; pairs with C1 */
+		ffb_store_release(&p->ctl->p_tail, p->tail);
 	/* P2: the consumer finished with slots below head; pairs with C2 */
 	uint32_t head = ffb_load_acquire(&p->ctl->c_head);
 	if ((uint32_t)(p->tail - head) > p->size)

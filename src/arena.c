@@ -19,6 +19,7 @@
 #include "internal.h"
 
 #define REQUIRED_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW)
+_Static_assert(REQUIRED_SEALS == FFB_ARENA_SEALS, "FFB_ARENA_SEALS names the seals of fcntl.h");
 
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
@@ -171,12 +172,15 @@ static int cmp_range(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+/* PROTOCOL.md §3.1, rules S1-S12, in that order (tests/vectors/
+ * superblock.txt is the shared table of what each rule refuses). */
 ffb_status ffb__superblock_validate(const struct ffb_superblock *sb, const struct ffb_server_hello *hello)
 {
 	if (sb->magic != FFB_ARENA_MAGIC || sb->layout_version != FFB_LAYOUT_VERSION)
 		return FFB_ERR_VERSION_MISMATCH;
 	if (sb->superblock_size != FFB_SUPERBLOCK_SIZE || sb->arena_size != hello->arena_size ||
-	    sb->flags != hello->flags || sb->session_id != hello->session_id ||
+	    sb->arena_size < FFB_REGION_ALIGN || sb->arena_size > FFB_MAX_ARENA_SIZE ||
+	    sb->flags != hello->flags || sb->session_id != hello->session_id || sb->session_id == 0 ||
 	    sb->max_inflight != hello->max_inflight)
 		return FFB_ERR_PROTOCOL;
 	if (sb->arena_tag == 0 || sb->arena_tag > 0xFF)
@@ -190,9 +194,11 @@ ffb_status ffb__superblock_validate(const struct ffb_superblock *sb, const struc
 	if (sb->req_ring_offset % FFB_REGION_ALIGN || sb->resp_ring_offset % FFB_REGION_ALIGN)
 		return FFB_ERR_PROTOCOL;
 
+	/* The superblock's whole page is its region: nothing else starts
+	 * below FFB_REGION_ALIGN. */
 	struct range r[3 + 2 * FFB_NUM_CLASSES];
 	unsigned n = 0;
-	if (!add_range(r, &n, 0, FFB_SUPERBLOCK_SIZE, sb->arena_size) ||
+	if (!add_range(r, &n, 0, FFB_REGION_ALIGN, sb->arena_size) ||
 	    !add_range(r, &n, sb->req_ring_offset, ring_bytes(rq), sb->arena_size) ||
 	    !add_range(r, &n, sb->resp_ring_offset, ring_bytes(rs), sb->arena_size) ||
 	    !check_heap(&sb->heaps[0], sb->arena_size, r, &n) ||

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,16 @@ static bool is_eventfd(int fd)
 	return strcmp(target, "anon_inode:[eventfd]") == 0;
 }
 
-static ffb_status recv_hello(int sock, const struct ffb_client_options *o, struct ffb_server_hello *h, int *fds,
+/* The largest server hello read whole: twice this version's, so that a
+ * longer hello of another version still shows its magic and version. */
+union hello_buf {
+	struct ffb_server_hello h;
+	char raw[2 * sizeof(struct ffb_server_hello)];
+};
+
+/* PROTOCOL.md §2.3, rules H1-H9, in that order (tests/vectors/
+ * superblock.txt is the shared table of what each rule refuses). */
+static ffb_status recv_hello(int sock, const struct ffb_client_options *o, struct ffb_server_hello *out, int *fds,
 			     unsigned *nfds)
 {
 	struct pollfd p = {.fd = sock, .events = POLLIN};
@@ -49,23 +59,32 @@ static ffb_status recv_hello(int sock, const struct ffb_client_options *o, struc
 		return FFB_ERR_TIMEOUT;
 	if (rc < 0)
 		return FFB_ERR_SYSTEM;
-	size_t len = sizeof(*h);
-	ffb_status st = ffb__recv_msg(sock, h, &len, fds, nfds, MSG_DONTWAIT);
+	union hello_buf buf;
+	size_t len = sizeof(buf);
+	ffb_status st = ffb__recv_msg(sock, &buf, &len, fds, nfds, MSG_DONTWAIT); /* H1, H2 */
 	if (st)
 		return st;
-	if (len < 16 || h->magic != FFB_SERVER_HELLO_MAGIC || h->layout_version != FFB_LAYOUT_VERSION)
-		return FFB_ERR_VERSION_MISMATCH;
+	const struct ffb_server_hello *h = &buf.h;
+	if (len < offsetof(struct ffb_server_hello, arena_size))
+		return FFB_ERR_PROTOCOL; /* H3 */
+	if (h->magic != FFB_SERVER_HELLO_MAGIC || h->layout_version != FFB_LAYOUT_VERSION)
+		return FFB_ERR_VERSION_MISMATCH; /* H4 */
 	if (len != sizeof(*h))
-		return FFB_ERR_PROTOCOL;
-	if (h->status != FFB_OK)
+		return FFB_ERR_PROTOCOL; /* H5 */
+	if (h->status != FFB_OK) /* H6 */
 		return h->status > 0 && h->status <= FFB_ERR_UNKNOWN ? (ffb_status)h->status : FFB_ERR_UNKNOWN;
+	*out = *h;
 	unsigned want = (h->flags & FFB_HELLO_FUTEX_DOORBELL) ? 2 : 3;
 	if (h->nfds != want || *nfds != want)
-		return FFB_ERR_BAD_FD;
-	if (!is_eventfd(fds[FFB_FD_CLIENT_BELL]) || (want == 3 && !is_eventfd(fds[FFB_FD_SERVER_BELL])))
-		return FFB_ERR_BAD_FD;
-	/* Before any mmap: type, exact seals, size (no SIGBUS by truncation). */
-	return ffb__arena_check_fd(fds[FFB_FD_ARENA], h->arena_size);
+		return FFB_ERR_BAD_FD; /* H7 */
+	if (h->arena_size < FFB_REGION_ALIGN || h->arena_size > FFB_MAX_ARENA_SIZE)
+		return FFB_ERR_PROTOCOL; /* H8 */
+	/* H9, before any mmap: type, exact seals, size (no SIGBUS by
+	 * truncation); the bells are eventfds. */
+	st = ffb__arena_check_fd(fds[FFB_FD_ARENA], h->arena_size);
+	if (!st && (!is_eventfd(fds[FFB_FD_CLIENT_BELL]) || (want == 3 && !is_eventfd(fds[FFB_FD_SERVER_BELL]))))
+		st = FFB_ERR_BAD_FD;
+	return st;
 }
 
 static ffb_status setup(ffb_client *c, const struct ffb_server_hello *h, int arena_fd)
@@ -259,27 +278,4 @@ ffb_status ffb_client_stats(ffb_client *c, struct ffb_client_stats *out)
 const struct ffb_superblock *ffb_client_superblock(const ffb_client *c)
 {
 	return c ? &c->sb : NULL;
-}
-
-/* The session is over: every call still waiting completes once with `why`. */
-void ffb__client_fail_all(ffb_client *c, ffb_status why)
-{
-	if (c->dead)
-		return;
-	c->dead = why; /* first: a corrupt ring found by the drain ends here */
-	ffb__client_drain(c); /* answers already in the ring are real answers */
-	for (uint32_t i = 0; i < c->nslots; i++) {
-		struct pending *p = &c->slots[i];
-		if (p->state == P_ABANDONED) {
-			p->state = P_FREE;
-			c->free_slots[c->free_top++] = i;
-		} else if (p->state == P_WAITING) {
-			p->result = (ffb_result){.status = why};
-			p->state = P_DONE;
-			if (p->async)
-				c->done_q[c->done_tail++ % c->nslots] = i;
-		}
-	}
-	c->nrel = 0;
-	c->ncancel = 0;
 }

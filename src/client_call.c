@@ -1,8 +1,9 @@
 /*
  * client_call.c — calls from the C client: submit, flush, the resolve
  * registry of pending calls (generation-tagged call ids), delivery of
- * results, waiting (spin, then park on the client bell), and the peer-gone
- * path. A result is delivered to the call whose id it carries or to no
+ * results, waiting (spin, then park on the client bell), and the end of
+ * the session for every call still pending (peer gone, goodbye, a
+ * violation). A result is delivered to the call whose id it carries or to no
  * one: a late, duplicate or forged id is dropped and counted.
  */
 #include <errno.h>
@@ -26,6 +27,29 @@ static void wake_server(ffb_client *c)
 	} else {
 		ffb__bell_ring(c->server_bell);
 	}
+}
+
+/* The session is over: every call still waiting completes once with `why`. */
+void ffb__client_fail_all(ffb_client *c, ffb_status why)
+{
+	if (c->dead)
+		return;
+	c->dead = why; /* first: a corrupt ring found by the drain ends here */
+	ffb__client_drain(c); /* answers already in the ring are real answers */
+	for (uint32_t i = 0; i < c->nslots; i++) {
+		struct pending *p = &c->slots[i];
+		if (p->state == P_ABANDONED) {
+			p->state = P_FREE;
+			c->free_slots[c->free_top++] = i;
+		} else if (p->state == P_WAITING) {
+			p->result = (ffb_result){.status = why};
+			p->state = P_DONE;
+			if (p->async)
+				c->done_q[c->done_tail++ % c->nslots] = i;
+		}
+	}
+	c->nrel = 0;
+	c->ncancel = 0;
 }
 
 static void fail_protocol(ffb_client *c)
@@ -77,7 +101,7 @@ static void free_slot(ffb_client *c, uint32_t i)
 static bool reply_ok(ffb_client *c, const struct pending *p, const struct ffb_ring_entry *e)
 {
 	if (p->lookup && e->fn_or_status == FFB_OK)
-		return e->handle == 0; /* len is the function id */
+		return e->handle == 0 && e->len != 0; /* len is the function id, never 0 */
 	if (e->handle == 0)
 		return e->len == 0;
 	if (e->handle == p->in_handle)

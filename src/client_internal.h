@@ -1,7 +1,8 @@
 /*
- * client_internal.h — the client object, shared by connection and buffer
- * management (client.c) and calls, completions and waiting
- * (client_call.c).
+ * client_internal.h — the client object, shared by the session
+ * (client.c: connect, handshake, the heaps and held server blocks, close)
+ * and the calls (client_call.c: submit, completions, waiting, and ending
+ * every pending call when the session ends).
  */
 #ifndef FFB_CLIENT_INTERNAL_H
 #define FFB_CLIENT_INTERNAL_H
@@ -56,12 +57,13 @@ struct ffb_client {
 };
 
 /* client.c */
-void ffb__client_fail_all(ffb_client *c, ffb_status why);
 /* Make room for one RELEASE (SYSTEM on ENOMEM); then queue it (cannot fail). */
 ffb_status ffb__client_reserve_release(ffb_client *c);
 void ffb__client_queue_release(ffb_client *c, uint64_t handle);
 
 /* client_call.c */
 void ffb__client_drain(ffb_client *c);
+/* The session is over: every call still waiting completes once with `why`. */
+void ffb__client_fail_all(ffb_client *c, ffb_status why);
 
 #endif /* FFB_CLIENT_INTERNAL_H */

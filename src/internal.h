@@ -21,6 +21,16 @@
 
 /* ---- diagnostics (status.c) ------------------------------------------- */
 
+/* The status table, generated from include/ffb_status.h (src/zstatus.c,
+ * `make gen`): every code with its stable name and English text. */
+struct ffb__status_text {
+	int code;
+	const char *name;
+	const char *text;
+};
+extern const struct ffb__status_text ffb__status_table[];
+extern const unsigned ffb__status_count;
+
 void ffb__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool ffb__utf8_valid(const uint8_t *s, size_t n);
 uint64_t ffb__now_ns(void);   /* CLOCK_MONOTONIC */

@@ -1,6 +1,7 @@
 /*
- * status.c — the status table's names, the log sink, and small utilities
- * every file uses (UTF-8 validation, monotonic clock, randomness).
+ * status.c — lookups in the status table (src/zstatus.c, generated from
+ * include/ffb_status.h), the log sink, and small utilities every file
+ * uses (UTF-8 validation, monotonic clock, randomness).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,62 +12,23 @@
 
 #include "internal.h"
 
-struct status_name {
-	int code;
-	const char *name;
-	const char *text;
-};
-
-static const struct status_name table[] = {
-	{FFB_OK, "OK", "success"},
-	{FFB_ERR_NULL_POINTER, "NULL_POINTER", "a required pointer was NULL"},
-	{FFB_ERR_BUFFER_TOO_SMALL, "BUFFER_TOO_SMALL", "buffer too small"},
-	{FFB_ERR_INVALID_UTF8, "INVALID_UTF8", "invalid UTF-8"},
-	{FFB_ERR_SERIALIZATION, "SERIALIZATION", "serialization failed"},
-	{FFB_ERR_PANIC, "PANIC", "callback panicked"},
-	{FFB_ERR_TIMEOUT, "TIMEOUT", "timed out"},
-	{FFB_ERR_NOT_FOUND, "NOT_FOUND", "not found"},
-	{FFB_ERR_LOCK_POISONED, "LOCK_POISONED", "lock poisoned"},
-	{FFB_ERR_STALE_HANDLE, "STALE_HANDLE", "stale handle"},
-	{FFB_ERR_DOUBLE_FREE, "DOUBLE_FREE", "block already freed"},
-	{FFB_ERR_INVALID_HANDLE, "INVALID_HANDLE", "invalid handle"},
-	{FFB_ERR_FOREIGN_HANDLE, "FOREIGN_HANDLE", "handle from another arena"},
-	{FFB_ERR_ARENA_FULL, "ARENA_FULL", "arena full"},
-	{FFB_ERR_RING_FULL, "RING_FULL", "ring full"},
-	{FFB_ERR_PEER_GONE, "PEER_GONE", "peer gone"},
-	{FFB_ERR_VERSION_MISMATCH, "VERSION_MISMATCH", "protocol version mismatch"},
-	{FFB_ERR_PERMISSION_DENIED, "PERMISSION_DENIED", "permission denied"},
-	{FFB_ERR_INVALID_ARGUMENT, "INVALID_ARGUMENT", "invalid argument"},
-	{FFB_ERR_PROTOCOL, "PROTOCOL", "protocol violation"},
-	{FFB_ERR_TOO_MANY_SESSIONS, "TOO_MANY_SESSIONS", "too many sessions"},
-	{FFB_ERR_TOO_MANY_CALLS, "TOO_MANY_CALLS", "too many calls in flight"},
-	{FFB_ERR_BAD_FD, "BAD_FD", "bad file descriptor from peer"},
-	{FFB_ERR_SYSTEM, "SYSTEM", "system call failed"},
-	{FFB_ERR_ALREADY_EXISTS, "ALREADY_EXISTS", "already exists"},
-	{FFB_ERR_CLOSED, "CLOSED", "closed"},
-	{FFB_ERR_WOULD_BLOCK, "WOULD_BLOCK", "would block"},
-	{FFB_ERR_BUSY, "BUSY", "block is lent to the peer"},
-	{FFB_ERR_CANCELLED, "CANCELLED", "the caller cancelled the call"},
-	{FFB_ERR_UNKNOWN, "UNKNOWN", "unknown error"},
-};
-
-static const struct status_name *find(int status)
+static const struct ffb__status_text *find(int status)
 {
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (table[i].code == status)
-			return &table[i];
+	for (unsigned i = 0; i < ffb__status_count; i++)
+		if (ffb__status_table[i].code == status)
+			return &ffb__status_table[i];
 	return NULL;
 }
 
 const char *ffb_strerror(int status)
 {
-	const struct status_name *e = find(status);
+	const struct ffb__status_text *e = find(status);
 	return e ? e->text : "unknown status";
 }
 
 const char *ffb_status_name(int status)
 {
-	const struct status_name *e = find(status);
+	const struct ffb__status_text *e = find(status);
 	return e ? e->name : "UNKNOWN";
 }
 

@@ -1,6 +1,6 @@
 /*
  * fake_server.h — the server half of a session done by hand, for tests
- * that play a hostile server against the real C client (test_hostile.c,
+ * that play a hostile server against the real C client (test_hostile_server.c,
  * fuzz/fuzz_client_results.c).
  *
  * fake_conn_open builds an arena with the real layout code, starts both

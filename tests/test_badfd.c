@@ -6,7 +6,9 @@
  * and crafted fds (SCM_RIGHTS): unsealed or wrongly sealed memfds, wrong
  * sizes, pipes and O_TMPFILE files where memfds and eventfds belong, too
  * many fds, bad magic and versions, corrupt superblocks, refusals, or
- * silence. The client side is ffb__client_handshake(), the same code
+ * silence -- and every row of the shared table of bad superblocks and
+ * hellos, tests/vectors/superblock.txt, which the Go client runs too. The
+ * client side is ffb__client_handshake(), the same code
  * ffb_client_connect() runs. Every case asserts the exact ffb_status, that
  * the process has exactly the fds it had before (every received fd
  * closed) and that no arena mapping is left behind.
@@ -20,6 +22,7 @@
 
 #include "internal.h"
 #include "testutil.h"
+#include "zfields.h"
 
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010
@@ -35,7 +38,10 @@ struct fake {
 	int sock;
 	bool answer;                    /* false: read the hello, never answer */
 	bool hang_up;                   /* with !answer: close at once instead of waiting */
-	struct ffb_server_hello hello;
+	union {
+		struct ffb_server_hello hello;
+		char hello_bytes[256];  /* a hello longer than this version's */
+	};
 	size_t hello_len;               /* bytes of `hello` sent */
 	int fds[MAX_SEND_FDS];          /* sent, then closed by the fake */
 	unsigned nfds;
@@ -426,42 +432,6 @@ static void pipe_as_server_bell_is_bad_fd(void **state)
 
 /* ---- fd counts ---------------------------------------------------------- */
 
-static void build_futex_flag_three_fds(struct fake *f)
-{
-	build_valid_eventfd(f); /* 3 fds */
-	f->hello.flags = FFB_HELLO_FUTEX_DOORBELL; /* ... but the flag says 2 */
-}
-
-static void build_eventfd_flag_two_fds(struct fake *f)
-{
-	build_valid_futex(f); /* 2 fds, FUTEX flag */
-	f->hello.flags = 0;   /* ... but without it 3 are due */
-	f->hello.nfds = 2;
-}
-
-static void build_nfds_field_lies(struct fake *f)
-{
-	build_valid_futex(f);
-	f->hello.nfds = 3; /* 2 attached */
-}
-
-static void build_no_fds(struct fake *f)
-{
-	build_valid_futex(f);
-	close(f->fds[0]);
-	close(f->fds[1]);
-	f->nfds = 0;
-}
-
-static void fd_count_not_matching_flags_and_nfds_is_bad_fd(void **state)
-{
-	(void)state;
-	assert_int_equal(run_fake(build_futex_flag_three_fds, NULL), FFB_ERR_BAD_FD);
-	assert_int_equal(run_fake(build_eventfd_flag_two_fds, NULL), FFB_ERR_BAD_FD);
-	assert_int_equal(run_fake(build_nfds_field_lies, NULL), FFB_ERR_BAD_FD);
-	assert_int_equal(run_fake(build_no_fds, NULL), FFB_ERR_BAD_FD);
-}
-
 static unsigned g_extra_fds;
 
 /* A valid eventfd-doorbell answer plus g_extra_fds more eventfds. */
@@ -490,95 +460,6 @@ static void truncated_control_message_is_bad_fd_and_all_are_closed(void **state)
 }
 
 /* ---- the hello ---------------------------------------------------------- */
-
-static void build_bad_magic(struct fake *f)
-{
-	build_valid_futex(f); /* fds attached: they must be closed too */
-	f->hello.magic ^= 1;
-}
-
-static void build_client_magic(struct fake *f)
-{
-	build_valid_futex(f);
-	f->hello.magic = FFB_CLIENT_HELLO_MAGIC;
-}
-
-static uint32_t g_version;
-
-static void build_bad_version(struct fake *f)
-{
-	build_valid_futex(f);
-	f->hello.layout_version = g_version;
-}
-
-static void wrong_hello_magic_is_version_mismatch(void **state)
-{
-	(void)state;
-	assert_int_equal(run_fake(build_bad_magic, NULL), FFB_ERR_VERSION_MISMATCH);
-	assert_int_equal(run_fake(build_client_magic, NULL), FFB_ERR_VERSION_MISMATCH);
-}
-
-static void wrong_hello_version_is_version_mismatch(void **state)
-{
-	(void)state;
-	static const uint32_t versions[] = {0, FFB_LAYOUT_VERSION + 1, UINT32_MAX};
-	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
-		g_version = versions[i];
-		assert_int_equal(run_fake(build_bad_version, NULL), FFB_ERR_VERSION_MISMATCH);
-	}
-}
-
-static size_t g_len;
-
-static void build_short_hello(struct fake *f)
-{
-	build_valid_futex(f);
-	f->hello_len = g_len;
-}
-
-static void short_hello_is_rejected(void **state)
-{
-	(void)state;
-	g_len = 15; /* not even magic + version */
-	assert_int_equal(run_fake(build_short_hello, NULL), FFB_ERR_VERSION_MISMATCH);
-	g_len = sizeof(struct ffb_server_hello) - 1;
-	assert_int_equal(run_fake(build_short_hello, NULL), FFB_ERR_PROTOCOL);
-}
-
-static int32_t g_refusal;
-
-static void build_refusal(struct fake *f)
-{
-	f->hello = (struct ffb_server_hello){.magic = FFB_SERVER_HELLO_MAGIC,
-					     .layout_version = FFB_LAYOUT_VERSION,
-					     .status = g_refusal};
-	f->nfds = 0;
-}
-
-static void refusal_hello_returns_its_status(void **state)
-{
-	(void)state;
-	g_refusal = FFB_ERR_TOO_MANY_SESSIONS;
-	assert_int_equal(run_fake(build_refusal, NULL), FFB_ERR_TOO_MANY_SESSIONS);
-	g_refusal = FFB_ERR_PERMISSION_DENIED;
-	assert_int_equal(run_fake(build_refusal, NULL), FFB_ERR_PERMISSION_DENIED);
-	g_refusal = -1; /* outside the table */
-	assert_int_equal(run_fake(build_refusal, NULL), FFB_ERR_UNKNOWN);
-	g_refusal = FFB_ERR_UNKNOWN + 1;
-	assert_int_equal(run_fake(build_refusal, NULL), FFB_ERR_UNKNOWN);
-}
-
-static void build_refusal_with_fds(struct fake *f)
-{
-	build_valid_futex(f);
-	f->hello.status = FFB_ERR_TOO_MANY_SESSIONS;
-}
-
-static void refusal_hello_with_fds_closes_them(void **state)
-{
-	(void)state;
-	assert_int_equal(run_fake(build_refusal_with_fds, NULL), FFB_ERR_TOO_MANY_SESSIONS);
-}
 
 static void build_silent(struct fake *f)
 {
@@ -610,121 +491,6 @@ static void server_hanging_up_without_answer_is_peer_gone(void **state)
 
 /* ---- the superblock ----------------------------------------------------- */
 
-static void sb_bad_magic(struct ffb_superblock *sb, char *base)
-{
-	(void)base;
-	sb->magic = FFB_SERVER_HELLO_MAGIC;
-}
-
-static void sb_bad_version(struct ffb_superblock *sb, char *base)
-{
-	(void)base;
-	sb->layout_version = FFB_LAYOUT_VERSION + 1;
-}
-
-static void build_sb_bad_magic(struct fake *f)
-{
-	fake_valid(f, FFB_HELLO_FUTEX_DOORBELL, sb_bad_magic);
-}
-
-static void build_sb_bad_version(struct fake *f)
-{
-	fake_valid(f, FFB_HELLO_FUTEX_DOORBELL, sb_bad_version);
-}
-
-static void superblock_with_wrong_magic_is_version_mismatch(void **state)
-{
-	(void)state;
-	assert_int_equal(run_fake(build_sb_bad_magic, NULL), FFB_ERR_VERSION_MISMATCH);
-	assert_int_equal(run_fake(build_sb_bad_version, NULL), FFB_ERR_VERSION_MISMATCH);
-}
-
-/* Class 1 of the client heap starts on class 0's first block. */
-static void sb_classes_overlap(struct ffb_superblock *sb, char *base)
-{
-	(void)base;
-	sb->heaps[0].classes[1].offset = sb->heaps[0].classes[0].offset;
-}
-
-/* The server heap's class 0 lies on the client heap's class 0 (both heap
- * ranges widened so each class is inside its own heap). */
-static void sb_heaps_overlap(struct ffb_superblock *sb, char *base)
-{
-	(void)base;
-	sb->heaps[1].size += sb->heaps[1].offset - sb->heaps[0].offset;
-	sb->heaps[1].offset = sb->heaps[0].offset;
-	sb->heaps[1].classes[0].offset = sb->heaps[0].classes[0].offset;
-}
-
-/* A class on top of the request ring. */
-static void sb_class_on_ring(struct ffb_superblock *sb, char *base)
-{
-	(void)base;
-	sb->heaps[0].size += sb->heaps[0].offset - sb->req_ring_offset;
-	sb->heaps[0].offset = sb->req_ring_offset;
-	sb->heaps[0].classes[0].offset = sb->req_ring_offset;
-}
-
-static void build_classes_overlap(struct fake *f)
-{
-	fake_valid(f, FFB_HELLO_FUTEX_DOORBELL, sb_classes_overlap);
-}
-
-static void build_heaps_overlap(struct fake *f)
-{
-	fake_valid(f, FFB_HELLO_FUTEX_DOORBELL, sb_heaps_overlap);
-}
-
-static void build_class_on_ring(struct fake *f)
-{
-	fake_valid(f, FFB_HELLO_FUTEX_DOORBELL, sb_class_on_ring);
-}
-
-static void superblock_with_overlapping_regions_is_protocol(void **state)
-{
-	(void)state;
-	assert_int_equal(run_fake(build_classes_overlap, NULL), FFB_ERR_PROTOCOL);
-	assert_int_equal(run_fake(build_heaps_overlap, NULL), FFB_ERR_PROTOCOL);
-	assert_int_equal(run_fake(build_class_on_ring, NULL), FFB_ERR_PROTOCOL);
-}
-
-static uint64_t g_ring_off;
-static bool g_ring_is_resp;
-
-static void sb_ring_at(struct ffb_superblock *sb, char *base)
-{
-	(void)base;
-	if (g_ring_is_resp)
-		sb->resp_ring_offset = g_ring_off;
-	else
-		sb->req_ring_offset = g_ring_off;
-}
-
-static void build_ring_at(struct fake *f)
-{
-	fake_valid(f, FFB_HELLO_FUTEX_DOORBELL, sb_ring_at);
-}
-
-static void superblock_with_ring_outside_the_arena_is_protocol(void **state)
-{
-	(void)state;
-	struct ffb_superblock sb;
-	valid_superblock(&sb, FFB_HELLO_FUTEX_DOORBELL);
-	const uint64_t offs[] = {
-		sb.arena_size,                         /* starts exactly at the end */
-		sb.arena_size + FFB_REGION_ALIGN,      /* past the end */
-		UINT64_MAX & ~(uint64_t)(FFB_REGION_ALIGN - 1), /* offset + size overflows */
-		0,                                     /* on the superblock */
-	};
-	for (int resp = 0; resp < 2; resp++) {
-		g_ring_is_resp = resp;
-		for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
-			g_ring_off = offs[i];
-			assert_int_equal(run_fake(build_ring_at, NULL), FFB_ERR_PROTOCOL);
-		}
-	}
-}
-
 /* The response ring's indices are already inconsistent at handshake time. */
 static void sb_resp_tail_ahead(struct ffb_superblock *sb, char *base)
 {
@@ -755,21 +521,157 @@ static void ring_indices_corrupt_at_handshake_is_protocol(void **state)
 	assert_int_equal(run_fake(build_req_head_ahead, NULL), FFB_ERR_PROTOCOL);
 }
 
-static void sb_hello_disagrees(struct ffb_superblock *sb, char *base)
+/* ---- the shared table: tests/vectors/superblock.txt ---------------------- */
+
+/* One session as the table describes it: superblock, hello, message facts. */
+struct vsession {
+	union {
+		struct ffb_superblock sb;
+		unsigned char sb_bytes[sizeof(struct ffb_superblock)];
+	};
+	union {
+		struct ffb_server_hello hello;
+		unsigned char hello_bytes[256];
+	};
+	uint64_t len, nfds; /* msg.len, msg.fds */
+};
+
+/* The bytes of FIELD in s, and their width; NULL for an unknown field. */
+static unsigned char *vfield(struct vsession *s, const char *field, unsigned *size)
 {
-	(void)base;
-	sb->session_id++;
+	if (strcmp(field, "msg.len") == 0 || strcmp(field, "msg.fds") == 0) {
+		*size = 8;
+		return (unsigned char *)(field[4] == 'l' ? &s->len : &s->nfds);
+	}
+	const char *strct = NULL, *path = NULL;
+	unsigned char *base = NULL;
+	if (strncmp(field, "sb.", 3) == 0)
+		strct = "ffb_superblock", path = field + 3, base = s->sb_bytes;
+	else if (strncmp(field, "hello.", 6) == 0)
+		strct = "ffb_server_hello", path = field + 6, base = s->hello_bytes;
+	for (size_t i = 0; strct && i < sizeof(zfields) / sizeof(zfields[0]); i++)
+		if (strcmp(zfields[i].strct, strct) == 0 && strcmp(zfields[i].path, path) == 0) {
+			*size = zfields[i].size;
+			return base + zfields[i].off;
+		}
+	return NULL;
 }
 
-static void build_sb_hello_disagrees(struct fake *f)
+static uint64_t vget(const unsigned char *p, unsigned size)
 {
-	fake_valid(f, FFB_HELLO_FUTEX_DOORBELL, sb_hello_disagrees);
+	uint64_t v = 0;
+	memcpy(&v, p, size); /* little-endian host */
+	return v;
 }
 
-static void superblock_disagreeing_with_hello_is_protocol(void **state)
+static void vset(unsigned char *p, unsigned size, uint64_t v)
+{
+	memcpy(p, &v, size);
+}
+
+static uint64_t vnumber(const char *text)
+{
+	if (strcmp(text, "LAYOUT_VERSION") == 0)
+		return FFB_LAYOUT_VERSION;
+	char *end;
+	uint64_t v = text[0] == '-' ? (uint64_t)strtoll(text, &end, 0) : strtoull(text, &end, 0);
+	if (*end)
+		fail_msg("vectors: bad number %s", text);
+	return v;
+}
+
+/* FIELD=VALUE, FIELD+=DELTA or FIELD=@FIELD. */
+static void vapply(struct vsession *s, char *mut)
+{
+	char *eq = strchr(mut, '=');
+	if (!eq)
+		fail_msg("vectors: bad mutation %s", mut);
+	bool add = eq > mut && eq[-1] == '+';
+	*(add ? eq - 1 : eq) = 0;
+	unsigned size, from_size;
+	unsigned char *p = vfield(s, mut, &size);
+	if (!p)
+		fail_msg("vectors: unknown field %s", mut);
+	uint64_t v;
+	if (eq[1] == '@') {
+		const unsigned char *q = vfield(s, eq + 2, &from_size);
+		if (!q)
+			fail_msg("vectors: unknown field %s", eq + 2);
+		v = vget(q, from_size);
+	} else {
+		v = vnumber(eq + 1);
+	}
+	vset(p, size, add ? vget(p, size) + v : v);
+}
+
+static ffb_status vstatus(const char *name)
+{
+	for (unsigned i = 0; i < ffb__status_count; i++)
+		if (strcmp(ffb__status_table[i].name, name) == 0)
+			return (ffb_status)ffb__status_table[i].code;
+	fail_msg("vectors: unknown status %s", name);
+	return FFB_ERR_UNKNOWN;
+}
+
+static struct vsession g_vs;     /* the row being run */
+static uint64_t g_vbase_size;    /* the base arena's size: the memfd's */
+
+static void build_vector(struct fake *f)
+{
+	int fds[3] = {arena_memfd(&g_vs.sb, g_vbase_size, GOOD_SEALS), new_eventfd(), new_eventfd()};
+	memcpy(f->hello_bytes, g_vs.hello_bytes, sizeof(f->hello_bytes));
+	f->hello_len = g_vs.len;
+	assert_true(g_vs.len <= sizeof(f->hello_bytes) && g_vs.nfds <= 3);
+	f->nfds = (unsigned)g_vs.nfds;
+	for (unsigned i = 0; i < 3; i++) {
+		if (i < f->nfds)
+			f->fds[i] = fds[i];
+		else
+			close(fds[i]);
+	}
+}
+
+static void shared_vectors_get_their_codes(void **state)
 {
 	(void)state;
-	assert_int_equal(run_fake(build_sb_hello_disagrees, NULL), FFB_ERR_PROTOCOL);
+	FILE *in = fopen("tests/vectors/superblock.txt", "r");
+	if (!in)
+		fail_msg("tests/vectors/superblock.txt: run from the repository root");
+	struct vsession base = {0};
+	char line[512];
+	unsigned rows = 0, failed = 0;
+	while (fgets(line, sizeof(line), in)) {
+		char *save, *kind = strtok_r(line, " \t\n", &save);
+		if (!kind || kind[0] == '#')
+			continue;
+		if (strcmp(kind, "base") == 0) {
+			char *field = strtok_r(NULL, " \t\n", &save), *value = strtok_r(NULL, " \t\n", &save);
+			char mut[256];
+			snprintf(mut, sizeof(mut), "%s=%s", field, value ? value : "");
+			vapply(&base, mut);
+			g_vbase_size = base.sb.arena_size;
+			continue;
+		}
+		assert_string_equal(kind, "row");
+		const char *name = strtok_r(NULL, " \t\n", &save);
+		ffb_status want = vstatus(strtok_r(NULL, " \t\n", &save));
+		g_vs = base;
+		for (char *mut; (mut = strtok_r(NULL, " \t\n", &save));)
+			vapply(&g_vs, mut);
+		ffb_status got = run_fake(build_vector, NULL);
+		ffb_status alone = want;
+		if (strncmp(name, "sb-", 3) == 0)
+			alone = ffb__superblock_validate(&g_vs.sb, &g_vs.hello);
+		if (got != want || alone != want) {
+			fprintf(stderr, "row %s: handshake %s, superblock check %s, want %s\n", name, ffb_status_name(got),
+				ffb_status_name(alone), ffb_status_name(want));
+			failed++;
+		}
+		rows++;
+	}
+	fclose(in);
+	assert_true(rows >= 40);
+	assert_int_equal(failed, 0);
 }
 
 static void log_to_stderr(void *ctx, int level, const char *msg)
@@ -796,21 +698,12 @@ int main(void)
 		cmocka_unit_test(unsealed_memfd_as_client_bell_is_bad_fd),
 		cmocka_unit_test(pipe_as_client_bell_is_bad_fd),
 		cmocka_unit_test(pipe_as_server_bell_is_bad_fd),
-		cmocka_unit_test(fd_count_not_matching_flags_and_nfds_is_bad_fd),
 		cmocka_unit_test(four_fds_are_bad_fd_and_all_are_closed),
 		cmocka_unit_test(truncated_control_message_is_bad_fd_and_all_are_closed),
-		cmocka_unit_test(wrong_hello_magic_is_version_mismatch),
-		cmocka_unit_test(wrong_hello_version_is_version_mismatch),
-		cmocka_unit_test(short_hello_is_rejected),
-		cmocka_unit_test(refusal_hello_returns_its_status),
-		cmocka_unit_test(refusal_hello_with_fds_closes_them),
 		cmocka_unit_test(silent_server_times_out_within_connect_timeout),
 		cmocka_unit_test(server_hanging_up_without_answer_is_peer_gone),
-		cmocka_unit_test(superblock_with_wrong_magic_is_version_mismatch),
-		cmocka_unit_test(superblock_with_overlapping_regions_is_protocol),
-		cmocka_unit_test(superblock_with_ring_outside_the_arena_is_protocol),
 		cmocka_unit_test(ring_indices_corrupt_at_handshake_is_protocol),
-		cmocka_unit_test(superblock_disagreeing_with_hello_is_protocol),
+		cmocka_unit_test(shared_vectors_get_their_codes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

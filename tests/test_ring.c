@@ -1,7 +1,8 @@
 /*
  * test_ring.c — the SPSC ring: empty, full, wrap with indices started just
  * below UINT32_MAX, entry stamps (S1/S2), rejection of out-of-range peer
- * indices, the park handshake (C3), and an ordering stress with both ends in one process
+ * indices, the park handshake (C3), the tail kept within a ring of what is
+ * stamped (the producer's duty), and an ordering stress with both ends in one process
  * (producer and consumer threads, futex park/wake) that also runs under
  * SANITIZE=thread.
  */
@@ -163,6 +164,43 @@ static void a_stamp_publishes_its_entry_and_a_forged_one_nothing(void **state)
 	assert_int_equal(on, 7);
 }
 
+/* PROTOCOL.md §5, the producer's duty: a producer that never calls publish
+ * while the consumer takes its entries by their stamps still keeps the
+ * tail within a ring of them (free() stores it before it re-reads the
+ * head), so the consumer's park never finds the tail a ring behind. */
+static void a_burst_without_publish_keeps_the_tail_within_a_ring(void **state)
+{
+	(void)state;
+	struct ring_mem m;
+	struct ffb_ring_prod p;
+	struct ffb_ring_cons c;
+	fresh(&m, 0, &p, &c);
+	for (uint32_t i = 0; i < 40 * ENTRIES; i++) {
+		while (ffb_ring_prod_free(&p, 1) == 0) { /* the consumer takes what is stamped */
+			int n = ffb_ring_cons_ready(&c);
+			assert_true(n > 0);
+			while (n--) {
+				struct ffb_ring_entry e;
+				ffb_ring_cons_pop(&c, &e);
+			}
+			ffb_ring_cons_release(&c);
+			uint32_t tail = __atomic_load_n(&m.ctl.p_tail, __ATOMIC_ACQUIRE);
+			assert_int_not_equal(ffb_ring_cons_tail_ahead(&c, tail), FFB_RING_CORRUPT);
+		}
+		struct ffb_ring_entry e = {.call_id = i + 1, .kind = FFB_KIND_RELEASE};
+		ffb_ring_prod_push(&p, &e);
+	}
+	assert_true(c.head > 30 * ENTRIES); /* the consumer did run far ahead of the first tail */
+	ffb_ring_prod_publish(&p);
+	uint32_t sleep_on;
+	int n = ffb_ring_cons_ready(&c);
+	while (n-- > 0) {
+		struct ffb_ring_entry e;
+		ffb_ring_cons_pop(&c, &e);
+	}
+	assert_int_equal(ffb_ring_cons_prepare_park(&c, &sleep_on), 1);
+}
+
 static void park_is_refused_when_an_entry_is_published(void **state)
 {
 	(void)state;
@@ -292,6 +330,7 @@ int main(void)
 		cmocka_unit_test(a_stamp_publishes_its_entry_and_a_forged_one_nothing),
 		cmocka_unit_test(peer_index_out_of_range_is_corrupt),
 		cmocka_unit_test(park_is_refused_when_an_entry_is_published),
+		cmocka_unit_test(a_burst_without_publish_keeps_the_tail_within_a_ring),
 		cmocka_unit_test(ring_ordering_stress_with_park_and_wake),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

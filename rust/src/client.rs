@@ -121,9 +121,10 @@ impl ClientOptions {
         sys::ffb_client_options {
             connect_timeout_ms: clamp_u32(self.connect_timeout.as_millis()),
             spin_ns: clamp_u32(self.spin.as_nanos()),
+            // enum ffb_wait_mode: the C enum's values, in the u32 field
             wait_mode: match self.wait_mode {
-                WaitMode::Park => sys::FFB_WAIT_PARK,
-                WaitMode::Spin => sys::FFB_WAIT_SPIN,
+                WaitMode::Park => sys::FFB_WAIT_PARK as u32,
+                WaitMode::Spin => sys::FFB_WAIT_SPIN as u32,
             },
         }
     }

@@ -1,7 +1,8 @@
 //! The stable status codes of ffi-bridge and the crate's [`Error`] type.
 //!
-//! [`Code`] is the table of `include/ffb_status.h`, value for value (a test
-//! parses the header and compares every entry). [`Error`] is a code plus an
+//! [`Code`] is the table of `include/ffb_status.h`, value for value and
+//! text for text (generated from the header by `make gen`; a test compares
+//! it with the names and texts of the linked C core). [`Error`] is a code plus an
 //! optional UTF-8 message: the message a server attached to an error reply,
 //! a panic message, or a local explanation.
 
@@ -24,113 +25,36 @@ use crate::sys;
 /// assert!(matches!(c, Code::NOT_FOUND));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Code(i32);
+pub struct Code(pub(crate) i32);
 
-macro_rules! codes {
-    ($( $(#[$doc:meta])* $name:ident = $sys:ident, $text:literal; )*) => {
-        impl Code {
-            $( $(#[$doc])* pub const $name: Code = Code(sys::$sys); )*
-
-            /// Every code of the table with its stable name, in value order.
-            ///
-            /// ```
-            /// assert_eq!(ffb::Code::TABLE[0], ("OK", ffb::Code::OK));
-            /// ```
-            pub const TABLE: &'static [(&'static str, Code)] = &[ $( (stringify!($name), Code::$name), )* ];
-
-            /// The stable identifier, e.g. `"NOT_FOUND"`; `"UNKNOWN"` for a
-            /// value outside the table.
-            ///
-            /// ```
-            /// assert_eq!(ffb::Code::PANIC.name(), "PANIC");
-            /// assert_eq!(ffb::Code::from_raw(1234).name(), "UNKNOWN");
-            /// ```
-            pub fn name(self) -> &'static str {
-                match self.0 {
-                    $( sys::$sys => stringify!($name), )*
-                    _ => "UNKNOWN",
-                }
-            }
-
-            /// A short English description, e.g. `"not found"`.
-            ///
-            /// ```
-            /// assert_eq!(ffb::Code::TIMEOUT.description(), "a deadline passed");
-            /// ```
-            pub fn description(self) -> &'static str {
-                match self.0 {
-                    $( sys::$sys => $text, )*
-                    _ => "unknown status",
-                }
-            }
-        }
-    };
-}
-
-codes! {
-    /// Success.
-    OK = FFB_OK, "success";
-    /// A required pointer was NULL.
-    NULL_POINTER = FFB_ERR_NULL_POINTER, "a required pointer was NULL";
-    /// The buffer cannot hold the data.
-    BUFFER_TOO_SMALL = FFB_ERR_BUFFER_TOO_SMALL, "the buffer cannot hold the data";
-    /// A name or message is not UTF-8.
-    INVALID_UTF8 = FFB_ERR_INVALID_UTF8, "a name or message is not UTF-8";
-    /// JSON (de)serialisation failed.
-    SERIALIZATION = FFB_ERR_SERIALIZATION, "JSON (de)serialisation failed";
-    /// A callback panicked; the server lives on.
-    PANIC = FFB_ERR_PANIC, "a callback panicked; server lives on";
-    /// A deadline passed.
-    TIMEOUT = FFB_ERR_TIMEOUT, "a deadline passed";
-    /// No callback of that name or id.
-    NOT_FOUND = FFB_ERR_NOT_FOUND, "no callback of that name or id";
-    /// A lock was poisoned by a panic.
-    LOCK_POISONED = FFB_ERR_LOCK_POISONED, "a lock was poisoned by a panic";
-    /// The handle's generation is not current.
-    STALE_HANDLE = FFB_ERR_STALE_HANDLE, "handle's generation is not current";
-    /// The block was already freed.
-    DOUBLE_FREE = FFB_ERR_DOUBLE_FREE, "the block was already freed";
-    /// A forged handle: fields out of range, or 0.
-    INVALID_HANDLE = FFB_ERR_INVALID_HANDLE, "forged: fields out of range, or 0";
-    /// The handle belongs to another arena.
-    FOREIGN_HANDLE = FFB_ERR_FOREIGN_HANDLE, "handle belongs to another arena";
-    /// No free block of the size class.
-    ARENA_FULL = FFB_ERR_ARENA_FULL, "no free block of the size class";
-    /// The request ring has no free slot.
-    RING_FULL = FFB_ERR_RING_FULL, "the request ring has no free slot";
-    /// The peer process died or closed.
-    PEER_GONE = FFB_ERR_PEER_GONE, "the peer process died or closed";
-    /// Magic or layout version differs.
-    VERSION_MISMATCH = FFB_ERR_VERSION_MISMATCH, "magic or layout version differs";
-    /// Peer credentials refused.
-    PERMISSION_DENIED = FFB_ERR_PERMISSION_DENIED, "peer credentials refused";
-    /// An argument is out of its range.
-    INVALID_ARGUMENT = FFB_ERR_INVALID_ARGUMENT, "an argument is out of its range";
-    /// The peer broke the protocol.
-    PROTOCOL = FFB_ERR_PROTOCOL, "the peer broke the protocol";
-    /// The server's session cap is hit.
-    TOO_MANY_SESSIONS = FFB_ERR_TOO_MANY_SESSIONS, "the server's session cap is hit";
-    /// The session's in-flight cap is hit.
-    TOO_MANY_CALLS = FFB_ERR_TOO_MANY_CALLS, "the session's in-flight cap is hit";
-    /// A received fd has the wrong type, seals or size.
-    BAD_FD = FFB_ERR_BAD_FD, "received fd: wrong type/seals/size";
-    /// An OS call failed.
-    SYSTEM = FFB_ERR_SYSTEM, "an OS call failed (see errno)";
-    /// A callback of that name exists.
-    ALREADY_EXISTS = FFB_ERR_ALREADY_EXISTS, "a callback of that name exists";
-    /// The object is closed or shutting down.
-    CLOSED = FFB_ERR_CLOSED, "the object is closed/shutting down";
-    /// Nothing ready; try again.
-    WOULD_BLOCK = FFB_ERR_WOULD_BLOCK, "nothing ready; try again";
-    /// The block is lent to the peer.
-    BUSY = FFB_ERR_BUSY, "block is lent to the peer";
-    /// The caller cancelled the call.
-    CANCELLED = FFB_ERR_CANCELLED, "the caller cancelled the call";
-    /// Unclassified.
-    UNKNOWN = FFB_ERR_UNKNOWN, "unclassified";
-}
-
+// The associated constants (`Code::OK`, `Code::NOT_FOUND`, ...) and
+// `Code::TABLE` are generated from `include/ffb_status.h` (zstatus.rs).
 impl Code {
+    /// The stable identifier, e.g. `"NOT_FOUND"`; `"UNKNOWN"` for a
+    /// value outside the table.
+    ///
+    /// ```
+    /// assert_eq!(ffb::Code::PANIC.name(), "PANIC");
+    /// assert_eq!(ffb::Code::from_raw(1234).name(), "UNKNOWN");
+    /// ```
+    pub fn name(self) -> &'static str {
+        self.entry().map_or("UNKNOWN", |e| e.0)
+    }
+
+    /// The English text of the code, the one `ffb_strerror` gives in C,
+    /// e.g. `"a deadline passed"`; `"unknown status"` outside the table.
+    ///
+    /// ```
+    /// assert_eq!(ffb::Code::TIMEOUT.description(), "a deadline passed");
+    /// ```
+    pub fn description(self) -> &'static str {
+        self.entry().map_or("unknown status", |e| e.2)
+    }
+
+    fn entry(self) -> Option<&'static (&'static str, sys::ffb_status, &'static str)> {
+        crate::zstatus::STATUS_TABLE.iter().find(|e| e.1 == self.0)
+    }
+
     /// The code with raw value `raw` (kept as is, even outside the table).
     ///
     /// ```
@@ -170,6 +94,19 @@ impl Code {
         // NUL-terminated ASCII string (never NULL per ffb_status.h).
         let p = unsafe { sys::ffb_status_name(self.0) };
         static_str(p, "UNKNOWN")
+    }
+
+    /// The text the linked C core gives this code (`ffb_strerror`).
+    /// Equal to [`Code::description`] for every code in the table.
+    ///
+    /// ```
+    /// assert_eq!(ffb::Code::BUSY.c_description(), ffb::Code::BUSY.description());
+    /// ```
+    pub fn c_description(self) -> &'static str {
+        // SAFETY: ffb_strerror accepts any int and returns a static,
+        // NUL-terminated string (never NULL per ffb_status.h).
+        let p = unsafe { sys::ffb_strerror(self.0) };
+        static_str(p, "unknown status")
     }
 }
 

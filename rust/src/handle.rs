@@ -119,7 +119,7 @@ impl Handle {
     /// assert_eq!(ffb::Handle::from_raw(17).unwrap().index(), 17);
     /// ```
     pub const fn index(self) -> u32 {
-        (self.raw() & sys::FFB_HANDLE_INDEX_MASK) as u32
+        (self.raw() & ((1u64 << sys::FFB_HANDLE_INDEX_BITS) - 1)) as u32
     }
 
     /// The block size its class implies (`64 << 2k` bytes), or 0 for a
@@ -132,8 +132,8 @@ impl Handle {
     /// ```
     pub const fn block_size(self) -> u32 {
         let k = self.class();
-        if (k as usize) < sys::FFB_NUM_CLASSES {
-            1u32 << (6 + 2 * k)
+        if k < sys::FFB_NUM_CLASSES {
+            1u32 << (sys::FFB_MIN_BLOCK_SHIFT + sys::FFB_CLASS_SHIFT_STEP * k)
         } else {
             0
         }

@@ -17,9 +17,9 @@
 //!   in any order).
 //! * With the default feature `json`: [`to_json`], [`from_json`],
 //!   [`Client::invoke_json`], [`Server::register_json`].
-//! * [`sys`] is the hand-written C API, [`layout`] the shared layout of
-//!   `include/ffb_layout.h` pinned in Rust, [`set_log`] the core's
-//!   diagnostics.
+//! * [`sys`] is the raw C API, [`layout`] the shared layout of
+//!   `include/ffb_layout.h` (both partly generated from the C headers by
+//!   `make gen`), [`set_log`] the core's diagnostics.
 //!
 //! The crate never forms a Rust reference into shared memory: the arena is
 //! read and written through raw pointers after a checked lookup, and
@@ -66,6 +66,9 @@ mod request;
 mod response;
 mod server;
 pub mod sys;
+mod zapi;
+mod zlayout;
+mod zstatus;
 
 pub use buffer::Buffer;
 pub use client::{Client, ClientOptions, ClientStats, WaitMode};

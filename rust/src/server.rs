@@ -31,7 +31,7 @@ use crate::sys;
 pub struct ServerOptions {
     max_sessions: Option<u32>,
     ring_entries: Option<u32>,
-    class_counts: Option<[u32; sys::FFB_NUM_CLASSES]>,
+    class_counts: Option<[u32; sys::FFB_NUM_CLASSES as usize]>,
     max_arena_size: Option<u64>,
     socket_mode: Option<u32>,
     spin: Option<Duration>,

@@ -1,66 +1,22 @@
-//! Raw declarations of the C API in `include/ffb.h`, written by hand.
+//! Raw declarations of the C API in `include/ffb.h`.
 //!
-//! Everything here mirrors the header one to one: the opaque object types,
-//! the option and result structs (`#[repr(C)]`, same field order), the
-//! status values of `include/ffb_status.h`, the layout constants of
-//! `include/ffb_layout.h` this crate needs, and the functions. The safe API
-//! in the rest of the crate is built only on these items. Calling any of
-//! the functions is `unsafe`: the caller upholds the contract written above
-//! each one in `ffb.h`.
+//! The opaque object types, the callback types and the functions are
+//! written here by hand, one to one with the header. The option, stats and
+//! result structs (`#[repr(C)]`, pinned by the C compiler's offsets), the
+//! status values of `include/ffb_status.h` and the constants of
+//! `include/ffb_layout.h` are generated (`make gen`) and re-exported here.
+//! The safe API in the rest of the crate is built only on these items.
+//! Calling any of the functions is `unsafe`: the caller upholds the
+//! contract written above each one in `ffb.h`.
 #![allow(non_camel_case_types, missing_docs)]
 
-use libc::{c_char, c_int, c_void, uid_t};
+use libc::{c_char, c_int, c_void};
 
-/// `ffb_status`: a C enum, passed as an `int`.
-pub type ffb_status = c_int;
-
-pub const FFB_OK: ffb_status = 0;
-pub const FFB_ERR_NULL_POINTER: ffb_status = 1;
-pub const FFB_ERR_BUFFER_TOO_SMALL: ffb_status = 2;
-pub const FFB_ERR_INVALID_UTF8: ffb_status = 3;
-pub const FFB_ERR_SERIALIZATION: ffb_status = 4;
-pub const FFB_ERR_PANIC: ffb_status = 5;
-pub const FFB_ERR_TIMEOUT: ffb_status = 6;
-pub const FFB_ERR_NOT_FOUND: ffb_status = 7;
-pub const FFB_ERR_LOCK_POISONED: ffb_status = 8;
-pub const FFB_ERR_STALE_HANDLE: ffb_status = 9;
-pub const FFB_ERR_DOUBLE_FREE: ffb_status = 10;
-pub const FFB_ERR_INVALID_HANDLE: ffb_status = 11;
-pub const FFB_ERR_FOREIGN_HANDLE: ffb_status = 12;
-pub const FFB_ERR_ARENA_FULL: ffb_status = 13;
-pub const FFB_ERR_RING_FULL: ffb_status = 14;
-pub const FFB_ERR_PEER_GONE: ffb_status = 15;
-pub const FFB_ERR_VERSION_MISMATCH: ffb_status = 16;
-pub const FFB_ERR_PERMISSION_DENIED: ffb_status = 17;
-pub const FFB_ERR_INVALID_ARGUMENT: ffb_status = 18;
-pub const FFB_ERR_PROTOCOL: ffb_status = 19;
-pub const FFB_ERR_TOO_MANY_SESSIONS: ffb_status = 20;
-pub const FFB_ERR_TOO_MANY_CALLS: ffb_status = 21;
-pub const FFB_ERR_BAD_FD: ffb_status = 22;
-pub const FFB_ERR_SYSTEM: ffb_status = 23;
-pub const FFB_ERR_ALREADY_EXISTS: ffb_status = 24;
-pub const FFB_ERR_CLOSED: ffb_status = 25;
-pub const FFB_ERR_WOULD_BLOCK: ffb_status = 26;
-pub const FFB_ERR_BUSY: ffb_status = 27;
-pub const FFB_ERR_CANCELLED: ffb_status = 28;
-pub const FFB_ERR_UNKNOWN: ffb_status = 99;
-
-// ---- ffb_layout.h: the constants the safe API uses -----------------------
-
-pub const FFB_LAYOUT_VERSION: u32 = 3;
-pub const FFB_NUM_CLASSES: usize = 10;
-pub const FFB_MAX_CLASSES: usize = 16;
-pub const FFB_MAX_BLOCK_SIZE: u32 = 1 << 24;
-pub const FFB_MAX_NAME_LEN: usize = 255;
-pub const FFB_HEAP_CLIENT: u32 = 1;
-pub const FFB_HEAP_SERVER: u32 = 2;
-pub const FFB_HANDLE_CLASS_SHIFT: u32 = 18;
-pub const FFB_HANDLE_HEAP_SHIFT: u32 = 22;
-pub const FFB_HANDLE_TAG_SHIFT: u32 = 24;
-pub const FFB_HANDLE_GEN_SHIFT: u32 = 32;
-pub const FFB_HANDLE_INDEX_MASK: u64 = (1 << 18) - 1;
-pub const FFB_FN_ECHO: u32 = 0x0001_0000;
-pub const FFB_FN_VERSION: u32 = 0x0001_0001;
+// The constants, status codes and plain structs are generated from the
+// headers (`make gen`): zstatus.rs, zlayout.rs, zapi.rs.
+pub use crate::zapi::*;
+pub use crate::zlayout::*;
+pub use crate::zstatus::*;
 
 // ---- opaque objects -------------------------------------------------------
 
@@ -85,106 +41,12 @@ pub struct ffb_call {
     _not_send_sync: core::marker::PhantomData<*mut u8>,
 }
 
-pub use crate::layout::ffb_superblock;
-
-// ---- plain structs ----------------------------------------------------------
-
-/// `ffb_handle`: a buffer in a session arena; 0 is never valid.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ffb_handle {
-    pub id: u64,
-}
+// ---- callbacks -------------------------------------------------------------
 
 pub type ffb_log_fn =
     Option<unsafe extern "C" fn(ctx: *mut c_void, level: c_int, msg: *const c_char)>;
 pub type ffb_callback_fn =
     Option<unsafe extern "C" fn(call: *mut ffb_call, ctx: *mut c_void) -> ffb_status>;
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct ffb_server_options {
-    pub max_sessions: u32,
-    pub ring_entries: u32,
-    pub class_counts: [u32; FFB_NUM_CLASSES],
-    pub max_arena_size: u64,
-    pub socket_mode: u32,
-    pub spin_ns: u32,
-    pub handshake_timeout_ms: u32,
-    pub n_allowed_uids: u32,
-    pub allowed_uids: *const uid_t,
-    pub use_futex_doorbell: c_int,
-    pub dispatchers: u32,
-    pub workers: u32,
-    pub worker_spin_ns: u32,
-    pub inline_budget_ns: u32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ffb_server_stats {
-    pub sessions_active: u64,
-    pub sessions_total: u64,
-    pub sessions_refused: u64,
-    pub sessions_cut: u64,
-    pub calls: u64,
-    pub protocol_errors: u64,
-    pub wakeups_sent: u64,
-    pub parks: u64,
-    pub pooled_calls: u64,
-    pub deferred_calls: u64,
-    pub calls_in_flight: u64,
-    pub cancels: u64,
-    pub slow_inline_calls: u64,
-}
-
-pub const FFB_WAIT_PARK: u32 = 0;
-pub const FFB_WAIT_SPIN: u32 = 1;
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ffb_client_options {
-    pub connect_timeout_ms: u32,
-    pub spin_ns: u32,
-    pub wait_mode: u32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ffb_result {
-    pub status: ffb_status,
-    pub len: u32,
-    pub handle: ffb_handle,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ffb_completion {
-    pub call_id: u64,
-    pub result: ffb_result,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ffb_client_stats {
-    pub calls: u64,
-    pub pending: u64,
-    pub dropped_responses: u64,
-    pub protocol_errors: u64,
-    pub parks: u64,
-}
-
-// Pin the sizes the C compiler gives these structs on LP64 Linux.
-const _: () = assert!(core::mem::size_of::<ffb_handle>() == 8);
-const _: () = assert!(core::mem::size_of::<ffb_result>() == 16);
-const _: () = assert!(core::mem::size_of::<ffb_completion>() == 24);
-const _: () = assert!(core::mem::size_of::<ffb_client_options>() == 12);
-const _: () = assert!(core::mem::size_of::<ffb_server_stats>() == 104);
-const _: () = assert!(core::mem::size_of::<ffb_client_stats>() == 40);
-const _: () = assert!(core::mem::size_of::<ffb_server_options>() == 104);
-const _: () = assert!(core::mem::offset_of!(ffb_server_options, max_arena_size) == 48);
-const _: () = assert!(core::mem::offset_of!(ffb_server_options, allowed_uids) == 72);
-const _: () = assert!(core::mem::offset_of!(ffb_result, handle) == 8);
 
 extern "C" {
     pub fn ffb_version() -> *const c_char;

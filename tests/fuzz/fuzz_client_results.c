@@ -2,7 +2,7 @@
  * fuzz_client_results.c — libFuzzer target: a hostile server against the
  * C client.
  *
- * Each input starts a fake server in this process, as test_hostile.c's
+ * Each input starts a fake server in this process, as test_hostile_server.c's
  * does: a valid handshake over a socketpair (the arena built with
  * ffb__layout_compute and ffb__arena_create, the hello queued before the
  * client's handshake runs), then the real C client with calls in flight

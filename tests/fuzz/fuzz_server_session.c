@@ -25,6 +25,13 @@
  *    session and this process to its baseline fds and arena mappings;
  *    ASan, UBSan and LeakSanitizer watch everything else.
  *
+ * Op 0xFF pushes a row of the shared table of hostile entries
+ * (tests/hostile_entries.h, which test_hostile_client.c runs too); an
+ * input that is exactly one such op (two bytes) must get the row's
+ * verdict: the session cut, or not. FFB_FUZZ_WRITE_SEEDS=DIR writes one
+ * such input per row into DIR and exits (mk/fuzz.sh adds them to the
+ * seeds of every run).
+ *
  * FFB_FUZZ_EVENTFD=1 runs the server with its eventfd doorbell instead of
  * the futex one; FFB_FUZZ_VERBOSE=1 says what became of each hostile
  * session and turns the library's log on; FFB_FUZZ_LENIENT=1 allows a
@@ -39,6 +46,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
+#include "../hostile_entries.h"
 #include "client_internal.h"
 #include "fuzzutil.h"
 
@@ -124,10 +132,31 @@ static uint64_t sessions_active(void)
 	return st.sessions_active;
 }
 
+#define OP_TABLE_ROW 0xFFu
+
+/* One seed per row of the hostile table: op 0xFF, the row's index. */
+static void write_seeds(const char *dir)
+{
+	for (size_t i = 0; i < HOSTILE_ENTRIES; i++) {
+		char path[512];
+		snprintf(path, sizeof(path), "%s/row-%s", dir, hostile_entries[i].name);
+		FILE *f = fopen(path, "wb");
+		if (!f)
+			die("cannot write %s", path);
+		fputc((int)OP_TABLE_ROW, f);
+		fputc((int)i, f);
+		fclose(f);
+	}
+	exit(0);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	const char *seeds = getenv("FFB_FUZZ_WRITE_SEEDS");
+	if (seeds)
+		write_seeds(seeds);
 	signal(SIGPIPE, SIG_IGN);
 	static const uint32_t counts[FFB_NUM_CLASSES] = {32, 8, 4, 2, 1, 0, 0, 0, 0, 0};
 	struct ffb_server_options o;
@@ -336,9 +365,24 @@ static void hostile_call(struct fz *f, struct hostile *h)
 	took_reply(h, &r, in.id);
 }
 
+/* A row of the hostile table, pushed and published. */
+static void push_row(struct fz *f, struct hostile *h)
+{
+	struct ffb_ring_entry e;
+	if (hostile_entry_build(h->c, &hostile_entries[fz_u8(f) % HOSTILE_ENTRIES], &e)) {
+		push(h, &e);
+		if (ffb_ring_prod_publish(&h->c->req))
+			wake(h);
+	}
+}
+
 static void run_op(struct fz *f, struct hostile *h)
 {
 	uint8_t op = fz_u8(f);
+	if (op == OP_TABLE_ROW) {
+		push_row(f, h);
+		return;
+	}
 	if (verbose)
 		fprintf(stderr, "op %u\n", op % 11u);
 	switch (op % 11) {
@@ -427,11 +471,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t cut = sessions_cut() - cut0;
 	if (cut > 1)
 		die("%llu sessions cut for one hostile client", (unsigned long long)cut);
+	/* An input that is exactly one table row gets the row's verdict. */
+	const struct hostile_entry *row = size == 2 && data[0] == OP_TABLE_ROW
+						  ? &hostile_entries[data[1] % HOSTILE_ENTRIES] : NULL;
+	bool must_cut = row && row->verdict == FFB_ERR_PROTOCOL;
 	/* What the server answered before it cut: consumed now, so no
 	 * answer to a forged entry can meet the probe's call id. */
 	ffb__client_drain(h.c);
 	ffb_result r;
-	ffb_status st = ffb_client_call(h.c, FFB_FN_ECHO, (ffb_handle){0}, 0, cut ? 2 * SEC : PROBE_NS, &r);
+	ffb_status st = ffb_client_call(h.c, FFB_FN_ECHO, (ffb_handle){0}, 0, cut || must_cut ? 2 * SEC : PROBE_NS, &r);
+	if (row && (must_cut ? st != FFB_ERR_PROTOCOL : cut || st != FFB_OK))
+		die("table row %s: the probe call answered %s (%s cut), its verdict is %s", row->name, ffb_status_name(st),
+		    cut ? "counted" : "not counted", ffb_status_name(row->verdict));
 	if (cut && st != FFB_ERR_PROTOCOL && !known_peer_gone(&h, st))
 		die("a session the server cut answered %s, not PROTOCOL", ffb_status_name(st));
 	if (st == FFB_ERR_PEER_GONE && !known_peer_gone(&h, st))

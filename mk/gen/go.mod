@@ -1,0 +1,3 @@
+module ffi-bridge/mk/gen
+
+go 1.26.0
