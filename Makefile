@@ -93,7 +93,9 @@ test-go: $(BUILD)/ffb
 		FFB_BIN=$(abspath $(BUILD)/ffb) go test -race -count=1 ./... ; fi
 
 test-rust:
-	$(Q)if [ -f rust/Cargo.toml ]; then cd rust && cargo test --quiet ; fi
+	$(Q)if [ -f rust/Cargo.toml ]; then cd rust && cargo test --quiet && cargo test --quiet --features tokio --test pool && \
+		cargo clippy --quiet --all-targets --features tokio -- -D warnings && \
+		RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --features tokio ; fi
 
 # ASan+UBSan on every C test; TSan where both ends share a process.
 TSAN_TESTS := test_ring test_registry test_echo test_pool
@@ -102,12 +104,13 @@ test-sanitizers:
 	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=undefined
 	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=thread TESTS="$(TSAN_TESTS:%=build-thread/tests/%)"
 
-# Miri over the Rust crate's pure-Rust tests (status table, layout mirror);
+# Miri over the Rust crate's pure-Rust tests (status table, layout mirror,
+# the VolatileSlice view);
 # tests that call into the C core are ignored under Miri, which cannot run C.
 test-miri:
 	$(Q)rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	$(Q)rustup component add --toolchain nightly miri rust-src >/dev/null
-	$(Q)cd rust && MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --test status_table --test layout
+	$(Q)cd rust && MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --test status_table --test layout --test view
 
 test-cross: $(BUILD)/ffb
 	$(Q)BUILD=$(BUILD) tests/cross/run.sh

@@ -231,6 +231,11 @@ ffb_status ffb_call_reply_input(ffb_call *c, uint32_t len);
  * (len over the largest class). Any thread (the heap has a lock). */
 ffb_status ffb_call_reply_alloc(ffb_call *c, uint32_t len, void **data);
 
+/* Shorten the reply set so far (an input or a new block) to `len` bytes,
+ * e.g. after filling a block allocated for the most it could need.
+ * INVALID_ARGUMENT if len is more than it has. */
+ffb_status ffb_call_reply_truncate(ffb_call *c, uint32_t len);
+
 /* ffb_call_reply_alloc + memcpy. */
 ffb_status ffb_call_reply_bytes(ffb_call *c, const void *data, uint32_t len);
 

@@ -100,6 +100,16 @@ ffb_status ffb_call_reply_alloc(ffb_call *c, uint32_t len, void **data)
 	return FFB_OK;
 }
 
+ffb_status ffb_call_reply_truncate(ffb_call *c, uint32_t len)
+{
+	if (!c)
+		return FFB_ERR_NULL_POINTER;
+	if (len > c->reply_len)
+		return FFB_ERR_INVALID_ARGUMENT;
+	c->reply_len = len;
+	return FFB_OK;
+}
+
 ffb_status ffb_call_reply_bytes(ffb_call *c, const void *data, uint32_t len)
 {
 	void *dst;

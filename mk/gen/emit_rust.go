@@ -122,7 +122,7 @@ func rustStructs(r *rustCtx, b *strings.Builder, ss []*Struct) error {
 				return fmt.Errorf("%s.%s: %v", s.Name, fl.Name, err)
 			}
 			if fl.Note != "" {
-				fmt.Fprintf(b, "    /// %s\n", fl.Note)
+				fmt.Fprintf(b, "    /// %s\n", rustdocText(fl.Note))
 			}
 			fmt.Fprintf(b, "    pub %s: %s,\n", fl.Name, t)
 		}
@@ -220,4 +220,10 @@ func emitRustStatus(f *Facts) ([]byte, error) {
 	}
 	b.WriteString("    ];\n}\n")
 	return []byte(b.String()), nil
+}
+
+// rustdocText escapes what rustdoc would read as markup in a C comment:
+// "[0]" is an intra-doc link to it.
+func rustdocText(s string) string {
+	return strings.NewReplacer("[", "\\[", "]", "\\]").Replace(s)
 }

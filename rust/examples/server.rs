@@ -7,12 +7,14 @@
 //!
 //! Besides the built-ins `ffi.echo` and `ffi.version` it registers:
 //!
-//! | name | does |
-//! | --- | --- |
-//! | `demo.json.sum` | `{"values":[i64...]}` → `{"sum":N,"count":M}` |
-//! | `demo.upper` | an ASCII-uppercased copy of the input, in a new buffer |
-//! | `demo.fail` | answers `INVALID_ARGUMENT` with a message |
-//! | `demo.panic` | panics on purpose: the client gets `PANIC`, the server goes on |
+//! | name | runs | does |
+//! | --- | --- | --- |
+//! | `demo.json.sum` | pool | `{"values":[i64...]}` → `{"sum":N,"count":M}` |
+//! | `demo.upper` | pool | the input in ASCII upper case, written in place into a new block |
+//! | `demo.checksum` | pool | FNV-1a of the input read in place (8 bytes, little-endian) |
+//! | `demo.sleep` | async | 4-byte LE milliseconds (≤ 1000): answers after that long, holding no thread |
+//! | `demo.fail` | inline | answers `INVALID_ARGUMENT` with a message |
+//! | `demo.panic` | pool | panics on purpose: the client gets `PANIC`, the server goes on |
 //!
 //! It prints `ready ...` once listening, serves until SIGINT or SIGTERM,
 //! then shuts down gracefully and prints how many calls it served.
@@ -21,8 +23,13 @@
 //! thread inherits the mask) and the main thread takes them with
 //! `sigwait`, so no code runs in signal-handler context at all.
 
+use std::future::Future;
 use std::io::Write;
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use ffb::{Code, Error, Reply, Server};
 use serde::{Deserialize, Serialize};
@@ -53,6 +60,45 @@ fn sum(input: SumIn) -> ffb::Result<SumOut> {
         sum,
         count: input.values.len(),
     })
+}
+
+/// A future that is ready `d` from now: a thread of its own sleeps and
+/// wakes it (an example needs no timer crate; real code would await its
+/// runtime's timer, e.g. with `Server::use_tokio`).
+fn sleep(d: Duration) -> Sleep {
+    Sleep {
+        until: Instant::now() + d,
+        waker: Arc::new(Mutex::new(None)),
+        started: false,
+    }
+}
+
+struct Sleep {
+    until: Instant,
+    waker: Arc<Mutex<Option<Waker>>>,
+    started: bool,
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if Instant::now() >= self.until {
+            return Poll::Ready(());
+        }
+        *self.waker.lock().unwrap() = Some(cx.waker().clone());
+        if !self.started {
+            self.started = true;
+            let (until, waker) = (self.until, Arc::clone(&self.waker));
+            std::thread::spawn(move || {
+                std::thread::sleep(until.saturating_duration_since(Instant::now()));
+                if let Some(w) = waker.lock().unwrap().take() {
+                    w.wake();
+                }
+            });
+        }
+        Poll::Pending
+    }
 }
 
 fn usage() -> ExitCode {
@@ -138,9 +184,43 @@ fn serve(socket: &str, signals: &libc::sigset_t) -> ffb::Result<u64> {
     let server = Server::bind(socket)?;
     server.register_json("demo.json.sum", sum)?;
     server.register("demo.upper", |req| {
-        Ok(Reply::bytes(req.to_vec().to_ascii_uppercase()))
+        Ok(Reply::with_capacity(req.len(), |input, out| {
+            let mut at = 0;
+            input.for_each_chunk(&mut [0u8; 4096], |chunk| {
+                for (i, b) in chunk.iter().enumerate() {
+                    out.set(at + i, b.to_ascii_uppercase());
+                }
+                at += chunk.len();
+            });
+            Ok(at)
+        }))
     })?;
-    server.register("demo.fail", |_| {
+    server.register("demo.checksum", |req| {
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        req.input().for_each_chunk(&mut [0u8; 4096], |chunk| {
+            for &b in chunk {
+                h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+            }
+        });
+        Ok(Reply::bytes(h.to_le_bytes().to_vec()))
+    })?;
+    // A timer on a thread of its own wakes the future: no worker waits.
+    server.register_async("demo.sleep", |req: ffb::AsyncRequest| {
+        let ms = req
+            .with_input(|v| v.read_array::<4>(0).map(u32::from_le_bytes))
+            .and_then(|r| r);
+        async move {
+            let ms = ms.map_err(|_| {
+                Error::with_message(
+                    Code::INVALID_ARGUMENT,
+                    "demo.sleep: want 4 bytes of milliseconds",
+                )
+            })?;
+            sleep(Duration::from_millis(u64::from(ms.min(1000)))).await;
+            Ok(Reply::empty())
+        }
+    })?;
+    server.register_inline("demo.fail", |_| {
         Err(Error::with_message(
             Code::INVALID_ARGUMENT,
             "demo.fail: failing on purpose",
@@ -152,7 +232,7 @@ fn serve(socket: &str, signals: &libc::sigset_t) -> ffb::Result<u64> {
     server.start()?;
 
     println!(
-        "ready socket={socket} version={} futex_doorbell={} handlers=ffi.echo,ffi.version,demo.json.sum,demo.upper,demo.fail,demo.panic",
+        "ready socket={socket} version={} futex_doorbell={} handlers=ffi.echo,ffi.version,demo.json.sum,demo.upper,demo.checksum,demo.sleep,demo.fail,demo.panic",
         ffb::version(),
         server.uses_futex()
     );

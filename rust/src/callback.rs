@@ -1,7 +1,8 @@
 //! The bridge from a Rust closure to an `ffb_callback_fn`: a boxed closure
 //! passed as the callback's `ctx`, an `extern "C"` trampoline that runs it
-//! under `catch_unwind`, and the slot that keeps the box alive until the
-//! callback is unregistered.
+//! under `catch_unwind`, the slot that keeps the box alive until the
+//! callback is unregistered, and turning a handler's outcome into the
+//! call's answer (shared with the async handlers of `asyncs.rs`).
 
 use std::any::Any;
 use std::cell::Cell;
@@ -10,8 +11,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 
 use crate::error::{Code, Error, Result};
-use crate::request::{Reply, ReplyKind, Request};
+use crate::request::{call_input, FillFn, Reply, ReplyKind, Request};
 use crate::sys;
+use crate::view::VolatileSlice;
 
 thread_local! {
     /// Depth of Rust callbacks running on this thread.
@@ -23,10 +25,12 @@ pub(crate) fn in_callback() -> bool {
     IN_CALLBACK.with(|c| c.get() > 0)
 }
 
-struct CallbackGuard;
+/// Marks this thread as running a callback of ours while it lives (see
+/// [`in_callback`]).
+pub(crate) struct CallbackGuard;
 
 impl CallbackGuard {
-    fn enter() -> CallbackGuard {
+    pub(crate) fn enter() -> CallbackGuard {
         IN_CALLBACK.with(|c| c.set(c.get() + 1));
         CallbackGuard
     }
@@ -46,8 +50,8 @@ pub(crate) struct Slot {
     drop_fn: unsafe fn(NonNull<c_void>),
 }
 
-// SAFETY: the slot only owns a Box<F> with F: Send + Sync (enforced by
-// Slot::new), so sending or sharing it across threads is as safe as F.
+// SAFETY: the slot only owns a Box<T> with T: Send + Sync (enforced by
+// Slot::boxed), so sending or sharing it across threads is as safe as T.
 unsafe impl Send for Slot {}
 // SAFETY: see Send; a &Slot gives no access to F at all.
 unsafe impl Sync for Slot {}
@@ -58,14 +62,22 @@ impl Slot {
     where
         F: Fn(&Request<'_>) -> Result<Reply> + Send + Sync + 'static,
     {
-        let raw = Box::into_raw(Box::new(f));
+        Slot::boxed(f, Some(trampoline::<F>))
+    }
+
+    /// Box `value` as the ctx of `tramp`, which must read the ctx as a `T`.
+    pub(crate) fn boxed<T: Send + Sync + 'static>(
+        value: T,
+        tramp: sys::ffb_callback_fn,
+    ) -> (Slot, sys::ffb_callback_fn, *mut c_void) {
+        let raw = Box::into_raw(Box::new(value));
         // SAFETY: Box::into_raw never returns NULL.
         let ctx = unsafe { NonNull::new_unchecked(raw.cast::<c_void>()) };
         let slot = Slot {
             ctx,
-            drop_fn: drop_box::<F>,
+            drop_fn: drop_box::<T>,
         };
-        (slot, Some(trampoline::<F>), ctx.as_ptr())
+        (slot, tramp, ctx.as_ptr())
     }
 }
 
@@ -87,7 +99,7 @@ unsafe fn drop_box<F>(ctx: NonNull<c_void>) {
 }
 
 /// The text of a panic payload (`panic!("...")` gives &str or String).
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -98,16 +110,15 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 /// Attach `msg` to the answer (NUL bytes are replaced: C strings end there).
-fn set_error(call: *mut sys::ffb_call, msg: &str) {
+pub(crate) fn set_error(call: *mut sys::ffb_call, msg: &str) {
     let msg = CString::new(msg.replace('\0', "\u{FFFD}")).unwrap_or_default();
-    // SAFETY: call is the live call of the running callback; msg is a
+    // SAFETY: call is a live call (running callback or kept); msg is a
     // NUL-terminated string the core copies before returning.
     unsafe { sys::ffb_call_set_error(call, msg.as_ptr()) };
 }
 
-/// Answer the call with `reply`; returns the status to hand back.
-fn apply(req: &Request<'_>, reply: Reply) -> sys::ffb_status {
-    let call = req.call_ptr();
+/// Set `reply` on the live `call`; returns the status to answer with.
+pub(crate) fn apply(call: *mut sys::ffb_call, reply: Reply) -> sys::ffb_status {
     match reply.0 {
         ReplyKind::Empty => sys::FFB_OK,
         ReplyKind::Input(len) => {
@@ -136,32 +147,93 @@ fn apply(req: &Request<'_>, reply: Reply) -> sys::ffb_status {
             }
             st
         }
+        ReplyKind::Fill(capacity, fill) => apply_fill(call, capacity, fill),
     }
 }
 
-/// Run the closure, turn its outcome into the C answer.
-fn dispatch<F>(f: &F, req: &Request<'_>) -> sys::ffb_status
-where
-    F: Fn(&Request<'_>) -> Result<Reply>,
-{
-    match f(req) {
-        Ok(reply) => apply(req, reply),
-        Err(e) => {
-            if let Some(m) = e.message() {
-                set_error(req.call_ptr(), m);
-            }
-            let code = e.code();
-            if code == Code::OK {
-                // An error must not read as success.
-                Code::UNKNOWN.raw()
-            } else {
-                code.raw()
-            }
+fn apply_fill(call: *mut sys::ffb_call, capacity: usize, fill: FillFn) -> sys::ffb_status {
+    let Ok(cap) = u32::try_from(capacity) else {
+        set_error(call, "reply is larger than the largest block");
+        return sys::FFB_ERR_BUFFER_TOO_SMALL;
+    };
+    let mut data: *mut c_void = std::ptr::null_mut();
+    // SAFETY: live call, valid out-pointer.
+    let st = unsafe { sys::ffb_call_reply_alloc(call, cap, &mut data) };
+    if st != sys::FFB_OK {
+        set_error(call, &format!("cannot allocate a {cap}-byte reply"));
+        return st;
+    }
+    // SAFETY: the live call's input, and the block the core just allocated
+    // (cap bytes at data, in the arena, the server's until the answer).
+    let (input, out) = unsafe {
+        (
+            call_input(call),
+            VolatileSlice::new(data.cast::<u8>(), capacity),
+        )
+    };
+    match fill(input, out) {
+        Ok(used) if used <= capacity => {
+            // SAFETY: live call; used fits the block just allocated.
+            unsafe { sys::ffb_call_reply_truncate(call, used as u32) }
+        }
+        Ok(used) => {
+            set_error(
+                call,
+                &format!("the reply filled {used} bytes of a {capacity}-byte block"),
+            );
+            sys::FFB_ERR_BUFFER_TOO_SMALL
+        }
+        Err(e) => error_status(call, &e),
+    }
+}
+
+/// Answer with `e`: its code (never OK) and message.
+pub(crate) fn error_status(call: *mut sys::ffb_call, e: &Error) -> sys::ffb_status {
+    if let Some(m) = e.message() {
+        set_error(call, m);
+    }
+    let code = e.code();
+    if code == Code::OK {
+        // An error must not read as success.
+        Code::UNKNOWN.raw()
+    } else {
+        code.raw()
+    }
+}
+
+/// Turn a handler's outcome into the C answer.
+pub(crate) fn answer(call: *mut sys::ffb_call, outcome: Result<Reply>) -> sys::ffb_status {
+    match outcome {
+        Ok(reply) => apply(call, reply),
+        Err(e) => error_status(call, &e),
+    }
+}
+
+/// Run `f` under `catch_unwind`: a panic answers PANIC with its message.
+pub(crate) fn catching(
+    call: *mut sys::ffb_call,
+    f: impl FnOnce() -> sys::ffb_status,
+) -> sys::ffb_status {
+    let _guard = CallbackGuard::enter();
+    match panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(st) => st,
+        Err(payload) => {
+            set_error(call, &panic_message(&*payload));
+            drop_payload(payload);
+            sys::FFB_ERR_PANIC
         }
     }
 }
 
-/// The `ffb_callback_fn` registered for a closure of type `F`.
+/// Dropping a panic payload can itself panic: never let that unwind into C.
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
+}
+
+/// The `ffb_callback_fn` registered for a closure of type `F` (inline or
+/// pooled: the same trampoline, the flags decide where it runs).
 ///
 /// # Safety
 /// Called only by the core, with the live call and the ctx from
@@ -175,25 +247,12 @@ where
     };
     // SAFETY: ctx is the Box<F> of a live slot (the core runs a callback
     // only while it is registered, and the slot outlives the registration);
-    // F is Sync, so a shared reference from the loop thread is fine. This
-    // is our own heap memory, not the shared arena.
+    // F is Sync, so a shared reference from a dispatcher or worker thread
+    // is fine. This is our own heap memory, not the shared arena.
     let f = unsafe { &*ctx.cast::<F>() };
     // SAFETY: the core passes the call that is live during this callback.
     let req = unsafe { Request::from_raw(call) };
-    let _guard = CallbackGuard::enter();
-    match panic::catch_unwind(AssertUnwindSafe(|| dispatch(f, &req))) {
-        Ok(st) => st,
-        Err(payload) => {
-            let msg = panic_message(&*payload);
-            set_error(req.call_ptr(), &msg);
-            // Dropping a payload can itself panic: never let that unwind
-            // into C.
-            if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-                std::mem::forget(again);
-            }
-            sys::FFB_ERR_PANIC
-        }
-    }
+    catching(call.as_ptr(), || answer(call.as_ptr(), f(&req)))
 }
 
 /// The error a register/unregister from inside a callback gets (it could

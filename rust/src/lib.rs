@@ -56,6 +56,7 @@ mod batch;
 mod buffer;
 mod callback;
 mod client;
+mod deferred;
 mod error;
 mod handle;
 #[cfg(feature = "json")]
@@ -66,12 +67,14 @@ mod request;
 mod response;
 mod server;
 pub mod sys;
+pub mod view;
 mod zapi;
 mod zlayout;
 mod zstatus;
 
 pub use buffer::Buffer;
 pub use client::{Client, ClientOptions, ClientStats, WaitMode};
+pub use deferred::{AsyncRequest, BoxTask};
 pub use error::{Code, Error, Result};
 pub use handle::{Handle, Heap};
 #[cfg(feature = "json")]
@@ -80,6 +83,7 @@ pub use log::{set_log, LogLevel};
 pub use request::{Reply, Request};
 pub use response::Response;
 pub use server::{Server, ServerOptions, ServerStats};
+pub use view::VolatileSlice;
 
 /// The version string of the linked C core (`ffb_version`), e.g. `"0.1.0"`.
 ///

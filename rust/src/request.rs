@@ -2,18 +2,22 @@
 //! answers).
 //!
 //! The input bytes of a request are in shared memory that the client can
-//! change while the callback runs. `Request` therefore hands them out only
-//! as copies ([`Request::to_vec`], [`Request::read_into`]); validate the
-//! copy, never the shared bytes.
+//! change while the callback runs. `Request` hands them out as a
+//! [`VolatileSlice`] (read in place, no reference formed: see
+//! [`crate::view`]) or as copies ([`Request::to_vec`],
+//! [`Request::read_into`]); validate what you copied, never the shared
+//! bytes twice.
 
 use std::marker::PhantomData;
-use std::ptr::{self, NonNull};
+use std::ptr::NonNull;
 
 use crate::error::{Code, Error, Result};
 use crate::sys;
+use crate::view::VolatileSlice;
 
 /// One call, as seen by a server callback. Valid only during the callback
-/// (the borrow makes keeping it a compile error).
+/// (the borrow makes keeping it a compile error). It is `Send` and `Sync`:
+/// a handler may read it from scoped threads of its own while it runs.
 ///
 /// ```
 /// use ffb::{Reply, Request};
@@ -25,12 +29,12 @@ use crate::sys;
 /// # let _ = shout;
 /// ```
 ///
-/// A request cannot leave its callback, e.g. to another thread:
+/// A request cannot outlive its callback, e.g. on a thread of its own:
 ///
-/// ```compile_fail,E0277
+/// ```compile_fail
 /// let server = ffb::Server::new().unwrap();
 /// server.register("leak", |req| {
-///     std::thread::scope(|s| { s.spawn(|| req.len()); });
+///     std::thread::spawn(move || req.len());
 ///     Ok(ffb::Reply::empty())
 /// }).unwrap();
 /// ```
@@ -38,6 +42,17 @@ pub struct Request<'call> {
     call: NonNull<sys::ffb_call>,
     _call: PhantomData<&'call mut sys::ffb_call>,
 }
+
+// SAFETY: every method reads fields of the call that the core set before
+// the callback and does not change while it runs (length, capacity,
+// function, session, the input block's address), reads the cancelled flag
+// atomically, or accesses the arena through raw pointers; the reply is
+// the callback's return value, not state behind &Request. The call
+// outlives every borrow of the Request ('call), so sharing it with
+// threads scoped inside the callback is sound.
+unsafe impl Send for Request<'_> {}
+// SAFETY: see Send.
+unsafe impl Sync for Request<'_> {}
 
 impl<'call> Request<'call> {
     /// # Safety
@@ -117,25 +132,39 @@ impl<'call> Request<'call> {
         unsafe { sys::ffb_call_session(self.raw()) }
     }
 
-    /// The input block's address, with `offset..offset+len` checked
-    /// against `limit` (len or capacity).
-    fn span(&self, offset: usize, len: usize, limit: usize) -> Result<*mut u8> {
-        let end = offset
-            .checked_add(len)
-            .ok_or(Error::new(Code::BUFFER_TOO_SMALL))?;
-        if end > limit {
-            return Err(Error::new(Code::BUFFER_TOO_SMALL));
-        }
-        // SAFETY: the call is live for 'call.
-        let p = unsafe { sys::ffb_call_data(self.raw()) }.cast::<u8>();
-        if len == 0 {
-            return Ok(ptr::null_mut());
-        }
-        if p.is_null() {
-            return Err(Error::new(Code::NULL_POINTER));
-        }
-        // SAFETY: offset < end <= limit <= capacity of the block at p.
-        Ok(unsafe { p.add(offset) })
+    /// The input bytes, in place: `len()` bytes of the input block in the
+    /// arena, read and written without a copy and without forming a
+    /// reference ([`VolatileSlice`]). The zero-copy way to read a request:
+    /// `req.input().for_each_chunk(..)` safely, or
+    /// `unsafe { req.input().as_slice() }` under its contract.
+    ///
+    /// ```
+    /// # fn h(req: &ffb::Request<'_>) -> ffb::Result<ffb::Reply> {
+    /// let mut sum = 0u64;
+    /// req.input().for_each_chunk(&mut [0u8; 4096], |c| {
+    ///     sum = c.iter().fold(sum, |s, &b| s.wrapping_mul(31).wrapping_add(u64::from(b)))
+    /// });
+    /// Ok(ffb::Reply::bytes(sum.to_le_bytes().to_vec()))
+    /// # }
+    /// ```
+    pub fn input(&self) -> VolatileSlice<'_> {
+        // SAFETY: the call is live for 'call, which bounds the view.
+        unsafe { call_input(self.raw()) }
+    }
+
+    /// The whole input block (`capacity()` bytes), to answer in place:
+    /// write into it, then reply [`Reply::input`].
+    ///
+    /// ```
+    /// # fn h(req: &ffb::Request<'_>) -> ffb::Result<ffb::Reply> {
+    /// let out = req.block().subslice(0, 2)?;
+    /// out.copy_from(b"ok");
+    /// Ok(ffb::Reply::input(2))
+    /// # }
+    /// ```
+    pub fn block(&self) -> VolatileSlice<'_> {
+        // SAFETY: the call is live for 'call, which bounds the view.
+        unsafe { call_block(self.raw()) }
     }
 
     /// Copy `out.len()` input bytes starting at `offset` into `out`.
@@ -149,15 +178,7 @@ impl<'call> Request<'call> {
     /// # }
     /// ```
     pub fn read_at(&self, offset: usize, out: &mut [u8]) -> Result<()> {
-        let p = self.span(offset, out.len(), self.len())?;
-        if !out.is_empty() {
-            // SAFETY: p..p+n lies in the input block, which the server holds
-            // for the duration of the call; out is a distinct private slice.
-            // The client may write the block concurrently: we only copy
-            // through the raw pointer (never a reference), any byte value is
-            // valid, and the caller validates the copy.
-            unsafe { ptr::copy_nonoverlapping(p, out.as_mut_ptr(), out.len()) };
-        }
+        self.input().subslice(offset, out.len())?.copy_to(out);
         Ok(())
     }
 
@@ -171,11 +192,7 @@ impl<'call> Request<'call> {
     /// # let _ = head; }
     /// ```
     pub fn read_into(&self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.len());
-        match self.read_at(0, &mut out[..n]) {
-            Ok(()) => n,
-            Err(_) => 0,
-        }
+        self.input().copy_to(out)
     }
 
     /// A private copy of the whole input.
@@ -186,10 +203,7 @@ impl<'call> Request<'call> {
     /// # }
     /// ```
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = vec![0u8; self.len()];
-        let n = self.read_into(&mut v);
-        v.truncate(n);
-        v
+        self.input().to_vec()
     }
 
     /// A private copy of the input as UTF-8 text; `INVALID_UTF8` otherwise.
@@ -214,18 +228,30 @@ impl<'call> Request<'call> {
     /// # }
     /// ```
     pub fn write_at(&self, offset: usize, bytes: &[u8]) -> Result<()> {
-        let p = self.span(offset, bytes.len(), self.capacity())?;
-        if !bytes.is_empty() {
-            // SAFETY: p..p+n lies in the input block (checked against its
-            // capacity), which the server holds until it answers; the
-            // source is a distinct Rust slice. Written only via raw pointer.
-            unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) };
-        }
+        self.block().subslice(offset, bytes.len())?.copy_from(bytes);
         Ok(())
     }
 
-    pub(crate) fn call_ptr(&self) -> *mut sys::ffb_call {
-        self.raw()
+    /// Whether the caller cancelled the call (its client gave up: a Go
+    /// context, a client timeout; the session ended; the server stops).
+    /// A pooled handler that runs long should look now and then and stop
+    /// early (e.g. `Err(Code::CANCELLED.into())`); nobody waits for its
+    /// answer any more. Always false for an inline handler, which runs to
+    /// its end before the dispatcher reads the next entry.
+    ///
+    /// ```
+    /// # fn h(req: &ffb::Request<'_>) -> ffb::Result<ffb::Reply> {
+    /// for _step in 0..1000 {
+    ///     if req.is_cancelled() {
+    ///         return Err(ffb::Error::new(ffb::Code::CANCELLED));
+    ///     }
+    ///     // ... a slice of the work ...
+    /// }
+    /// # Ok(ffb::Reply::empty()) }
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        // SAFETY: the call is live for 'call; the flag is read atomically.
+        unsafe { sys::ffb_call_cancelled(self.raw()) != 0 }
     }
 }
 
@@ -239,15 +265,53 @@ impl std::fmt::Debug for Request<'_> {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The input block of a live call: `capacity` bytes.
+///
+/// # Safety
+/// `call` must be live (its callback runs, or it is kept and not finished)
+/// for all of `'a`.
+pub(crate) unsafe fn call_block<'a>(call: *mut sys::ffb_call) -> VolatileSlice<'a> {
+    // SAFETY: a live call (the caller's contract).
+    let (p, cap) = unsafe {
+        (
+            sys::ffb_call_data(call).cast::<u8>(),
+            sys::ffb_call_capacity(call) as usize,
+        )
+    };
+    let cap = if p.is_null() { 0 } else { cap };
+    // SAFETY: the core validated the input block (cap bytes at p, inside
+    // the arena) and holds it for the call until its answer, which comes
+    // after 'a; the client may write it meanwhile, which a VolatileSlice
+    // allows for.
+    unsafe { VolatileSlice::new(p, cap) }
+}
+
+/// The input bytes of a live call: the first `len` bytes of its block.
+///
+/// # Safety
+/// As [`call_block`].
+pub(crate) unsafe fn call_input<'a>(call: *mut sys::ffb_call) -> VolatileSlice<'a> {
+    // SAFETY: the caller's contract.
+    let (block, len) = unsafe { (call_block(call), sys::ffb_call_len(call) as usize) };
+    block.subslice(0, len).unwrap_or(block) // the core keeps len <= capacity
+}
+
+/// Fills a new reply block in place: gets the call's input and the new
+/// block (of the capacity the reply asked for), returns how many bytes of
+/// the block it used.
+pub(crate) type FillFn =
+    Box<dyn FnOnce(VolatileSlice<'_>, VolatileSlice<'_>) -> Result<usize> + Send>;
+
 pub(crate) enum ReplyKind {
     Empty,
     Input(usize),
     Bytes(Vec<u8>),
+    Fill(usize, FillFn),
 }
 
 /// What a callback answers on success: nothing, the input block itself
-/// (zero copy), or new bytes (copied into a server-heap block).
+/// (zero copy), new bytes (copied into a server-heap block), or a new
+/// server-heap block filled in place (zero copy).
 ///
 /// ```
 /// use ffb::Reply;
@@ -255,11 +319,22 @@ pub(crate) enum ReplyKind {
 /// let b = Reply::input(64);           // echo 64 bytes back in place
 /// let c = Reply::bytes(b"hi".to_vec());
 /// let d: Reply = "hello".into();
-/// # let _ = (a, b, c, d);
+/// let e = Reply::with_capacity(3, |_input, out| Ok(out.copy_from(b"abc")));
+/// # let _ = (a, b, c, d, e);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
 pub struct Reply(pub(crate) ReplyKind);
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            ReplyKind::Empty => f.write_str("Reply::empty()"),
+            ReplyKind::Input(n) => write!(f, "Reply::input({n})"),
+            ReplyKind::Bytes(v) => write!(f, "Reply::bytes({} bytes)", v.len()),
+            ReplyKind::Fill(n, _) => write!(f, "Reply::with_capacity({n}, ..)"),
+        }
+    }
+}
 
 impl Reply {
     /// An empty reply (no block, length 0).
@@ -293,6 +368,38 @@ impl Reply {
     /// ```
     pub fn bytes(bytes: impl Into<Vec<u8>>) -> Reply {
         Reply(ReplyKind::Bytes(bytes.into()))
+    }
+
+    /// Reply with a new server-heap block of `capacity` bytes that `fill`
+    /// writes in place (zero copy: no private buffer in between). `fill`
+    /// gets the call's input and the new block, both in place, and
+    /// returns how many bytes of the block it used (at most `capacity`).
+    /// It runs after the handler returns, on the same thread (for an async
+    /// handler: where its future finished). An error from it is the
+    /// call's answer; `ARENA_FULL` or `BUFFER_TOO_SMALL` if no block of
+    /// that size is free.
+    ///
+    /// ```
+    /// # fn h(req: &ffb::Request<'_>) -> ffb::Result<ffb::Reply> {
+    /// // An in-place transform: ASCII upper case, input to output.
+    /// Ok(ffb::Reply::with_capacity(req.len(), |input, out| {
+    ///     let mut buf = [0u8; 4096];
+    ///     let mut at = 0;
+    ///     input.for_each_chunk(&mut buf, |chunk| {
+    ///         for (i, b) in chunk.iter().enumerate() {
+    ///             out.set(at + i, b.to_ascii_uppercase());
+    ///         }
+    ///         at += chunk.len();
+    ///     });
+    ///     Ok(at)
+    /// }))
+    /// # }
+    /// ```
+    pub fn with_capacity(
+        capacity: usize,
+        fill: impl FnOnce(VolatileSlice<'_>, VolatileSlice<'_>) -> Result<usize> + Send + 'static,
+    ) -> Reply {
+        Reply(ReplyKind::Fill(capacity, Box::new(fill)))
     }
 }
 

@@ -7,11 +7,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::callback::{self, Slot};
 use crate::client::{c_string, clamp_u32, Client, ClientOptions};
+use crate::deferred::{self, AsyncRequest, BoxTask, Executor, Live, Spawner};
 use crate::error::{Code, Error, Result};
 use crate::request::{Reply, Request};
 use crate::sys;
@@ -38,12 +39,17 @@ pub struct ServerOptions {
     handshake_timeout: Option<Duration>,
     allowed_uids: Vec<libc::uid_t>,
     futex_doorbell: Option<bool>,
+    dispatchers: Option<u32>,
+    workers: Option<u32>,
+    worker_spin: Option<Duration>,
+    inline_budget: Option<Duration>,
 }
 
 impl ServerOptions {
     /// All defaults: 64 sessions, 256-slot rings, 1 GiB arena cap, socket
     /// mode 0600, 50 µs spin, 2 s handshake timeout, own uid only, futex
-    /// doorbell where the kernel has it.
+    /// doorbell where the kernel has it, one dispatcher, a worker per
+    /// online CPU spinning 20 µs, a 200 µs inline budget.
     ///
     /// ```
     /// let o = ffb::ServerOptions::new();
@@ -153,6 +159,55 @@ impl ServerOptions {
         self
     }
 
+    /// Dispatcher threads (1..=64): each serves the rings of the sessions
+    /// it is given at admission and runs their inline callbacks.
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new().dispatchers(2);
+    /// # let _ = o;
+    /// ```
+    pub fn dispatchers(mut self, n: u32) -> Self {
+        self.dispatchers = Some(n);
+        self
+    }
+
+    /// Worker threads of the pool that runs [`Server::register`]ed and
+    /// async handlers (0..=1024; default: the online CPUs). 0 means no pool:
+    /// only [`Server::register_inline`] works then.
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new().workers(8);
+    /// # let _ = o;
+    /// ```
+    pub fn workers(mut self, n: u32) -> Self {
+        self.workers = Some(n);
+        self
+    }
+
+    /// How long an idle worker busy-polls before it sleeps.
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new().worker_spin(std::time::Duration::ZERO);
+    /// # let _ = o;
+    /// ```
+    pub fn worker_spin(mut self, d: Duration) -> Self {
+        self.worker_spin = Some(d);
+        self
+    }
+
+    /// An inline handler that runs longer than this is slow: counted in
+    /// [`ServerStats::slow_inline_calls`] and logged once with its name
+    /// (it delays every session of its dispatcher while it runs).
+    ///
+    /// ```
+    /// let o = ffb::ServerOptions::new().inline_budget(std::time::Duration::from_micros(100));
+    /// # let _ = o;
+    /// ```
+    pub fn inline_budget(mut self, d: Duration) -> Self {
+        self.inline_budget = Some(d);
+        self
+    }
+
     /// The C options; borrows `self.allowed_uids` (the core copies them).
     fn to_sys(&self) -> Result<sys::ffb_server_options> {
         let mut o = std::mem::MaybeUninit::<sys::ffb_server_options>::zeroed();
@@ -190,6 +245,18 @@ impl ServerOptions {
         if let Some(v) = self.futex_doorbell {
             o.use_futex_doorbell = i32::from(v);
         }
+        if let Some(v) = self.dispatchers {
+            o.dispatchers = v;
+        }
+        if let Some(v) = self.workers {
+            o.workers = v;
+        }
+        if let Some(v) = self.worker_spin {
+            o.worker_spin_ns = clamp_u32(v.as_nanos());
+        }
+        if let Some(v) = self.inline_budget {
+            o.inline_budget_ns = clamp_u32(v.as_nanos());
+        }
         Ok(o)
     }
 }
@@ -217,16 +284,38 @@ pub struct ServerStats {
     pub protocol_errors: u64,
     /// Doorbells rung toward clients.
     pub wakeups_sent: u64,
-    /// Times the loop went to sleep.
+    /// Times a dispatcher went to sleep.
     pub parks: u64,
+    /// Calls handed to the worker pool.
+    pub pooled_calls: u64,
+    /// Calls kept past their callback (async handlers among them).
+    pub deferred_calls: u64,
+    /// Kept calls not answered yet (now).
+    pub calls_in_flight: u64,
+    /// CANCEL entries received (callers that gave up).
+    pub cancels: u64,
+    /// Inline calls that ran over the inline budget.
+    pub slow_inline_calls: u64,
 }
 
-/// A server: named callbacks plus the event loop that serves sessions.
+/// A server: named callbacks plus the threads that serve sessions.
 ///
 /// Every server has the built-ins `ffi.echo` (zero-copy echo) and
-/// `ffi.version`. [`Server::register`] adds a Rust closure under a name;
-/// each call of it runs under `catch_unwind`, so a panicking callback
-/// answers `PANIC` with the panic message and the server goes on.
+/// `ffi.version`. Handlers are registered under names, and the kind of
+/// registration says where they run:
+///
+/// * [`Server::register`]: on the worker pool (the safe default: a handler
+///   may take milliseconds or block; it delays no other call);
+/// * [`Server::register_inline`]: on the dispatcher thread of the calling
+///   session (for handlers of a few microseconds that never block: no
+///   hand-off, the lowest latency);
+/// * [`Server::register_async`]: a future, run by an executor (the pool by
+///   default, or tokio / your own with [`Server::set_spawner`]); it may
+///   await anything and answers when it finishes; it is dropped if the
+///   caller cancels.
+///
+/// Every handler runs under `catch_unwind`, so a panic answers `PANIC`
+/// with the panic message and the server goes on.
 ///
 /// `Server` is `Send + Sync`: register, unregister, lookup, stop and stats
 /// work from any thread, also while serving. Serve either on the calling
@@ -256,6 +345,11 @@ pub struct Server {
     /// Orders `listen` before serving: the core allows listen only before
     /// run/start, so both take this lock around their check.
     lifecycle: Mutex<()>,
+    /// The pool executor async handlers run on unless a spawner is set.
+    executor: Arc<Executor>,
+    spawner: Mutex<Option<Spawner>>,
+    /// Async calls not answered yet (drop waits for them, cancelled).
+    live: Arc<Live>,
 }
 
 // SAFETY: ffb.h: "an ffb_server may be used from any thread (registration
@@ -301,6 +395,9 @@ impl Server {
             callbacks: Mutex::new(HashMap::new()),
             serving: AtomicBool::new(false),
             lifecycle: Mutex::new(()),
+            executor: Executor::new(raw.as_ptr()),
+            spawner: Mutex::new(None),
+            live: Live::new(),
         })
     }
 
@@ -378,17 +475,21 @@ impl Server {
         self.callbacks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Register `f` under `name` (UTF-8, 1–255 bytes); returns its function
-    /// id. Any thread, also while serving, but not from inside a callback.
+    /// Register `f` under `name` (UTF-8, 1–255 bytes) to run on the worker
+    /// pool; returns its function id. Any thread, also while serving, but
+    /// not from inside a callback.
     ///
-    /// `f` runs on the server's dispatcher thread for each call; it must not block for
-    /// long. Its input is a copy-out [`Request`]; it answers with a
-    /// [`Reply`] or an [`Error`] (code and message go to the client). A
-    /// panic in `f` answers `PANIC` with the panic message (this needs
-    /// the default `panic = "unwind"`; with `panic = "abort"` a panic ends
-    /// the process).
-    /// Errors: `INVALID_UTF8`, `INVALID_ARGUMENT`, `ALREADY_EXISTS`,
-    /// `ARENA_FULL` (no function slot left).
+    /// Each call of `f` runs on a worker thread: it may take as long as it
+    /// likes or block (on I/O, a lock, a database), and no other call
+    /// waits for it but the ones beyond the pool's size. Its input is a
+    /// [`Request`] (read in place through [`Request::input`], or copied);
+    /// it answers with a [`Reply`] or an [`Error`] (code and message go to
+    /// the client). A long one can watch [`Request::is_cancelled`]. A panic
+    /// in `f` answers `PANIC` with the panic message (this needs the
+    /// default `panic = "unwind"`; with `panic = "abort"` a panic ends the
+    /// process).
+    /// Errors: `INVALID_UTF8`, `INVALID_ARGUMENT` (also: a server without
+    /// workers), `ALREADY_EXISTS`, `ARENA_FULL` (no function slot left).
     ///
     /// ```
     /// use ffb::{Code, Error, Reply, Server};
@@ -407,18 +508,151 @@ impl Server {
     where
         F: Fn(&Request<'_>) -> Result<Reply> + Send + Sync + 'static,
     {
+        let (slot, tramp, ctx) = Slot::new(f);
+        self.register_slot(name, slot, tramp, ctx, sys::FFB_CB_POOL as u32)
+    }
+
+    /// Register `f` under `name` to run inline, on the dispatcher thread of
+    /// the calling session: no hand-off to a worker, the lowest latency
+    /// (what the built-in `ffi.echo` does). For handlers that take a few
+    /// microseconds and never block: while `f` runs, no other call of the
+    /// sessions of that dispatcher is served. One that runs past the inline
+    /// budget is counted and logged once. Same errors as
+    /// [`Server::register`].
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// server.register_inline("fast.len", |req| Ok(ffb::Reply::bytes(req.len().to_le_bytes().to_vec())))?;
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn register_inline<F>(&self, name: &str, f: F) -> Result<u32>
+    where
+        F: Fn(&Request<'_>) -> Result<Reply> + Send + Sync + 'static,
+    {
+        let (slot, tramp, ctx) = Slot::new(f);
+        self.register_slot(name, slot, tramp, ctx, sys::FFB_CB_INLINE as u32)
+    }
+
+    /// Register an async handler: `f` makes a future from the call's
+    /// [`AsyncRequest`] (owned, `Send`), and the future's output is the
+    /// answer, whenever it comes, from whatever thread it finishes on. The
+    /// future may await anything: a channel, a timer, a tokio task, another
+    /// call. It runs on the server's worker pool unless a spawner is set
+    /// ([`Server::set_spawner`], or `use_tokio` with the `tokio` feature)
+    /// before this registration. If the caller cancels (a Go context, a
+    /// client timeout, the session's end, stop), the future is dropped at
+    /// once and the call answers `CANCELLED`; a panic answers `PANIC`. No
+    /// thread is held while it waits. Same errors as [`Server::register`].
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// let server = ffb::Server::new()?;
+    /// server.register_async("later.upper", |req: ffb::AsyncRequest| async move {
+    ///     let text = req.text()?;
+    ///     // Any future works here; this one just answers at once.
+    ///     Ok(ffb::Reply::bytes(text.to_uppercase()))
+    /// })?;
+    /// server.start()?;
+    /// let client = server.connect_inproc()?;
+    /// assert_eq!(client.invoke_bytes("later.upper", b"async")?, b"ASYNC");
+    /// # drop(client);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn register_async<F, Fut>(&self, name: &str, f: F) -> Result<u32>
+    where
+        F: Fn(AsyncRequest) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<Reply>> + Send + 'static,
+    {
+        let custom = self
+            .spawner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        // On the pool executor the first poll runs where the call starts: a
+        // worker. Another executor takes the future from the dispatcher,
+        // which only keeps the call and spawns.
+        let flags = if custom.is_some() {
+            sys::FFB_CB_INLINE
+        } else {
+            sys::FFB_CB_POOL
+        };
+        let handler = AsyncHandler {
+            f,
+            spawn: custom.unwrap_or_else(|| self.executor.spawner()),
+            live: Arc::clone(&self.live),
+        };
+        let (slot, tramp, ctx) = Slot::boxed(handler, Some(async_trampoline::<F, Fut>));
+        self.register_slot(name, slot, tramp, ctx, flags as u32)
+    }
+
+    /// Run the futures of async handlers registered from now on with
+    /// `spawn` (any executor: it is handed each call's task and must poll
+    /// it to completion, from any thread). Without it they run on the
+    /// server's worker pool.
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// // A spawner that runs every task on a thread of its own (for the
+    /// // example; real code hands it to its executor).
+    /// server.set_spawner(|task| {
+    ///     std::thread::spawn(move || {
+    ///         let waker = std::task::Waker::noop();
+    ///         let mut cx = std::task::Context::from_waker(&waker);
+    ///         let mut task = task;
+    ///         while task.as_mut().poll(&mut cx).is_pending() {
+    ///             std::thread::yield_now();
+    ///         }
+    ///     });
+    /// });
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn set_spawner(&self, spawn: impl Fn(BoxTask) + Send + Sync + 'static) {
+        *self.spawner.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(spawn));
+    }
+
+    /// Run the futures of async handlers registered from now on on the
+    /// tokio runtime of `handle` (feature `tokio`).
+    ///
+    /// ```
+    /// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    /// let server = ffb::Server::new()?;
+    /// server.use_tokio(rt.handle().clone());
+    /// server.register_async("later.nap", |_req| async move {
+    ///     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    ///     Ok(ffb::Reply::empty())
+    /// })?;
+    /// server.start()?;
+    /// let client = server.connect_inproc()?;
+    /// client.invoke_empty("later.nap")?;
+    /// # drop(client);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn use_tokio(&self, handle: tokio::runtime::Handle) {
+        *self.spawner.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(deferred::tokio_spawner(handle));
+    }
+
+    fn register_slot(
+        &self,
+        name: &str,
+        slot: Slot,
+        tramp: sys::ffb_callback_fn,
+        ctx: *mut std::ffi::c_void,
+        flags: u32,
+    ) -> Result<u32> {
         if callback::in_callback() {
             return Err(callback::reentry_error());
         }
         let cname = c_string(name)?;
-        let (slot, tramp, ctx) = Slot::new(f);
         let mut map = self.lock();
         let mut id = 0u32;
         // SAFETY: live server; cname is NUL-terminated; ctx stays valid
         // until the slot is dropped, which happens only after the core has
         // forgotten it (failed here, unregistered, or the server destroyed).
-        let st =
-            unsafe { sys::ffb_server_register(self.raw(), cname.as_ptr(), tramp, ctx, &mut id) };
+        let st = unsafe {
+            sys::ffb_server_register_flags(self.raw(), cname.as_ptr(), tramp, ctx, flags, &mut id)
+        };
         if st != sys::FFB_OK {
             drop(map);
             drop(slot);
@@ -561,6 +795,11 @@ impl Server {
             protocol_errors: s.protocol_errors,
             wakeups_sent: s.wakeups_sent,
             parks: s.parks,
+            pooled_calls: s.pooled_calls,
+            deferred_calls: s.deferred_calls,
+            calls_in_flight: s.calls_in_flight,
+            cancels: s.cancels,
+            slow_inline_calls: s.slow_inline_calls,
         })
     }
 
@@ -641,10 +880,17 @@ impl Drop for Server {
             std::mem::forget(std::mem::take(&mut *self.lock()));
             return;
         }
+        // Stop: every kept call is cancelled, so each async handler's future
+        // is dropped and its call answered; let that happen (their tasks
+        // may still need the pool) before no task may post any more.
+        let _ = self.stop();
+        self.live.wait_idle(Duration::from_secs(5));
+        self.executor.close();
         // SAFETY: we own the server and nobody else uses it (drop has
         // &mut self; a `run` on another thread would hold a borrow).
-        // destroy stops and joins the loop, so no callback runs afterwards;
-        // only then are the callback slots dropped (with the map, below).
+        // destroy joins the server's threads, so no callback runs
+        // afterwards; only then are the callback slots dropped (with the
+        // map, below).
         unsafe { sys::ffb_server_destroy(self.raw()) };
         let map = std::mem::take(&mut *self.lock());
         drop(map);
@@ -659,4 +905,34 @@ impl std::fmt::Debug for Server {
             .field("callbacks", &names)
             .finish()
     }
+}
+
+/// What an async registration's trampoline gets as its ctx.
+struct AsyncHandler<F> {
+    f: F,
+    spawn: Spawner,
+    live: Arc<Live>,
+}
+
+/// The `ffb_callback_fn` of an async handler: keep the call, make the
+/// future, hand its driver to the spawner.
+///
+/// # Safety
+/// Called only by the core, with the live call and the ctx of a slot made
+/// by [`Server::register_async`] for this `F`, while the slot is alive.
+unsafe extern "C" fn async_trampoline<F, Fut>(
+    call: *mut sys::ffb_call,
+    ctx: *mut std::ffi::c_void,
+) -> sys::ffb_status
+where
+    F: Fn(AsyncRequest) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Reply>> + Send + 'static,
+{
+    if call.is_null() || ctx.is_null() {
+        return sys::FFB_ERR_NULL_POINTER;
+    }
+    // SAFETY: ctx is the Box<AsyncHandler<F>> of a live slot; shared use
+    // from the core's threads is fine (F, Spawner and Live are Sync).
+    let h = unsafe { &*ctx.cast::<AsyncHandler<F>>() };
+    callback::catching(call, || deferred::start(call, &h.f, &h.spawn, &h.live))
 }

@@ -34,7 +34,8 @@ pub struct ffb_client {
     _not_send_sync: core::marker::PhantomData<*mut u8>,
 }
 
-/// `struct ffb_call` (opaque; valid only during a callback).
+/// `struct ffb_call` (opaque; valid during its callback, and until
+/// `ffb_call_finish` once kept with `ffb_call_defer`).
 #[repr(C)]
 pub struct ffb_call {
     _private: [u8; 0],
@@ -66,6 +67,19 @@ extern "C" {
         ctx: *mut c_void,
         fn_id: *mut u32,
     ) -> ffb_status;
+    pub fn ffb_server_register_flags(
+        s: *mut ffb_server,
+        name: *const c_char,
+        f: ffb_callback_fn,
+        ctx: *mut c_void,
+        flags: u32,
+        fn_id: *mut u32,
+    ) -> ffb_status;
+    pub fn ffb_server_post(
+        s: *mut ffb_server,
+        f: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
+        ctx: *mut c_void,
+    ) -> ffb_status;
     pub fn ffb_server_unregister(s: *mut ffb_server, name: *const c_char) -> ffb_status;
     pub fn ffb_server_lookup(
         s: *mut ffb_server,
@@ -93,7 +107,16 @@ extern "C" {
     pub fn ffb_call_reply_input(c: *mut ffb_call, len: u32) -> ffb_status;
     pub fn ffb_call_reply_alloc(c: *mut ffb_call, len: u32, data: *mut *mut c_void) -> ffb_status;
     pub fn ffb_call_reply_bytes(c: *mut ffb_call, data: *const c_void, len: u32) -> ffb_status;
+    pub fn ffb_call_reply_truncate(c: *mut ffb_call, len: u32) -> ffb_status;
     pub fn ffb_call_set_error(c: *mut ffb_call, msg: *const c_char) -> ffb_status;
+    pub fn ffb_call_defer(c: *mut ffb_call) -> *mut ffb_call;
+    pub fn ffb_call_finish(c: *mut ffb_call, status: ffb_status);
+    pub fn ffb_call_cancelled(c: *const ffb_call) -> c_int;
+    pub fn ffb_call_on_cancel(
+        c: *mut ffb_call,
+        f: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
+        ctx: *mut c_void,
+    ) -> ffb_status;
 
     // client
     pub fn ffb_client_options_init(o: *mut ffb_client_options);

@@ -107,7 +107,7 @@ pub struct ffb_superblock {
     /// server -> client
     pub resp_ring_offset: u64,
     pub reserved1: [u64; 7],
-    /// [0] client heap, [1] server heap
+    /// \[0\] client heap, \[1\] server heap
     pub heaps: [ffb_heap_desc; 2],
     pub reserved2: [u64; 40],
 }

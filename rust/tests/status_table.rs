@@ -31,7 +31,10 @@ fn the_table_and_its_constants_agree() {
         assert_eq!(code.description(), *text);
         assert!(!text.is_empty(), "Code::{name} has no text");
     }
-    assert!(Code::TABLE.windows(2).all(|w| w[0].1 < w[1].1), "value order");
+    assert!(
+        Code::TABLE.windows(2).all(|w| w[0].1 < w[1].1),
+        "value order"
+    );
 }
 
 #[test]

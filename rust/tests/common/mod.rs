@@ -76,10 +76,11 @@ pub fn quiet_panics() {
     ONCE.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let msg = info
-                .payload()
+            let payload = info.payload();
+            let msg = payload
                 .downcast_ref::<String>()
                 .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
                 .unwrap_or("");
             if !msg.starts_with("test.panic") {
                 default(info);
