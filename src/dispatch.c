@@ -119,7 +119,10 @@ static void answer(struct ffb__session *s, ffb_call *c)
 		FFB__STAT_ADD(d->stats.deferred_calls, 1);
 	struct ffb__vcall *v = c->vec;
 	if (!s->cut) {
-		struct ffb_vec_call r = wire_result(s, c, c->status);
+		/* A call cancelled because the session is going (stop, or the
+		 * client hung up) tells the client so, not that it cancelled. */
+		ffb_status st = c->status == FFB_ERR_CANCELLED && s->serving == FFB__DETACHING ? FFB_ERR_CLOSED : c->status;
+		struct ffb_vec_call r = wire_result(s, c, st);
 		if (v) {
 			v->rec[c->rec] = r; /* B1: before the CALLV's RESULT (S1) */
 		} else {
