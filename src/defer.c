@@ -79,9 +79,9 @@ static void push_answer(struct ffb__dispatcher *d, ffb_call *c)
 	ffb_call *head = __atomic_load_n(&d->answers, __ATOMIC_RELAXED);
 	do
 		c->next_answer = head;
-	/* Seq_cst: the call's answer before the stack head (the dispatcher's
-	 * exchange acquires it), and the push before the `parked` load in
-	 * ffb__dispatcher_wake (pairs with the dispatcher's park). */
+	/* A1: the call's answer before the stack head; pairs with A2. Seq_cst
+	 * too: the push before the `parked` load in ffb__dispatcher_wake (A3,
+	 * pairs with A4 in park). */
 	while (!__atomic_compare_exchange_n(&d->answers, &head, c, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
 	ffb__dispatcher_wake(d);
 }

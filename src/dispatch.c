@@ -158,8 +158,7 @@ void ffb__dispatch_publish(struct ffb__dispatcher *d)
 
 void ffb__dispatch_answers(struct ffb__dispatcher *d)
 {
-	/* Acquire: pairs with the finisher's push (defer.c): its answer and
-	 * reply before our reads of the call. */
+	/* A2: every answer on the stack before our reads of it; pairs with A1 */
 	ffb_call *c = __atomic_exchange_n(&d->answers, NULL, __ATOMIC_ACQUIRE), *next;
 	if (!c)
 		return;
@@ -175,8 +174,7 @@ void ffb__dispatch_feed_pool(struct ffb__dispatcher *d)
 	struct ffb__pool *p = &d->srv->pool;
 	while (!ffb__list_empty(&d->wanting)) {
 		if (!ffb__pool_reserve(p)) {
-			/* Say we starve before the last try: pairs with a worker's
-			 * release before its look at `starved` (pool.c). */
+			/* A5: say we starve before the last try; pairs with A6 (pool.c) */
 			__atomic_store_n(&d->starved, 1, __ATOMIC_SEQ_CST);
 			if (!ffb__pool_reserve(p))
 				return; /* the next free worker wakes us */

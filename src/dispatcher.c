@@ -53,8 +53,8 @@ void ffb__dispatcher_destroy(struct ffb__dispatcher *d)
 
 void ffb__dispatcher_wake(struct ffb__dispatcher *d)
 {
-	/* Seq_cst: pairs with park()'s store of parked = 1 before its look at
-	 * the answers; the first waker clears it, so one write wakes it. */
+	/* A3: called after the push; pairs with A4 in park(). The first waker
+	 * clears the flag, so one write wakes it. */
 	if (!__atomic_load_n(&d->parked, __ATOMIC_SEQ_CST) || !__atomic_exchange_n(&d->parked, 0, __ATOMIC_SEQ_CST))
 		return;
 	uint64_t one = 1;
@@ -214,8 +214,7 @@ static void end_park(struct ffb__dispatcher *d)
  * wait for any completion or the timer. Returns early if work appeared. */
 static void park(struct ffb__dispatcher *d)
 {
-	/* Seq_cst store, then the answer stack: pairs with a finisher's push
-	 * before its load of `parked` (ffb__dispatcher_wake). */
+	/* A4: parked = 1 before the look at the answer stack; pairs with A3 */
 	__atomic_store_n(&d->parked, 1, __ATOMIC_SEQ_CST);
 	if (answers_waiting(d)) {
 		end_park(d);

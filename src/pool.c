@@ -17,8 +17,8 @@
  * private futex (an eventcount: `seq`, bumped by each wake). The waker
  * publishes the job, fences, and wakes only if a worker says it sleeps;
  * the sleeper says so, fences, and looks at the queue once more before
- * it sleeps: one of the two always sees the other (the store-load pair of
- * ORDERING.md's P3/C3, here between threads of one process).
+ * it sleeps: one of the two always sees the other. Ordering tags W1-W4
+ * and A6 are in ring/ORDERING.md ("Inside the server").
  */
 #include <limits.h>
 #include <linux/futex.h>
@@ -85,7 +85,7 @@ static bool push(struct ffb__pool *p, struct ffb__job *job)
 			if (__atomic_compare_exchange_n(&p->enq, &pos, pos + 1, true, __ATOMIC_RELAXED,
 							__ATOMIC_RELAXED)) {
 				c->job = job;
-				/* The job before the stamp: pairs with pop's acquire. */
+				/* W1: the call before the cell's stamp; pairs with W2 */
 				__atomic_store_n(&c->seq, pos + 1, __ATOMIC_RELEASE);
 				return true;
 			}
@@ -102,6 +102,7 @@ static struct ffb__job *pop(struct ffb__pool *p)
 	uint64_t pos = __atomic_load_n(&p->deq, __ATOMIC_RELAXED);
 	for (;;) {
 		struct ffb__pool_cell *c = &p->cells[pos & p->mask];
+		/* W2: the cell's stamp before the call; pairs with W1 */
 		uint64_t seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
 		int64_t diff = (int64_t)(seq - (pos + 1));
 		if (diff == 0) {
@@ -145,8 +146,7 @@ static bool has_work(struct ffb__pool *p)
 /* After publishing a job: wake one sleeping worker, if any. */
 static void wake_one(struct ffb__pool *p)
 {
-	/* The job's publication before the sleepers load: pairs with the
-	 * sleeper's count before its last look at the queue. */
+	/* W3: the job's publication before the sleepers load; pairs with W4 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&p->sleepers, __ATOMIC_RELAXED)) {
 		__atomic_fetch_add(&p->seq, 1, __ATOMIC_RELEASE);
@@ -157,9 +157,9 @@ static void wake_one(struct ffb__pool *p)
 static void sleep_until_work(struct ffb__pool *p)
 {
 	uint32_t seq = __atomic_load_n(&p->seq, __ATOMIC_ACQUIRE);
-	/* Say we sleep before the last look at the queue: pairs with
-	 * wake_one's fence. The futex re-checks seq, so a wake between the
-	 * look and the sleep is not lost. */
+	/* W4: say we sleep before the last look at the queue; pairs with W3.
+	 * The futex re-checks seq, so a wake between the look and the sleep
+	 * is not lost. */
 	__atomic_fetch_add(&p->sleepers, 1, __ATOMIC_SEQ_CST);
 	if (!has_work(p) && !__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
 		futex(&p->seq, FUTEX_WAIT, seq);
@@ -252,9 +252,8 @@ void ffb__pool_post(struct ffb__pool *p, struct ffb__job *job)
 
 void ffb__pool_release(struct ffb__pool *p)
 {
-	/* The worker is free before we look for a dispatcher that waits for
-	 * one: pairs with the dispatcher saying it is starved before its
-	 * last try (dispatch.c), so one of the two sees the other. */
+	/* A6: the worker is free before we look for a dispatcher starved of
+	 * one; pairs with A5 (dispatch.c). */
 	__atomic_fetch_sub(&p->busy, 1, __ATOMIC_SEQ_CST);
 	struct ffb_server *srv = p->srv;
 	for (uint32_t i = 0; i < srv->ndisp; i++)

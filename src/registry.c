@@ -140,8 +140,8 @@ ffb_status ffb__registry_remove(struct ffb__registry *r, const char *name, size_
 		return i < 0 ? FFB_ERR_NOT_FOUND : FFB_ERR_INVALID_ARGUMENT;
 	}
 	struct slot *s = &r->slots[i];
-	/* No new call starts after this store; one that counted itself
-	 * before it is waited for (invoke's pair). */
+	/* U2: no new call starts after this store; one that counted itself
+	 * before it is waited for; pairs with U1 */
 	__atomic_store_n(&s->used, 0, __ATOMIC_SEQ_CST);
 	for (unsigned spins = 0; __atomic_load_n(&s->active, __ATOMIC_SEQ_CST); spins++) {
 		struct timespec ts = {0, spins < 100 ? 10000 : 1000000};
@@ -186,9 +186,7 @@ ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *
 	if (i >= FFB_MAX_FUNCTIONS || FFB_FN_GEN(id) == 0)
 		return FFB_ERR_NOT_FOUND;
 	struct slot *a = &r->slots[i];
-	/* Count ourselves before checking `used`: pairs with remove's store
-	 * of used = 0 before its load of active (a store-load pair: with
-	 * both seq_cst, one side sees the other). */
+	/* U1: count ourselves before checking `used`; pairs with U2 */
 	__atomic_fetch_add(&a->active, 1, __ATOMIC_SEQ_CST);
 	struct slot *s = live_slot(r, id);
 	ffb_status st = FFB_ERR_NOT_FOUND;
@@ -199,7 +197,7 @@ ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *
 		st = s->fn(call, s->ctx);
 		in_callback--;
 	}
-	/* Release: our use of fn and ctx before remove sees active drop. */
+	/* U1 (release): our use of fn and ctx before unregister sees active drop */
 	__atomic_fetch_sub(&a->active, 1, __ATOMIC_RELEASE);
 	return st;
 }
