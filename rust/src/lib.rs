@@ -95,3 +95,8 @@ pub fn version() -> &'static str {
     let p = unsafe { sys::ffb_version() };
     error::static_str(p, "unknown")
 }
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
