@@ -104,7 +104,10 @@ struct ffb_server_options {
 					 * CPUs); 0: no pool, FFB_CB_POOL
 					 * registrations are refused */
 	uint32_t worker_spin_ns;        /* a worker's busy-poll before it
-					 * sleeps (20 us) */
+					 * sleeps (20 us); not used on a
+					 * server with no more CPUs than
+					 * dispatchers + 1 (then workers
+					 * sleep at once: see pool.c) */
 	uint32_t inline_budget_ns;      /* an inline callback that runs longer
 					 * is slow (200 us) */
 };

@@ -22,6 +22,7 @@
  */
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -188,7 +189,7 @@ static void *worker_main(void *arg)
 		uint64_t now = ffb__now_ns();
 		if (!idle_since)
 			idle_since = now;
-		if (now - idle_since < p->spin_ns)
+		if (now - idle_since < p->spin_now)
 			continue;
 		sleep_until_work(p);
 		idle_since = 0;
@@ -196,9 +197,24 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* A spinning worker helps only with a CPU of its own: on a server with
+ * no more CPUs than its spinning dispatchers plus one (for a client on
+ * the same machine), a worker that spins takes the CPU from the very
+ * dispatcher that must publish its answer, and a 1 us call takes a
+ * scheduler time slice (measured on 2 vCPUs: 64 B pooled echo p50 26 us
+ * spinning, 5 us sleeping at once). */
+static uint32_t effective_spin(const struct ffb__pool *p)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return p->spin_ns;
+	return (uint32_t)CPU_COUNT(&set) > p->srv->ndisp + 1 ? p->spin_ns : 0;
+}
+
 ffb_status ffb__pool_start(struct ffb__pool *p)
 {
 	__atomic_store_n(&p->stop, 0, __ATOMIC_RELEASE);
+	p->spin_now = effective_spin(p);
 	for (p->nstarted = 0; p->nstarted < p->nworkers; p->nstarted++)
 		if (pthread_create(&p->threads[p->nstarted], NULL, worker_main, p) != 0) {
 			ffb__pool_stop(p);

@@ -160,7 +160,8 @@ struct ffb__pool_cell {
 struct ffb__pool {
 	struct ffb_server *srv;
 	uint32_t nworkers;
-	uint32_t spin_ns;
+	uint32_t spin_ns;             /* worker_spin_ns */
+	uint32_t spin_now;            /* what they spin this run (effective_spin) */
 	pthread_t *threads;
 	uint32_t nstarted;
 	struct ffb__pool_cell *cells;

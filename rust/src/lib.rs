@@ -68,8 +68,11 @@ mod response;
 mod server;
 pub mod sys;
 pub mod view;
+#[rustfmt::skip] // generated (make gen): the generator's layout is the one compared
 mod zapi;
+#[rustfmt::skip]
 mod zlayout;
+#[rustfmt::skip]
 mod zstatus;
 
 pub use buffer::Buffer;

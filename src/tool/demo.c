@@ -76,6 +76,14 @@ static ffb_status demo_reverse(ffb_call *call, void *ctx)
 	return FFB_OK;
 }
 
+static ffb_status demo_echo(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	if (!ffb_call_len(call) && !ffb_call_capacity(call))
+		return FFB_OK;
+	return ffb_call_reply_input(call, ffb_call_len(call));
+}
+
 static ffb_status demo_fail(ffb_call *call, void *ctx)
 {
 	(void)ctx;
@@ -208,6 +216,7 @@ static ffb_status demo_cancels(ffb_call *call, void *ctx)
 }
 
 const struct demo_callback demo_callbacks[] = {
+	{"demo.echo", demo_echo, FFB_CB_POOL, "bytes -> the same block back (ffi.echo, from a worker)"},
 	{"demo.upper", demo_upper, FFB_CB_POOL, "bytes -> the bytes in upper case (a new block)"},
 	{"demo.reverse", demo_reverse, FFB_CB_POOL, "bytes -> the bytes reversed (a new block)"},
 	{"demo.fail", demo_fail, FFB_CB_INLINE, "anything -> INVALID_ARGUMENT with a message"},

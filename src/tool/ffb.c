@@ -49,7 +49,7 @@ static int pin_cpu(int cpu)
 static void serve_usage(FILE *f)
 {
 	fprintf(f, "usage: ffb serve --socket PATH [--spin-us N] [--max-sessions N] [--workers N]\n"
-		   "                 [--dispatchers N] [--cpu N] [--eventfd] [--quiet]\n"
+		   "                 [--dispatchers N] [--worker-spin-us N] [--cpu N] [--eventfd] [--quiet]\n"
 		   "Serves the built-ins ffi.echo and ffi.version and these demo callbacks\n"
 		   "(u32 = 4 bytes little-endian):\n");
 	for (const struct demo_callback *d = demo_callbacks; d->name; d++)
@@ -63,6 +63,7 @@ static int cmd_serve(int argc, char **argv)
 					     {"max-sessions", required_argument, 0, 'm'},
 					     {"workers", required_argument, 0, 'w'},
 					     {"dispatchers", required_argument, 0, 'd'},
+					     {"worker-spin-us", required_argument, 0, 'W'},
 					     {"cpu", required_argument, 0, 'c'},
 					     {"eventfd", no_argument, 0, 'e'},
 					     {"quiet", no_argument, 0, 'q'},
@@ -73,13 +74,14 @@ static int cmd_serve(int argc, char **argv)
 	struct ffb_server_options o;
 	ffb_server_options_init(&o);
 	int c;
-	while ((c = getopt_long(argc, argv, "s:p:m:w:d:c:eqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:p:m:w:d:W:c:eqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': path = optarg; break;
 		case 'p': o.spin_ns = (uint32_t)strtoul(optarg, NULL, 10) * 1000u; break;
 		case 'm': o.max_sessions = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'w': o.workers = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'd': o.dispatchers = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'W': o.worker_spin_ns = (uint32_t)strtoul(optarg, NULL, 10) * 1000u; break;
 		case 'c': cpu = atoi(optarg); break;
 		case 'e': o.use_futex_doorbell = 0; break;
 		case 'q': quiet = 1; break;
@@ -161,12 +163,13 @@ static int cmd_ping(int argc, char **argv)
 					     {"mode", required_argument, 0, 'm'},
 					     {"cpu", required_argument, 0, 'c'},
 					     {"warmup", required_argument, 0, 'w'},
+					     {"fn", required_argument, 0, 'f'},
 					     {0, 0, 0, 0}};
-	const char *path = NULL, *mode = "spin";
+	const char *path = NULL, *mode = "spin", *fn_name = "ffi.echo";
 	uint32_t size = 64;
 	uint64_t count = 100000, warmup = 1000;
 	int cpu = -1, c;
-	while ((c = getopt_long(argc, argv, "s:n:k:m:c:w:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:n:k:m:c:w:f:", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': path = optarg; break;
 		case 'n': size = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -174,11 +177,13 @@ static int cmd_ping(int argc, char **argv)
 		case 'm': mode = optarg; break;
 		case 'c': cpu = atoi(optarg); break;
 		case 'w': warmup = strtoull(optarg, NULL, 10); break;
+		case 'f': fn_name = optarg; break;
 		default: return 2;
 		}
 	}
 	if (!path || count == 0 || (strcmp(mode, "spin") && strcmp(mode, "park"))) {
-		fprintf(stderr, "usage: ffb ping --socket PATH [--size N] [--count K] [--mode spin|park] [--cpu N]\n");
+		fprintf(stderr, "usage: ffb ping --socket PATH [--size N] [--count K] [--mode spin|park] [--cpu N]\n"
+				"                [--warmup K] [--fn NAME (an echo: ffi.echo, demo.echo)]\n");
 		return 2;
 	}
 	if (pin_cpu(cpu))
@@ -192,6 +197,12 @@ static int cmd_ping(int argc, char **argv)
 	ffb_status st = ffb_client_connect(path, &o, &cl);
 	if (st) {
 		fprintf(stderr, "ffb ping: connect %s: %s\n", path, ffb_strerror(st));
+		return 1;
+	}
+	uint32_t fn_id;
+	if ((st = ffb_client_resolve(cl, fn_name, &fn_id))) {
+		fprintf(stderr, "ffb ping: resolve %s: %s\n", fn_name, ffb_strerror(st));
+		ffb_client_close(cl);
 		return 1;
 	}
 	ffb_handle h;
@@ -216,7 +227,7 @@ static int cmd_ping(int argc, char **argv)
 		stamp(buf, size, i);
 		ffb_result r;
 		uint64_t t0 = now_ns();
-		st = ffb_client_call(cl, FFB_FN_ECHO, h, size, 5000000000ll, &r);
+		st = ffb_client_call(cl, fn_id, h, size, 5000000000ll, &r);
 		uint64_t t1 = now_ns();
 		if (st) {
 			fprintf(stderr, "ffb ping: call %llu: %s\n", (unsigned long long)i, ffb_strerror(st));
@@ -242,7 +253,8 @@ static int cmd_ping(int argc, char **argv)
 	qsort(lat, count, sizeof(uint64_t), cmp_u64);
 	struct ffb_client_stats cs;
 	ffb_client_stats(cl, &cs);
-	printf("ffb ping: %s size=%u count=%llu mode=%s cpu=%d\n", path, size, (unsigned long long)count, mode, cpu);
+	printf("ffb ping: %s fn=%s size=%u count=%llu mode=%s cpu=%d\n", path, fn_name, size, (unsigned long long)count,
+	       mode, cpu);
 	printf("echo: same handle back %llu/%llu (%s), payload stamps verified on every call, full payload on %llu "
 	       "calls, %llu mismatches\n",
 	       (unsigned long long)same, (unsigned long long)(warmup + count),
