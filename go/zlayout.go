@@ -5,7 +5,7 @@ package ffb
 
 // Macros of ffb_layout.h.
 const (
-	layoutVersion      = 3                  // FFB_LAYOUT_VERSION
+	layoutVersion      = 4                  // FFB_LAYOUT_VERSION
 	arenaMagic         = 0x414e455241424646 // FFB_ARENA_MAGIC
 	serverHelloMagic   = 0x4f4c4c4548424646 // FFB_SERVER_HELLO_MAGIC
 	clientHelloMagic   = 0x4e45494c43424646 // FFB_CLIENT_HELLO_MAGIC
@@ -33,6 +33,8 @@ const (
 	kindResult         = 4                  // FFB_KIND_RESULT
 	kindCallv          = 5                  // FFB_KIND_CALLV
 	kindCancel         = 6                  // FFB_KIND_CANCEL
+	kindItem           = 7                  // FFB_KIND_ITEM
+	kindCredit         = 8                  // FFB_KIND_CREDIT
 	vecCallSize        = 16                 // FFB_VEC_CALL_SIZE
 	maxVecCalls        = 64                 // FFB_MAX_VEC_CALLS
 	handleIndexBits    = 18                 // FFB_HANDLE_INDEX_BITS
@@ -47,6 +49,16 @@ const (
 	fnEcho             = 65536              // FFB_FN_ECHO
 	fnVersion          = 65537              // FFB_FN_VERSION
 	maxNameLen         = 255                // FFB_MAX_NAME_LEN
+	callSlotBits       = 20                 // FFB_CALL_SLOT_BITS
+	callKindShift      = 20                 // FFB_CALL_KIND_SHIFT
+	callDirShift       = 22                 // FFB_CALL_DIR_SHIFT
+	callZeroMask       = 0xff800000         // FFB_CALL_ZERO_MASK
+	idOnce             = 0                  // FFB_ID_ONCE
+	idStream           = 1                  // FFB_ID_STREAM
+	idNotify           = 2                  // FFB_ID_NOTIFY
+	idFromClient       = 0                  // FFB_ID_FROM_CLIENT
+	idFromServer       = 1                  // FFB_ID_FROM_SERVER
+	maxCredit          = 65536              // FFB_MAX_CREDIT
 	helloFutexDoorbell = 1                  // FFB_HELLO_FUTEX_DOORBELL
 	helloVectorCalls   = 2                  // FFB_HELLO_VECTOR_CALLS
 	fdArena            = 0                  // FFB_FD_ARENA

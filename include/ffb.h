@@ -56,6 +56,7 @@ typedef struct ffb_handle {
 typedef struct ffb_server ffb_server;
 typedef struct ffb_client ffb_client;
 typedef struct ffb_call ffb_call;
+typedef struct ffb_session ffb_session;
 
 /* ---- diagnostics ------------------------------------------------------ */
 
@@ -194,6 +195,9 @@ struct ffb_server_stats {
 	uint64_t calls_in_flight;    /* kept calls not answered yet (now) */
 	uint64_t cancels;            /* CANCEL entries received */
 	uint64_t slow_inline_calls;  /* inline calls over inline_budget_ns */
+	uint64_t server_calls;       /* calls the server made to client handlers */
+	uint64_t stream_items;       /* stream items sent to clients */
+	uint64_t answers_dropped;    /* client answers naming no pending call */
 };
 
 /* Snapshot of the counters (relaxed reads). Any thread. */
@@ -270,6 +274,91 @@ int ffb_call_cancelled(const ffb_call *c);
  * on a dispatcher thread and must not block (wake something, set a
  * flag). At most once per call. INVALID_ARGUMENT if already set. */
 ffb_status ffb_call_on_cancel(ffb_call *c, void (*fn)(void *ctx), void *ctx);
+
+/* ---- streams: a call answered with many items --------------------------
+ * A client may call a function as a stream (PROTOCOL.md §5.7): the
+ * callback then sends items with ffb_call_item, as the client's credit
+ * allows, and ends the stream by answering (ffb_call_finish, or by
+ * returning): that RESULT comes after every item. A stream call is always
+ * kept: an inline stream callback gets a kept call and must answer it
+ * with ffb_call_finish (or ffb_call_defer it and return). */
+
+/* Whether the caller asked for a stream. */
+int ffb_call_is_stream(const ffb_call *c);
+
+/* Items the caller allows now (its credit, less what waits to be sent).
+ * Any thread. */
+uint32_t ffb_call_credit(const ffb_call *c);
+
+/* Send one item: a copy of `len` bytes in a new server block. Any thread
+ * (one at a time), until ffb_call_finish. Errors: WOULD_BLOCK (no credit:
+ * ffb_call_on_credit tells when there is), CANCELLED (the caller gave
+ * up), ARENA_FULL / BUFFER_TOO_SMALL (no block: retry after some credit
+ * came back), INVALID_ARGUMENT (not a stream call). */
+ffb_status ffb_call_item(ffb_call *c, const void *data, uint32_t len);
+
+/* Have fn(ctx) called once, on a dispatcher, when the caller grants
+ * credit (at once if there is some) or cancels; call it again for the
+ * next time. Never after ffb_call_finish returned. fn must not block. */
+ffb_status ffb_call_on_credit(ffb_call *c, void (*fn)(void *ctx), void *ctx);
+
+/* ---- calls from the server to its clients -------------------------------
+ * A client may register handlers of its own (Go Client.Handle, C
+ * ffb_client_register, Rust Client::register); the server calls them by
+ * name, on the session of the client that registered them (PROTOCOL.md
+ * §5.8). An ffb_session is a counted reference to a session: valid after
+ * the session ended (calls then answer PEER_GONE or CLOSED), freed by the
+ * last ffb_session_unref. Answers come to callbacks that run on the
+ * session's dispatcher thread and must not block; the bytes they get are
+ * valid during the callback only. */
+
+/* The session of a call (a new reference; NULL if c is NULL). Any thread
+ * that may use c. */
+ffb_session *ffb_call_session_ref(const ffb_call *c);
+
+/* References to the server's active sessions: up to `max` into out[],
+ * *n of them. Any thread. */
+ffb_status ffb_server_sessions(ffb_server *s, ffb_session **out, uint32_t max, uint32_t *n);
+
+ffb_session *ffb_session_ref(ffb_session *s);
+void ffb_session_unref(ffb_session *s);
+uint64_t ffb_session_id(const ffb_session *s);
+
+/* The answer to a call the server made: status, and the reply (or the
+ * UTF-8 error message when status != OK), valid during the callback. */
+typedef void (*ffb_answer_fn)(void *ctx, ffb_status status, const void *data, uint32_t len);
+
+/* One item of a stream the server asked for, valid during the callback.
+ * Grant credit for more with ffb_session_credit (the stream starts with
+ * FFB_STREAM_INITIAL_CREDIT). */
+typedef void (*ffb_item_fn)(void *ctx, const void *data, uint32_t len);
+
+#define FFB_STREAM_INITIAL_CREDIT 16u
+
+/* Call the client handler `name` of session `s` with a copy of `len`
+ * bytes; done(ctx, ...) runs exactly once with its answer, or with
+ * TIMEOUT (timeout_ns, < 0: none), NOT_FOUND (no such handler),
+ * PEER_GONE (the client went), CLOSED (the server stops), CANCELLED
+ * (ffb_session_cancel). *id (may be NULL) names the call for cancel and
+ * credit. Any thread, also a callback; does not block. Errors (done is
+ * then not called): INVALID_ARGUMENT (name), ARENA_FULL (no block for
+ * the input), PEER_GONE, CLOSED, SYSTEM. */
+ffb_status ffb_session_call(ffb_session *s, const char *name, const void *data, uint32_t len, int64_t timeout_ns,
+			    ffb_answer_fn done, void *ctx, uint64_t *id);
+
+/* ffb_session_call as a stream: item(ctx, ...) for each item, in order,
+ * then done(ctx, ...) once with the stream's end. */
+ffb_status ffb_session_stream(ffb_session *s, const char *name, const void *data, uint32_t len, int64_t timeout_ns,
+			      ffb_item_fn item, ffb_answer_fn done, void *ctx, uint64_t *id);
+
+/* A notification: call `name` with a copy of the bytes, no answer. */
+ffb_status ffb_session_notify(ffb_session *s, const char *name, const void *data, uint32_t len);
+
+/* Give up on call `id` of s (its done gets CANCELLED, the client's
+ * handler sees its context cancelled); grant a stream call `n` more
+ * items. Any thread; harmless for an id that is over. */
+ffb_status ffb_session_cancel(ffb_session *s, uint64_t id);
+ffb_status ffb_session_credit(ffb_session *s, uint64_t id, uint32_t n);
 
 /* ---- client ----------------------------------------------------------- */
 

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FFB_LAYOUT_VERSION 3u
+#define FFB_LAYOUT_VERSION 4u
 
 /* ASCII tags read as little-endian u64. */
 #define FFB_ARENA_MAGIC        0x414E455241424646ull /* "FFBARENA" */
@@ -117,13 +117,21 @@ struct ffb_ring_ctl {
 #define FFB_RING_CTL_SIZE   384u
 #define FFB_RING_ENTRY_SIZE 32u
 
-/* Entry kinds (ffb_ring_entry.kind) */
-#define FFB_KIND_CALL    1u /* req: invoke fn `fn_or_status` on (handle,len) */
-#define FFB_KIND_LOOKUP  2u /* req: resolve the UTF-8 name in (handle,len) */
-#define FFB_KIND_RELEASE 3u /* req: give server-heap block `handle` back */
-#define FFB_KIND_RESULT  4u /* resp: outcome of a CALL, LOOKUP or CALLV */
-#define FFB_KIND_CALLV   5u /* req: run the calls of the vector in (handle,len) */
-#define FFB_KIND_CANCEL  6u /* req: the client gave up on call `call_id` */
+/* Entry kinds (ffb_ring_entry.kind). Calls go both ways: the client calls
+ * the server on the request ring (and the server answers on the response
+ * ring); the server calls the client on the response ring (and the
+ * client answers on the request ring). A call id's direction bit says
+ * whose call an entry is about (FFB_CALL_DIR). "Sender" is the side that
+ * produces the ring the entry is on. */
+#define FFB_KIND_CALL    1u /* the sender's call of fn `fn_or_status` on (handle,len) */
+#define FFB_KIND_LOOKUP  2u /* the sender resolves the UTF-8 name in (handle,len) */
+#define FFB_KIND_RELEASE 3u /* gives `handle`, a block of the receiver's heap, back */
+#define FFB_KIND_RESULT  4u /* the outcome of the receiver's CALL, LOOKUP or CALLV;
+			     * of a stream call: its end, after its ITEMs */
+#define FFB_KIND_CALLV   5u /* request ring only: run the vector of calls in (handle,len) */
+#define FFB_KIND_CANCEL  6u /* the sender gave up on its call `call_id` */
+#define FFB_KIND_ITEM    7u /* one item (handle,len) of the receiver's stream call */
+#define FFB_KIND_CREDIT  8u /* the sender's stream call `call_id` may get `len` more items */
 
 /* One ring slot. Requests: call_id chosen by the client (0 for RELEASE),
  * handle/len the payload (handle 0 with len 0 = empty), fn_or_status the
@@ -196,10 +204,38 @@ struct ffb_vec_call {
 #define FFB_MAX_NAME_LEN 255u              /* bytes of UTF-8 in a callback name */
 
 /* ---- call ids --------------------------------------------------------- */
-/* Chosen by the client, echoed verbatim by the server: bits 0..31 pending
- * slot, 32..63 generation (never 0). The server does not interpret them. */
-#define FFB_CALL_SLOT(id) ((uint32_t)(id))
-#define FFB_CALL_GEN(id)  ((uint32_t)((id) >> 32))
+/*
+ *  63            32 31     23 22  21  20 19              0
+ * +----------------+---------+---+------+----------------+
+ * |   generation   |    0    |dir| kind |  caller's slot |
+ * +----------------+---------+---+------+----------------+
+ * Chosen by the caller (the side whose CALL it is), echoed verbatim in
+ * every answer. dir says whose call it is, kind what answers it gets; a
+ * generation is never 0, so 0 is never a call id. An answer whose id does
+ * not name a call of the receiver's that is pending with that kind is
+ * dropped and counted, never delivered.
+ */
+#define FFB_CALL_SLOT_BITS  20u
+#define FFB_CALL_KIND_SHIFT 20u
+#define FFB_CALL_DIR_SHIFT  22u
+#define FFB_CALL_ZERO_MASK  0xFF800000u /* bits 23..31: 0 */
+#define FFB_ID_ONCE         0u /* answered by one RESULT */
+#define FFB_ID_STREAM       1u /* answered by ITEMs (as CREDIT allows), then one RESULT */
+#define FFB_ID_NOTIFY       2u /* never answered: the callee keeps nothing of it */
+#define FFB_ID_FROM_CLIENT  0u /* the client's call (a CALL on the request ring) */
+#define FFB_ID_FROM_SERVER  1u /* the server's call (a CALL on the response ring) */
+#define FFB_CALL_SLOT(id)   ((uint32_t)(id) & ((1u << FFB_CALL_SLOT_BITS) - 1))
+#define FFB_CALL_KIND(id)   (((uint32_t)(id) >> FFB_CALL_KIND_SHIFT) & 3u)
+#define FFB_CALL_DIR(id)    (((uint32_t)(id) >> FFB_CALL_DIR_SHIFT) & 1u)
+#define FFB_CALL_GEN(id)    ((uint32_t)((id) >> 32))
+#define FFB_CALL_MAKE(gen, dir, kind, slot)                                                       \
+	(((uint64_t)(gen) << 32) | ((uint64_t)(dir) << FFB_CALL_DIR_SHIFT) |                      \
+	 ((uint64_t)(kind) << FFB_CALL_KIND_SHIFT) | (uint64_t)(slot))
+/* Whether `id` can name a call at all: generation and zero bits, kind. */
+#define FFB_CALL_ID_VALID(id) \
+	(FFB_CALL_GEN(id) != 0 && ((uint32_t)(id) & FFB_CALL_ZERO_MASK) == 0 && FFB_CALL_KIND(id) <= FFB_ID_NOTIFY)
+/* Most stream items a caller may grant at once (one CREDIT's len). */
+#define FFB_MAX_CREDIT 65536u
 
 /* ---- handshake (SOCK_SEQPACKET Unix socket) --------------------------- */
 

@@ -32,12 +32,17 @@ ffb_status ffb__sheap_free(struct ffb__session *s, uint64_t handle, uint8_t from
 	return st;
 }
 
-ffb_status ffb__sheap_lend(struct ffb__session *s, uint64_t handle)
+ffb_status ffb__sheap_transition(struct ffb__session *s, uint64_t handle, uint8_t from, uint8_t to)
 {
 	pthread_mutex_lock(&s->heap_lock);
-	ffb_status st = ffb__heap_transition(&s->server_heap, handle, FFB__BLOCK_OWNED, FFB__BLOCK_LENT);
+	ffb_status st = ffb__heap_transition(&s->server_heap, handle, from, to);
 	pthread_mutex_unlock(&s->heap_lock);
 	return st;
+}
+
+ffb_status ffb__sheap_lend(struct ffb__session *s, uint64_t handle)
+{
+	return ffb__sheap_transition(s, handle, FFB__BLOCK_OWNED, FFB__BLOCK_LENT);
 }
 
 void *ffb_call_data(const ffb_call *c)

@@ -116,7 +116,9 @@ static void deliver(ffb_client *c, const struct ffb_ring_entry *e)
 {
 	uint32_t i = FFB_CALL_SLOT(e->call_id);
 	struct pending *p = i < c->nslots ? &c->slots[i] : NULL;
-	if (e->kind != FFB_KIND_RESULT || !p || p->gen != FFB_CALL_GEN(e->call_id) ||
+	/* The whole id must be the pending call's: slot, generation, and our
+	 * direction and kind bits (PROTOCOL.md §8). */
+	if (e->kind != FFB_KIND_RESULT || !p || e->call_id != FFB_CALL_MAKE(p->gen, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, i) ||
 	    (p->state != P_WAITING && p->state != P_ABANDONED)) {
 		c->stats.dropped_responses++;
 		return;
@@ -321,7 +323,7 @@ static ffb_status submit(ffb_client *c, uint32_t kind, uint32_t fn, ffb_handle i
 	p->async = async;
 	p->lookup = kind == FFB_KIND_LOOKUP;
 	p->in_handle = in.id;
-	struct ffb_ring_entry e = {.call_id = ((uint64_t)p->gen << 32) | i,
+	struct ffb_ring_entry e = {.call_id = FFB_CALL_MAKE(p->gen, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, i),
 				   .handle = in.id,
 				   .len = len,
 				   .kind = kind,
@@ -370,7 +372,7 @@ static ffb_status call_sync(ffb_client *c, uint32_t kind, uint32_t fn, ffb_handl
 		if (c->slots[i].state == P_WAITING) {
 			c->slots[i].state = P_ABANDONED; /* its late answer is reclaimed */
 			if (st == FFB_ERR_TIMEOUT) /* tell the server we gave up */
-				ffb_client_cancel(c, ((uint64_t)c->slots[i].gen << 32) | i);
+				ffb_client_cancel(c, FFB_CALL_MAKE(c->slots[i].gen, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, i));
 		}
 		*out = (ffb_result){.status = st};
 		return st;
@@ -466,7 +468,7 @@ ffb_status ffb_client_submit(ffb_client *c, uint32_t fn_id, ffb_handle in, uint3
 	uint32_t i;
 	ffb_status st = submit(c, FFB_KIND_CALL, fn_id, in, len, true, &i);
 	if (!st)
-		*call_id = ((uint64_t)c->slots[i].gen << 32) | i;
+		*call_id = FFB_CALL_MAKE(c->slots[i].gen, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, i);
 	return st;
 }
 
@@ -478,7 +480,8 @@ ffb_status ffb_client_cancel(ffb_client *c, uint64_t call_id)
 		return c->dead;
 	uint32_t i = FFB_CALL_SLOT(call_id);
 	const struct pending *p = i < c->nslots ? &c->slots[i] : NULL;
-	if (!p || p->gen != FFB_CALL_GEN(call_id) || (p->state != P_WAITING && p->state != P_ABANDONED))
+	if (!p || call_id != FFB_CALL_MAKE(p->gen, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, i) ||
+	    (p->state != P_WAITING && p->state != P_ABANDONED))
 		return FFB_ERR_NOT_FOUND;
 	for (uint32_t k = 0; k < c->ncancel; k++)
 		if (c->cancels[k] == call_id)
@@ -508,7 +511,7 @@ ffb_status ffb_client_poll(ffb_client *c, struct ffb_completion *out, uint32_t m
 	}
 	while (*n < max && c->done_head != c->done_tail) {
 		uint32_t i = c->done_q[c->done_head++ % c->nslots];
-		out[*n].call_id = ((uint64_t)c->slots[i].gen << 32) | i;
+		out[*n].call_id = FFB_CALL_MAKE(c->slots[i].gen, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, i);
 		out[*n].result = c->slots[i].result;
 		free_slot(c, i);
 		c->async_pending--;

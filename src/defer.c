@@ -1,21 +1,23 @@
 /*
  * defer.c — kept calls: a call that outlives the dispatcher's pass that
- * took it off the ring, because it runs on the pool or because its
- * callback kept it (ffb_call_defer) to answer later from any thread.
+ * took it off the ring, because it runs on the pool, because its
+ * callback kept it (ffb_call_defer) to answer later from any thread, or
+ * because it is a stream.
  *
  * A kept call is a heap copy of the call (ffb__call_keep). Whoever holds
- * it may set its reply and then finishes it, exactly once; the finished
- * call goes onto its dispatcher's answer stack (a lock-free MPSC stack:
- * any thread pushes with a CAS, the dispatcher takes them all with one
- * exchange) and the dispatcher, the one producer of the response ring,
- * publishes the answer and frees the call (dispatch.c). The session
- * stays alive while it has kept calls, so a call never outlives its
- * arena.
+ * it may set its reply (or send stream items) and then finishes it,
+ * exactly once; the finished call goes onto its dispatcher's post stack
+ * (a lock-free MPSC stack: any thread pushes with a CAS, the dispatcher
+ * takes them all with one exchange) and the dispatcher, the one producer
+ * of the response ring, publishes the answer and frees the call
+ * (dispatch.c). The session stays alive while it has kept calls, so a
+ * call never outlives its arena.
  *
- * Cancellation (a CANCEL entry, the session's end, stop) is set by the
- * dispatcher; a callback registered with ffb_call_on_cancel runs once,
- * never after ffb_call_finish returned: `cancel` is a small state
- * machine both sides move with CAS.
+ * The dispatcher tells the holder about a cancel (a CANCEL entry, the
+ * session's end, stop) and about stream credit through callbacks the
+ * holder arms (ffb__notify): each fires at most once per arming, never
+ * after ffb_call_finish returned -- a small state machine both sides move
+ * with CAS, and finish waits for a firing in progress.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +25,10 @@
 #include "server_internal.h"
 
 enum {
-	CANCEL_NONE = 0,  /* no cancel callback, not cancelled */
-	CANCEL_ARMED,     /* a cancel callback is set */
-	CANCEL_FIRING,    /* the dispatcher runs the cancel callback */
-	CANCEL_DONE,      /* cancelled (and its callback, if any, ran) */
-	CANCEL_FINISHED   /* answered: no cancel callback runs any more */
+	NOTE_IDLE = 0, /* nothing armed */
+	NOTE_ARMED,    /* a callback waits for its event */
+	NOTE_FIRING,   /* the dispatcher runs it */
+	NOTE_CLOSED    /* the call is finished: nothing runs any more */
 };
 
 /* The call the running pooled callback deferred on this thread, so that
@@ -45,12 +46,14 @@ ffb_call *ffb__call_keep(const ffb_call *c)
 		k->error_msg = k->msg_buf;
 	k->kept = true;
 	k->moved_to = NULL;
-	k->cancel = CANCEL_NONE;
 	k->cancelled = 0;
-	k->cancel_fn = NULL;
-	k->cancel_ctx = NULL;
+	k->cancel_armed = false;
+	k->on_cancel = (struct ffb__notify){0};
+	k->on_credit = (struct ffb__notify){0};
+	k->items_out = 0;
 	k->job.run = ffb__call_run_pooled;
 	k->job.next = NULL;
+	k->post = (struct ffb__post){.s = c->session, .type = FFB__POST_ANSWER};
 	ffb__list_init(&k->link);
 	ffb__list_init(&k->wait_link);
 	return k;
@@ -74,16 +77,58 @@ ffb_call *ffb_call_defer(ffb_call *c)
 	return k;
 }
 
-static void push_answer(struct ffb__dispatcher *d, ffb_call *c)
+void ffb__post(struct ffb__dispatcher *d, struct ffb__post *p)
 {
-	ffb_call *head = __atomic_load_n(&d->answers, __ATOMIC_RELAXED);
+	struct ffb__post *head = __atomic_load_n(&d->posts, __ATOMIC_RELAXED);
 	do
-		c->next_answer = head;
-	/* A1: the call's answer before the stack head; pairs with A2. Seq_cst
-	 * too: the push before the `parked` load in ffb__dispatcher_wake (A3,
-	 * pairs with A4 in park). */
-	while (!__atomic_compare_exchange_n(&d->answers, &head, c, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+		p->next = head;
+	/* A1: what the post carries before the stack head; pairs with A2.
+	 * Seq_cst too: the push before the `parked` load in
+	 * ffb__dispatcher_wake (A3, pairs with A4 in park). */
+	while (!__atomic_compare_exchange_n(&d->posts, &head, p, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
 	ffb__dispatcher_wake(d);
+}
+
+/* Holder: arm n with fn; if `ready(c)` already holds, run fn now instead.
+ * The arming is a seq_cst store before the look at the event, and the
+ * dispatcher sets the event before it looks at the state: one of the two
+ * sees the other, so an event is never missed. */
+static void note_arm(ffb_call *c, struct ffb__notify *n, void (*fn)(void *), void *ctx, bool (*ready)(const ffb_call *))
+{
+	n->fn = fn;
+	n->ctx = ctx;
+	int s = NOTE_IDLE;
+	if (!__atomic_compare_exchange_n(&n->state, &s, NOTE_ARMED, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+		return; /* armed already, or closed */
+	s = NOTE_ARMED;
+	if (ready(c) && __atomic_compare_exchange_n(&n->state, &s, NOTE_IDLE, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		fn(ctx); /* took it back before the dispatcher did: ours to run */
+}
+
+/* Dispatcher: the event of n happened (already set); run its callback if
+ * one is armed. */
+static void note_fire(struct ffb__notify *n)
+{
+	int s = NOTE_ARMED;
+	if (!__atomic_compare_exchange_n(&n->state, &s, NOTE_FIRING, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+		return;
+	n->fn(n->ctx);
+	__atomic_store_n(&n->state, NOTE_IDLE, __ATOMIC_RELEASE);
+}
+
+/* Holder, at finish: no callback runs after this returns. */
+static void note_close(struct ffb__notify *n)
+{
+	int s = __atomic_load_n(&n->state, __ATOMIC_ACQUIRE);
+	for (;;) {
+		if (s == NOTE_FIRING) { /* let the running callback end first */
+			ffb_cpu_relax();
+			s = __atomic_load_n(&n->state, __ATOMIC_ACQUIRE);
+			continue;
+		}
+		if (__atomic_compare_exchange_n(&n->state, &s, NOTE_CLOSED, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return;
+	}
 }
 
 void ffb_call_finish(ffb_call *c, ffb_status status)
@@ -94,19 +139,10 @@ void ffb_call_finish(ffb_call *c, ffb_status status)
 		ffb__log(FFB_LOG_ERROR, "ffb_call_finish on a call that was not kept (ffb_call_defer): ignored");
 		return;
 	}
-	int s = __atomic_load_n(&c->cancel, __ATOMIC_ACQUIRE);
-	for (;;) {
-		if (s == CANCEL_FIRING) { /* its cancel callback runs: let it end first */
-			ffb_cpu_relax();
-			s = __atomic_load_n(&c->cancel, __ATOMIC_ACQUIRE);
-			continue;
-		}
-		if (__atomic_compare_exchange_n(&c->cancel, &s, CANCEL_FINISHED, true, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
-			break;
-	}
+	note_close(&c->on_cancel);
+	note_close(&c->on_credit);
 	c->status = status;
-	push_answer(c->session->disp, c);
+	ffb__post(c->session->disp, &c->post);
 }
 
 int ffb_call_cancelled(const ffb_call *c)
@@ -114,39 +150,57 @@ int ffb_call_cancelled(const ffb_call *c)
 	return c && __atomic_load_n(&c->cancelled, __ATOMIC_ACQUIRE);
 }
 
+static bool is_cancelled(const ffb_call *c)
+{
+	return ffb_call_cancelled(c);
+}
+
 ffb_status ffb_call_on_cancel(ffb_call *c, void (*fn)(void *ctx), void *ctx)
 {
 	if (!c || !fn)
 		return FFB_ERR_NULL_POINTER;
-	if (!c->kept || c->cancel_fn)
+	if (!c->kept || c->cancel_armed)
 		return FFB_ERR_INVALID_ARGUMENT; /* an inline call is never cancelled while it runs */
-	c->cancel_fn = fn;
-	c->cancel_ctx = ctx;
-	int s = CANCEL_NONE;
-	/* Release: fn and ctx before ARMED (the dispatcher acquires it). */
-	if (__atomic_compare_exchange_n(&c->cancel, &s, CANCEL_ARMED, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return FFB_OK;
-	if (s == CANCEL_DONE)
-		fn(ctx); /* cancelled before we asked */
+	c->cancel_armed = true;
+	note_arm(c, &c->on_cancel, fn, ctx, is_cancelled);
+	return FFB_OK;
+}
+
+static bool credit_or_cancel(const ffb_call *c)
+{
+	return ffb_call_credit(c) > 0 || ffb_call_cancelled(c);
+}
+
+ffb_status ffb_call_on_credit(ffb_call *c, void (*fn)(void *ctx), void *ctx)
+{
+	if (!c || !fn)
+		return FFB_ERR_NULL_POINTER;
+	if (!c->kept || !c->stream)
+		return FFB_ERR_INVALID_ARGUMENT;
+	note_arm(c, &c->on_credit, fn, ctx, credit_or_cancel);
 	return FFB_OK;
 }
 
 void ffb__call_cancel(ffb_call *c)
 {
-	__atomic_store_n(&c->cancelled, 1, __ATOMIC_RELEASE);
-	int s = __atomic_load_n(&c->cancel, __ATOMIC_ACQUIRE);
-	for (;;) {
-		int to = s == CANCEL_NONE ? CANCEL_DONE : s == CANCEL_ARMED ? CANCEL_FIRING : -1;
-		if (to < 0)
-			return; /* done already, or finished: nothing to fire */
-		if (!__atomic_compare_exchange_n(&c->cancel, &s, to, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			continue;
-		if (to == CANCEL_FIRING) {
-			c->cancel_fn(c->cancel_ctx);
-			__atomic_store_n(&c->cancel, CANCEL_DONE, __ATOMIC_RELEASE);
-		}
-		return;
-	}
+	/* The flag before the look at the arming (note_fire's seq_cst CAS). */
+	__atomic_store_n(&c->cancelled, 1, __ATOMIC_SEQ_CST);
+	note_fire(&c->on_cancel);
+	note_fire(&c->on_credit); /* a producer waiting for credit learns it is over */
+}
+
+void ffb__call_credit(ffb_call *c, uint32_t n)
+{
+	uint32_t old = __atomic_load_n(&c->credit, __ATOMIC_RELAXED), want;
+	do /* saturating: a client granting without end gets no wrap */
+		want = old > UINT32_MAX - n ? UINT32_MAX : old + n;
+	while (!__atomic_compare_exchange_n(&c->credit, &old, want, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+	note_fire(&c->on_credit);
+}
+
+void ffb__call_nudge(ffb_call *c)
+{
+	note_fire(&c->on_credit);
 }
 
 void ffb__call_run_pooled(struct ffb__job *job)

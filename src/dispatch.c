@@ -92,7 +92,7 @@ static struct ffb_vec_call wire_result(struct ffb__session *s, ffb_call *call, f
 	return (struct ffb_vec_call){handle, len, (uint32_t)st};
 }
 
-static void mark_dirty(struct ffb__session *s)
+void ffb__session_mark_dirty(struct ffb__session *s)
 {
 	if (s->dirty)
 		return;
@@ -108,6 +108,27 @@ static void keep(struct ffb__session *s, ffb_call *k)
 	FFB__STAT_ADD(s->disp->stats.calls_in_flight, 1);
 }
 
+/* The RESULT of kept call c (its slot is held back): at once, or, for a
+ * stream with items still waiting for the ring, behind them. */
+static void push_kept_result(struct ffb__session *s, const ffb_call *c, const struct ffb_vec_call *r)
+{
+	struct ffb_ring_entry e = {.call_id = c->call_id, .handle = r->handle, .len = r->len,
+				   .kind = FFB_KIND_RESULT, .fn_or_status = r->fn_or_status};
+	if (c->stream && s->out_n && ffb__out_push(s, &e, NULL, true))
+		return;
+	ffb_ring_prod_push(&s->resp, &e);
+	s->reserved--;
+}
+
+/* The input block of a call that gets no RESULT (a notification) goes
+ * back with a RELEASE. */
+static void release_input(struct ffb__session *s, uint64_t handle)
+{
+	struct ffb_ring_entry e = {.handle = handle, .kind = FFB_KIND_RELEASE};
+	if (handle && !s->cut)
+		ffb__out_push(s, &e, NULL, false);
+}
+
 /* Publish the answer of kept call c (finished, or cancelled before it
  * reached a worker) and free it. Dispatcher only. */
 static void answer(struct ffb__session *s, ffb_call *c)
@@ -118,17 +139,18 @@ static void answer(struct ffb__session *s, ffb_call *c)
 	if (c->deferred)
 		FFB__STAT_ADD(d->stats.deferred_calls, 1);
 	struct ffb__vcall *v = c->vec;
-	if (!s->cut) {
+	if (!s->cut && c->notify) {
+		wire_result(s, c, FFB_ERR_CANCELLED); /* frees what it had set: nobody reads it */
+		release_input(s, c->in_handle);
+	} else if (!s->cut) {
 		/* A call cancelled because the session is going (stop, or the
 		 * client hung up) tells the client so, not that it cancelled. */
 		ffb_status st = c->status == FFB_ERR_CANCELLED && s->serving == FFB__DETACHING ? FFB_ERR_CLOSED : c->status;
 		struct ffb_vec_call r = wire_result(s, c, st);
-		if (v) {
+		if (v)
 			v->rec[c->rec] = r; /* B1: before the CALLV's RESULT (S1) */
-		} else {
-			push_result(s, c->call_id, (ffb_status)r.fn_or_status, r.handle, r.len);
-			s->reserved--;
-		}
+		else
+			push_kept_result(s, c, &r);
 	}
 	if (v && --v->remaining == 0) {
 		if (!s->cut) {
@@ -137,7 +159,7 @@ static void answer(struct ffb__session *s, ffb_call *c)
 		}
 		free(v);
 	}
-	mark_dirty(s); /* even when cut: its last answer may let it detach */
+	ffb__session_mark_dirty(s); /* even when cut: its last answer may let it detach */
 	free(c);
 }
 
@@ -150,21 +172,39 @@ void ffb__dispatch_publish(struct ffb__dispatcher *d)
 	for (; s; s = next) {
 		next = s->dirty_next;
 		s->dirty = false;
+		if (s->out_n && !s->cut)
+			ffb__out_flush(s);
 		if (!s->cut && ffb_ring_prod_publish(&s->resp))
 			ffb__session_ring_client(s);
 		ffb__dispatcher_maybe_detached(s); /* may free s: last */
 	}
 }
 
-void ffb__dispatch_answers(struct ffb__dispatcher *d)
+void ffb__dispatch_posts(struct ffb__dispatcher *d)
 {
-	/* A2: every answer on the stack before our reads of it; pairs with A1 */
-	ffb_call *c = __atomic_exchange_n(&d->answers, NULL, __ATOMIC_ACQUIRE), *next;
-	if (!c)
+	/* A2: everything on the stack before our reads of it; pairs with A1 */
+	struct ffb__post *p = __atomic_exchange_n(&d->posts, NULL, __ATOMIC_ACQUIRE), *fifo = NULL, *next;
+	if (!p)
 		return;
-	for (; c; c = next) {
-		next = c->next_answer;
-		answer(c->session, c);
+	for (; p; p = next) { /* the stack is last-in first-out: one producer's posts in its order */
+		next = p->next;
+		p->next = fifo;
+		fifo = p;
+	}
+	for (p = fifo; p; p = next) {
+		next = p->next;
+		switch (p->type) {
+		case FFB__POST_ANSWER: answer(p->s, FFB__CONTAINER_OF(p, ffb_call, post)); break;
+		case FFB__POST_ITEM:
+			FFB__STAT_ADD(d->stats.stream_items, 1);
+			ffb__stream_item(p);
+			break;
+		case FFB__POST_SCALL:
+			FFB__STAT_ADD(d->stats.server_calls, 1);
+			ffb__scall_post(p);
+			break;
+		default: ffb__scall_ctl(p); break;
+		}
 	}
 	ffb__dispatch_publish(d);
 }
@@ -221,10 +261,32 @@ void ffb__session_cancel_calls(struct ffb__session *s)
 
 enum started { STARTED_BAD, STARTED_DONE, STARTED_KEPT };
 
+/* A stream call is always kept (its items and its end go through the
+ * post stack in order): run its callback on the heap call, inline or on
+ * the pool; one that returns without keeping it has ended the stream. */
+static enum started start_stream(struct ffb__session *s, const ffb_call *call, ffb_call **kept)
+{
+	ffb_call *k = ffb__call_keep(call);
+	if (!k)
+		return STARTED_BAD;
+	k->stream = true;
+	k->credit = FFB_STREAM_INITIAL_CREDIT;
+	keep(s, k);
+	*kept = k;
+	ffb_status st = ffb__registry_invoke(s->srv->reg, k->fn_id, k, false);
+	if (st == FFB__POOLED)
+		wait_for_worker(s, k);
+	else if (!k->deferred) /* k is freed only by us, later: safe to look */
+		ffb_call_finish(k, st);
+	return STARTED_KEPT;
+}
+
 /* Start call fn on input (handle, len) of a CALL or of record `rec` of a
  * CALLV: run it inline (its result in *out), or keep it (*kept: pooled,
- * or deferred by its callback). *now is the tick the call starts at, and
- * becomes the one it ended at. STARTED_BAD: a bad input handle or length. */
+ * deferred by its callback, or a stream). *now is the tick the call
+ * starts at, and becomes the one it ended at. STARTED_BAD: a bad input
+ * handle or length. A notification's result is dropped here (*out holds
+ * only its status). */
 static enum started start_call(struct ffb__session *s, uint64_t call_id, uint32_t rec, uint32_t fn,
 			       uint64_t handle, uint32_t len, uint64_t *now, struct ffb_vec_call *out,
 			       ffb_call **kept)
@@ -242,9 +304,14 @@ static enum started start_call(struct ffb__session *s, uint64_t call_id, uint32_
 	call.rec = rec;
 	call.kept = false;
 	call.deferred = false;
+	call.stream = false;
+	call.notify = FFB_CALL_KIND(call_id) == FFB_ID_NOTIFY;
+	call.credit = 0;
 	call.moved_to = NULL;
 	if (!input_block(s, handle, len, &call))
 		return STARTED_BAD;
+	if (FFB_CALL_KIND(call_id) == FFB_ID_STREAM)
+		return start_stream(s, &call, kept);
 	struct ffb_server *srv = s->srv;
 	ffb_status st = ffb__registry_invoke(srv->reg, fn, &call, false);
 	if (st == FFB__POOLED) {
@@ -269,6 +336,12 @@ static enum started start_call(struct ffb__session *s, uint64_t call_id, uint32_
 		*kept = call.moved_to;
 		return STARTED_KEPT;
 	}
+	if (call.notify) {
+		if (call.reply_handle && call.reply_handle != call.in_handle)
+			ffb__sheap_free(s, call.reply_handle, FFB__BLOCK_OWNED);
+		*out = (struct ffb_vec_call){0, 0, (uint32_t)st};
+		return STARTED_DONE;
+	}
 	*out = wire_result(s, &call, st);
 	return STARTED_DONE;
 }
@@ -277,15 +350,29 @@ static bool do_call(struct ffb__session *s, const struct ffb_ring_entry *e, uint
 {
 	struct ffb_vec_call r;
 	ffb_call *k;
-	if (e->call_id == 0)
+	if (!FFB_CALL_ID_VALID(e->call_id) || FFB_CALL_DIR(e->call_id) != FFB_ID_FROM_CLIENT)
 		return false;
+	bool notify = FFB_CALL_KIND(e->call_id) == FFB_ID_NOTIFY;
 	switch (start_call(s, e->call_id, 0, e->fn_or_status, e->handle, e->len, now, &r, &k)) {
 	case STARTED_BAD: return false;
-	case STARTED_KEPT: s->reserved++; return true;
+	case STARTED_KEPT:
+		if (!notify)
+			s->reserved++;
+		return true;
 	case STARTED_DONE: break;
 	}
-	push_result(s, e->call_id, (ffb_status)r.fn_or_status, r.handle, r.len);
+	if (notify)
+		release_input(s, e->handle);
+	else
+		push_result(s, e->call_id, (ffb_status)r.fn_or_status, r.handle, r.len);
 	return true;
+}
+
+/* A plain call id of the client's: what CALLV, LOOKUP, CANCEL and CREDIT
+ * name. */
+static bool client_id(uint64_t id, uint32_t kind)
+{
+	return FFB_CALL_ID_VALID(id) && FFB_CALL_DIR(id) == FFB_ID_FROM_CLIENT && FFB_CALL_KIND(id) == kind;
 }
 
 /* A CALLV: the calls of the vector block in (handle, len), each result
@@ -298,7 +385,7 @@ static bool do_callv(struct ffb__session *s, const struct ffb_ring_entry *e, uin
 {
 	ffb_call vec = {0};
 	uint32_t n = e->len / FFB_VEC_CALL_SIZE;
-	if (e->call_id == 0 || e->fn_or_status != 0 || e->handle == 0 || n == 0 || n > FFB_MAX_VEC_CALLS ||
+	if (!client_id(e->call_id, FFB_ID_ONCE) || e->fn_or_status != 0 || e->handle == 0 || n == 0 || n > FFB_MAX_VEC_CALLS ||
 	    e->len % FFB_VEC_CALL_SIZE || !input_block(s, e->handle, e->len, &vec))
 		return false;
 	struct ffb_vec_call *v = (struct ffb_vec_call *)vec.in_data;
@@ -341,7 +428,7 @@ static bool do_callv(struct ffb__session *s, const struct ffb_ring_entry *e, uin
 static bool do_lookup(struct ffb__session *s, const struct ffb_ring_entry *e)
 {
 	ffb_call call = {0};
-	if (e->call_id == 0 || e->handle == 0 || e->len == 0 || e->len > FFB_MAX_NAME_LEN ||
+	if (!client_id(e->call_id, FFB_ID_ONCE) || e->handle == 0 || e->len == 0 || e->len > FFB_MAX_NAME_LEN ||
 	    !input_block(s, e->handle, e->len, &call))
 		return false;
 	/* R1: copy the name out once; the client may rewrite it meanwhile. */
@@ -366,7 +453,8 @@ static bool do_release(struct ffb__session *s, const struct ffb_ring_entry *e)
  * are looked at; an unknown or finished id is harmless. */
 static bool do_cancel(struct ffb__session *s, const struct ffb_ring_entry *e)
 {
-	if (e->call_id == 0 || e->handle || e->len || e->fn_or_status)
+	if (!FFB_CALL_ID_VALID(e->call_id) || FFB_CALL_DIR(e->call_id) != FFB_ID_FROM_CLIENT || e->handle || e->len ||
+	    e->fn_or_status)
 		return false;
 	FFB__STAT_ADD(s->disp->stats.cancels, 1);
 	struct ffb__list *pos, *tmp;
@@ -377,6 +465,27 @@ static bool do_cancel(struct ffb__session *s, const struct ffb_ring_entry *e)
 			cancel_call(s, c);
 	}
 	return true;
+}
+
+/* CREDIT: the client's stream call may get `len` more items. One for a
+ * stream that is over is harmless. */
+static bool do_credit(struct ffb__session *s, const struct ffb_ring_entry *e)
+{
+	if (!client_id(e->call_id, FFB_ID_STREAM) || e->handle || e->fn_or_status || e->len == 0 ||
+	    e->len > FFB_MAX_CREDIT)
+		return false;
+	ffb_call *c = ffb__session_find_call(s, e->call_id);
+	if (c && c->stream)
+		ffb__call_credit(c, e->len);
+	return true;
+}
+
+/* An answer (RESULT, ITEM) the client sends to one of the server's calls. */
+static bool do_answer(struct ffb__session *s, const struct ffb_ring_entry *e)
+{
+	if (FFB_CALL_DIR(e->call_id) != FFB_ID_FROM_SERVER)
+		return false; /* a RESULT or ITEM for the client's own call: only the server sends those */
+	return e->kind == FFB_KIND_RESULT ? ffb__scall_result(s, e) : ffb__scall_item(s, e);
 }
 
 /* Serve up to BATCH requests: as many as are ready and have room for
@@ -424,6 +533,9 @@ bool ffb__session_service(struct ffb__session *s)
 		case FFB_KIND_LOOKUP: ok = do_lookup(s, &e); break;
 		case FFB_KIND_RELEASE: ok = do_release(s, &e); break;
 		case FFB_KIND_CANCEL: ok = do_cancel(s, &e); break;
+		case FFB_KIND_CREDIT: ok = do_credit(s, &e); break;
+		case FFB_KIND_RESULT:
+		case FFB_KIND_ITEM: ok = do_answer(s, &e); break;
 		default: ok = false;
 		}
 	}

@@ -65,8 +65,10 @@ void ffb__dispatcher_wake(struct ffb__dispatcher *d)
 
 void ffb__dispatcher_maybe_detached(struct ffb__session *s)
 {
-	/* A dirty session is still on the publish list: that pass lets go of it. */
-	if (s->serving != FFB__DETACHING || s->d_ops_pending || !ffb__list_empty(&s->calls) || s->dirty)
+	/* A dirty session is still on the publish list: that pass lets go of
+	 * it; a post for it still on the stack must find it. */
+	if (s->serving != FFB__DETACHING || s->d_ops_pending || !ffb__list_empty(&s->calls) || s->dirty ||
+	    __atomic_load_n(&s->posted, __ATOMIC_ACQUIRE))
 		return;
 	/* The kernel is done with every op of s and every call is answered:
 	 * hand it back to control (which may free it at once). */
@@ -84,7 +86,17 @@ static void stop_serving(struct ffb__dispatcher *d, struct ffb__session *s, int 
 	ffb__cancel_op(&d->ring, &s->op_bell);
 	ffb__cancel_op(&d->ring, &s->op_ring);
 	ffb__list_add_tail(&d->zombies, &s->d_link);
+	/* Calls through its handle get this from now on, and ours to the
+	 * client end with it. */
+	ffb_status gone = __atomic_load_n(&d->srv->stop_flag, __ATOMIC_RELAXED) ? FFB_ERR_CLOSED : FFB_ERR_PEER_GONE;
+	ffb__handle_detach(s, gone);
+	ffb__scalls_end(s, gone);
 	ffb__session_cancel_calls(s);
+	/* What waits for ring room goes now if it fits, or not at all: a
+	 * detaching client may never read it. */
+	if (!s->cut)
+		ffb__out_flush(s);
+	ffb__out_drop(s);
 	ffb__dispatcher_maybe_detached(s);
 }
 
@@ -161,7 +173,7 @@ static void on_completion(void *ctx, struct io_uring_cqe *cqe)
 			/* EAGAIN: the flag already told us */
 		}
 		take_mail(d);
-		ffb__dispatch_answers(d);
+		ffb__dispatch_posts(d);
 		if (d->dirty)
 			ffb__dispatch_publish(d);
 		if (!__atomic_load_n(&d->srv->control_done, __ATOMIC_ACQUIRE))
@@ -197,9 +209,9 @@ static bool service_all(struct ffb__dispatcher *d)
 	return did;
 }
 
-static bool answers_waiting(struct ffb__dispatcher *d)
+static bool posts_waiting(struct ffb__dispatcher *d)
 {
-	return __atomic_load_n(&d->answers, __ATOMIC_SEQ_CST) != NULL;
+	return __atomic_load_n(&d->posts, __ATOMIC_SEQ_CST) != NULL;
 }
 
 static void end_park(struct ffb__dispatcher *d)
@@ -210,13 +222,32 @@ static void end_park(struct ffb__dispatcher *d)
 		ffb_ring_cons_end_park(&FFB__CONTAINER_OF(pos, struct ffb__session, d_link)->req);
 }
 
+/* End the calls to clients that are past their deadline; the next
+ * deadline of any (0: none). */
+static uint64_t expire(struct ffb__dispatcher *d, uint64_t now)
+{
+	uint64_t next = 0;
+	struct ffb__list *pos, *tmp;
+	FFB__LIST_FOR_EACH_SAFE(pos, tmp, &d->sessions)
+	{
+		struct ffb__session *s = FFB__CONTAINER_OF(pos, struct ffb__session, d_link);
+		uint64_t t = ffb__scall_expire(s, now);
+		if (t && (!next || t < next))
+			next = t;
+	}
+	if (d->dirty)
+		ffb__dispatch_publish(d);
+	return next;
+}
+
 /* Announce sleep to finishers and on every ring (C3), arm doorbells, and
- * wait for any completion or the timer. Returns early if work appeared. */
-static void park(struct ffb__dispatcher *d)
+ * wait for any completion, the retry timer or the next deadline of a call
+ * to a client. Returns early if work appeared. */
+static void park(struct ffb__dispatcher *d, uint64_t deadline)
 {
 	/* A4: parked = 1 before the look at the answer stack; pairs with A3 */
 	__atomic_store_n(&d->parked, 1, __ATOMIC_SEQ_CST);
-	if (answers_waiting(d)) {
+	if (posts_waiting(d)) {
 		end_park(d);
 		return;
 	}
@@ -225,7 +256,7 @@ static void park(struct ffb__dispatcher *d)
 	FFB__LIST_FOR_EACH_SAFE(pos, tmp, &d->sessions)
 	{
 		struct ffb__session *s = FFB__CONTAINER_OF(pos, struct ffb__session, d_link);
-		if (s->blocked) {
+		if (s->blocked || s->out_n) {
 			timer = true; /* waiting for the client to make room */
 			continue;
 		}
@@ -248,8 +279,12 @@ static void park(struct ffb__dispatcher *d)
 	}
 	FFB__STAT_ADD(d->stats.parks, 1);
 	struct io_uring_cqe *cqe;
-	if (timer) {
-		struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};
+	uint64_t wait_ns = timer ? 1000000 : 0, now = deadline ? ffb__now_ns() : 0;
+	if (deadline && (!wait_ns || deadline - now < wait_ns))
+		wait_ns = deadline > now ? deadline - now : 1;
+	if (wait_ns) {
+		struct __kernel_timespec ts = {.tv_sec = (long long)(wait_ns / 1000000000),
+					       .tv_nsec = (long long)(wait_ns % 1000000000)};
 		io_uring_submit_and_wait_timeout(&d->ring, &cqe, 1, &ts, NULL);
 	} else {
 		io_uring_submit_and_wait(&d->ring, 1);
@@ -272,8 +307,8 @@ void ffb__dispatcher_run(struct ffb__dispatcher *d)
 		 * calls are still answered. */
 		bool stopping = __atomic_load_n(&d->srv->stop_flag, __ATOMIC_RELAXED);
 		bool did = !stopping && service_all(d);
-		if (answers_waiting(d)) {
-			ffb__dispatch_answers(d);
+		if (posts_waiting(d)) {
+			ffb__dispatch_posts(d);
 			did = true;
 		}
 		if (d->dirty)
@@ -300,11 +335,12 @@ void ffb__dispatcher_run(struct ffb__dispatcher *d)
 			continue;
 		}
 		uint64_t now = ffb__now_ns();
+		uint64_t deadline = expire(d, now);
 		if (!idle_since)
 			idle_since = now;
 		if (now - idle_since < d->srv->opts.spin_ns)
 			continue;
-		park(d);
+		park(d, deadline);
 		reap(d);
 		idle_since = 0;
 	}

@@ -218,10 +218,36 @@ struct ffb__job {
 	struct ffb__job *next;  /* the posted list */
 };
 
+/* What a dispatcher's post stack carries (any thread pushes, the
+ * dispatcher takes them all): a finished kept call, a stream item, a
+ * call to a client, a cancel or credit for one (defer.c, stream.c,
+ * scall.c). */
+enum ffb__post_type {
+	FFB__POST_ANSWER = 1, /* a kept ffb_call, finished */
+	FFB__POST_ITEM,       /* struct ffb__item_post */
+	FFB__POST_SCALL,      /* struct ffb__scall_post */
+	FFB__POST_SCANCEL,    /* struct ffb__ctl_post */
+	FFB__POST_SCREDIT     /* struct ffb__ctl_post */
+};
+
+struct ffb__post {
+	struct ffb__post *next;
+	struct ffb__session *s;
+	uint8_t type;
+};
+
+/* A callback one side of a kept call arms and the dispatcher fires (on a
+ * cancel, or credit): never after the call is finished (defer.c). */
+struct ffb__notify {
+	int state;              /* atomic: enum in defer.c */
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+
 /* One call as its callback sees it. An inline call lives on the
  * dispatcher's stack for the length of its callback; a kept call (pooled,
- * or taken with ffb_call_defer) is a heap copy that lives until its
- * answer is published (defer.c). */
+ * taken with ffb_call_defer, or a stream) is a heap copy that lives until
+ * its answer is published (defer.c). */
 struct ffb_call {
 	struct ffb__session *session;
 	uint32_t fn_id;
@@ -237,14 +263,17 @@ struct ffb_call {
 	uint32_t rec;           /* a CALLV record's index */
 	bool kept;              /* a heap call */
 	bool deferred;          /* its callback took it with ffb_call_defer */
+	bool stream;            /* the caller asked for a stream (answers: items, then one) */
+	bool notify;            /* the caller wants no answer at all */
 	struct ffb_call *moved_to; /* a stack call that was deferred: its heap copy */
 	ffb_status status;      /* the answer (ffb_call_finish) */
-	int cancel;             /* atomic: enum in defer.c */
 	int cancelled;          /* atomic: the caller cancelled */
-	void (*cancel_fn)(void *ctx);
-	void *cancel_ctx;
+	bool cancel_armed;      /* ffb_call_on_cancel was used */
+	uint32_t credit;        /* atomic: stream items the caller allows */
+	uint32_t items_out;     /* stream items posted, not yet on the ring (dispatcher) */
+	struct ffb__notify on_cancel, on_credit;
 	struct ffb__job job;    /* a pooled call's place in the pool queue */
-	struct ffb_call *next_answer; /* the dispatcher's answer stack */
+	struct ffb__post post;  /* FFB__POST_ANSWER on its dispatcher's stack */
 	struct ffb__list link;        /* session->calls (dispatcher) */
 	struct ffb__list wait_link;   /* session->waiting (dispatcher) */
 	char msg_buf[512];

@@ -54,6 +54,7 @@ static void server_free(struct ffb_server *s)
 		io_uring_queue_exit(&s->ring);
 	ffb__registry_destroy(s->reg);
 	pthread_mutex_destroy(&s->adopt_lock);
+	pthread_mutex_destroy(&s->handles_lock);
 	free(s->path);
 	free(s->uids);
 	free(s);
@@ -84,6 +85,8 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 	s->ring.ring_fd = -1;
 	ffb__list_init(&s->sessions);
 	ffb__list_init(&s->zombies);
+	ffb__list_init(&s->handles);
+	pthread_mutex_init(&s->handles_lock, NULL);
 	pthread_mutex_init(&s->adopt_lock, NULL);
 	s->budget_ticks = ffb__ticks_from_ns(o->inline_budget_ns);
 	st = FFB_ERR_SYSTEM;

@@ -77,15 +77,58 @@ struct ffb__vcall {
 	struct ffb_vec_call *rec;     /* the records, in the arena */
 };
 
+/* The public handle of a session (ffb_session, scall.c): counted, and
+ * pointing at its session only while the session is served. */
+struct ffb_session {
+	int refs;                     /* atomic */
+	pthread_mutex_t lock;         /* guards s and gone */
+	struct ffb__session *s;       /* NULL once the dispatcher let go of it */
+	ffb_status gone;              /* what a call gets once s is NULL */
+	struct ffb_server *srv;
+	uint64_t id;
+	uint64_t tickets;             /* atomic: names the calls made through it */
+	struct ffb__list link;        /* srv->handles while served */
+};
+
+/* A call the server makes to its session's client (scall.c). */
+#define FFB__MAX_SCALLS 256u
+#define FFB__NAME_CACHE 32
+struct ffb__scall {
+	uint32_t gen, slot;
+	uint8_t state;                /* enum in scall.c */
+	uint8_t kind;                 /* FFB_ID_ONCE, _STREAM, _NOTIFY */
+	bool lookup;                  /* a LOOKUP of `name`, resolving the calls that wait for it */
+	bool retried;                 /* re-resolved once after NOT_FOUND */
+	uint8_t name_len;
+	char name[FFB_MAX_NAME_LEN];
+	uint32_t fn;
+	uint64_t ticket;              /* the caller's name for it (ffb_session_cancel) */
+	uint64_t in_handle;           /* our block lent with it, or 0 */
+	uint32_t in_len;
+	uint32_t credit_left;         /* stream items the client may still send */
+	uint64_t deadline_ns;         /* 0: none */
+	ffb_answer_fn done;
+	ffb_item_fn item;
+	void *ctx;
+};
+
+/* An entry waiting for room in the response ring (stream.c). */
+struct ffb__out {
+	struct ffb_ring_entry e;
+	ffb_call *item_of;            /* a stream item: its call */
+	bool reserved;                /* a stream's RESULT: its slot is held back */
+};
+
 struct ffb__session {
 	/* Set by the control thread before the handover; then read-only. */
 	struct ffb_server *srv;
 	struct ffb__dispatcher *disp; /* the one thread that owns the rings */
+	ffb_session *handle;          /* its public handle (holds one of its refs) */
 	uint64_t id;
 	int client_bell, server_bell;
 	char *base;
 	struct ffb_superblock sb;     /* private copy: never read back from the arena */
-	struct ffb__heap client_heap; /* geometry only: the client owns it */
+	struct ffb__heap client_heap; /* the client owns it; we know what it gave us */
 
 	/* Control thread only. */
 	struct ffb__list link;        /* srv->sessions or srv->zombies */
@@ -115,6 +158,17 @@ struct ffb__session {
 	struct ffb__list waiting;     /* pooled calls not handed to a worker yet (wait_link) */
 	struct ffb__list want_link;   /* on disp->wanting while `waiting` is not empty */
 	struct ffb__session *dirty_next;
+	int posted;                   /* atomic: posts for it not taken yet (scall.c) */
+	struct ffb__out *outq;        /* entries waiting for ring room (stream.c) */
+	uint32_t out_head, out_n, out_cap;
+	struct ffb__scall *scalls;    /* FFB__MAX_SCALLS calls to the client */
+	uint32_t scall_next;
+	bool scall_deadlines;         /* some call to the client has a deadline */
+	struct {
+		uint32_t len, fn;
+		char name[FFB_MAX_NAME_LEN];
+	} names[FFB__NAME_CACHE];     /* the client's handlers, resolved */
+	uint32_t name_next;
 
 	/* The server heap is ours; callbacks on any thread allocate replies
 	 * from it, so every use goes through heap_lock (call.c). */
@@ -138,7 +192,7 @@ struct ffb__dispatcher {
 	struct ffb__list sessions;    /* serving */
 	struct ffb__list zombies;     /* failed or detaching: ops or calls outstanding */
 	struct ffb__list wanting;     /* sessions with pooled calls waiting for a worker */
-	struct ffb_call *answers;     /* atomic: finished kept calls, pushed by any thread */
+	struct ffb__post *posts;      /* atomic: answers, items, calls to clients: any thread pushes */
 	struct ffb__session *dirty;   /* sessions with answers pushed, not published */
 	int parked;                   /* atomic: 1 while it sleeps (or is about to) */
 	int starved;                  /* atomic: pooled calls wait for a free worker */
@@ -184,6 +238,8 @@ struct ffb_server {
 	bool futex_ok;
 	char *path;
 	int stop_flag;                /* atomic */
+	pthread_mutex_t handles_lock;
+	struct ffb__list handles;     /* ffb_session handles of sessions being served */
 	bool running;                 /* atomic */
 	int control_done;             /* atomic: the control thread has freed every session */
 	bool leaked;                  /* sessions were never freed: keep everything alive */
@@ -271,7 +327,7 @@ void ffb__session_ring_client(struct ffb__session *s);
  * if it did anything); publish answers of kept calls; hand waiting
  * pooled calls to free workers; cancel every kept call of a session. */
 bool ffb__session_service(struct ffb__session *s);
-void ffb__dispatch_answers(struct ffb__dispatcher *d);
+void ffb__dispatch_posts(struct ffb__dispatcher *d);
 void ffb__dispatch_publish(struct ffb__dispatcher *d);
 void ffb__dispatch_feed_pool(struct ffb__dispatcher *d);
 void ffb__session_cancel_calls(struct ffb__session *s);
@@ -292,7 +348,13 @@ void ffb__pool_submit(struct ffb__pool *p, struct ffb__job *job);
 /* Queue a job without a reservation (ffb_server_post). */
 void ffb__pool_post(struct ffb__pool *p, struct ffb__job *job);
 
-/* defer.c: kept calls */
+/* defer.c: kept calls and the post stack */
+/* Push p on d's post stack and wake d (any thread). */
+void ffb__post(struct ffb__dispatcher *d, struct ffb__post *p);
+/* Dispatcher: the caller granted n more stream items (n may be 0: only
+ * tell a producer that waits); fire the call's credit callback. */
+void ffb__call_credit(ffb_call *c, uint32_t n);
+void ffb__call_nudge(ffb_call *c);
 /* A heap copy of the stack call c (pooled or deferred); NULL on ENOMEM. */
 ffb_call *ffb__call_keep(const ffb_call *c);
 /* Run a pooled call on a worker (its ffb__job). */
@@ -300,9 +362,37 @@ void ffb__call_run_pooled(struct ffb__job *job);
 /* Dispatcher: the caller cancelled c (CANCEL, session gone, stop). */
 void ffb__call_cancel(ffb_call *c);
 
+/* stream.c (dispatcher): the outgoing queue, stream items */
+bool ffb__out_push(struct ffb__session *s, const struct ffb_ring_entry *e, ffb_call *item_of, bool reserved);
+/* Push what fits in the ring; true if it pushed anything. */
+bool ffb__out_flush(struct ffb__session *s);
+void ffb__out_drop(struct ffb__session *s);
+void ffb__stream_item(struct ffb__post *post);
+/* The kept call (not a CALLV record) with this call id, or NULL. */
+ffb_call *ffb__session_find_call(struct ffb__session *s, uint64_t call_id);
+void ffb__session_mark_dirty(struct ffb__session *s);
+
+/* scall.c: calls to the client */
+ffb_session *ffb__handle_new(struct ffb__session *s);
+/* Dispatcher: s is not served any more; calls through its handle get `gone`. */
+void ffb__handle_detach(struct ffb__session *s, ffb_status gone);
+ffb_status ffb__scalls_init(struct ffb__session *s);
+void ffb__scalls_destroy(struct ffb__session *s);
+void ffb__scall_post(struct ffb__post *post);
+void ffb__scall_ctl(struct ffb__post *post);
+/* A RESULT or ITEM from the client for one of our calls; false on a
+ * violation. */
+bool ffb__scall_result(struct ffb__session *s, const struct ffb_ring_entry *e);
+bool ffb__scall_item(struct ffb__session *s, const struct ffb_ring_entry *e);
+/* End calls past their deadline; the next deadline (0: none). */
+uint64_t ffb__scall_expire(struct ffb__session *s, uint64_t now);
+/* Every call to the client ends with `why` (the session is over). */
+void ffb__scalls_end(struct ffb__session *s, ffb_status why);
+
 /* call.c: the session's server heap, under its lock */
 ffb_status ffb__sheap_alloc(struct ffb__session *s, uint32_t len, uint64_t *handle, void **data);
 ffb_status ffb__sheap_free(struct ffb__session *s, uint64_t handle, uint8_t from);
 ffb_status ffb__sheap_lend(struct ffb__session *s, uint64_t handle);
+ffb_status ffb__sheap_transition(struct ffb__session *s, uint64_t handle, uint8_t from, uint8_t to);
 
 #endif /* FFB_SERVER_INTERNAL_H */

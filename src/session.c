@@ -128,11 +128,16 @@ static ffb_status start_session(struct ffb__session *s)
 		close(memfd);
 		return FFB_ERR_SYSTEM;
 	}
+	/* With holdings: the client's blocks its answers to our calls give us. */
 	st = ffb__heap_init_view(&s->client_heap, &s->sb.heaps[0], s->base, s->sb.arena_size, tag,
-				 FFB_HEAP_CLIENT, false);
+				 FFB_HEAP_CLIENT, true);
 	if (!st)
 		st = ffb__heap_init_owner(&s->server_heap, &s->sb.heaps[1], s->base, s->sb.arena_size, tag,
 					  FFB_HEAP_SERVER);
+	if (!st)
+		st = ffb__scalls_init(s);
+	if (!st && !(s->handle = ffb__handle_new(s)))
+		st = FFB_ERR_SYSTEM;
 	if (st) {
 		close(memfd);
 		return st;
@@ -257,6 +262,12 @@ static void session_free(struct ffb__session *s)
 		munmap(s->base, s->sb.arena_size);
 	ffb__heap_destroy(&s->client_heap);
 	ffb__heap_destroy(&s->server_heap);
+	ffb__scalls_destroy(s);
+	free(s->outq);
+	if (s->handle) {
+		ffb__handle_detach(s, FFB_ERR_PEER_GONE); /* a session that never served */
+		ffb_session_unref(s->handle);
+	}
 	int fds[4] = {s->sock, s->pidfd, s->client_bell, s->server_bell};
 	ffb__close_fds(fds, 4);
 	if (s->refuse) /* refused sessions never count against the cap */

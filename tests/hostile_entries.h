@@ -51,6 +51,12 @@ struct hostile_entry {
 	ffb_status verdict;         /* PROTOCOL: the session is cut; else its RESULT's status */
 };
 
+/* A call id of the client's (generation 1, slot 1): what every row uses
+ * unless it is about the id. */
+#define HE_ID FFB_CALL_MAKE(1u, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, 1u)
+#define HE_ID_STREAM FFB_CALL_MAKE(1u, FFB_ID_FROM_CLIENT, FFB_ID_STREAM, 1u)
+#define HE_ID_SERVERS FFB_CALL_MAKE(1u, FFB_ID_FROM_SERVER, FFB_ID_ONCE, 1u)
+
 #define HE_GEN FFB_HANDLE_GEN_SHIFT, 32
 #define HE_TAG FFB_HANDLE_TAG_SHIFT, FFB_HANDLE_TAG_BITS
 #define HE_HEAP FFB_HANDLE_HEAP_SHIFT, FFB_HANDLE_HEAP_BITS
@@ -59,52 +65,69 @@ struct hostile_entry {
 
 static const struct hostile_entry hostile_entries[] = {
 	/* kinds */
-	{"kind-0", 0, 1, HB_NONE, 0, 0, 0, 0, 0, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"kind-result", FFB_KIND_RESULT, 1, HB_NONE, 0, 0, 0, 0, 0, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"kind-6", 6, 1, HB_NONE, 0, 0, 0, 0, 0, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"kind-max", UINT32_MAX, 1, HB_NONE, 0, 0, 0, 0, 0, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"kind-0", 0, HE_ID, HB_NONE, 0, 0, 0, 0, 0, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"kind-result", FFB_KIND_RESULT, HE_ID, HB_NONE, 0, 0, 0, 0, 0, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"kind-9", 9, HE_ID, HB_NONE, 0, 0, 0, 0, 0, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"kind-item-of-a-client-call", FFB_KIND_ITEM, HE_ID, HB_NONE, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"kind-max", UINT32_MAX, HE_ID, HB_NONE, 0, 0, 0, 0, 0, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
 	/* CALL with a forged handle */
-	{"call-heap-server", FFB_KIND_CALL, 1, HB_OWN_64, HE_HEAP, HV_LIT, FFB_HEAP_SERVER, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"call-heap-0", FFB_KIND_CALL, 1, HB_OWN_64, HE_HEAP, HV_LIT, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"call-heap-3", FFB_KIND_CALL, 1, HB_OWN_64, HE_HEAP, HV_LIT, 3, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"call-class-nclasses", FFB_KIND_CALL, 1, HB_OWN_64, HE_CLASS, HV_NCLASSES, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"call-class-15", FFB_KIND_CALL, 1, HB_OWN_64, HE_CLASS, HV_LIT, 15, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"call-class-no-blocks", FFB_KIND_CALL, 1, HB_OWN_64, HE_CLASS, HV_LIT, 9, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"call-index-count", FFB_KIND_CALL, 1, HB_OWN_64, HE_INDEX, HV_CLASS0_COUNT, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"call-index-max", FFB_KIND_CALL, 1, HB_OWN_64, HE_INDEX, HV_LIT, FFB_MAX_BLOCKS - 1, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"call-other-tag", FFB_KIND_CALL, 1, HB_OWN_64, HE_TAG, HV_OTHER_TAG, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"call-tag-0", FFB_KIND_CALL, 1, HB_OWN_64, HE_TAG, HV_LIT, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"call-generation-0", FFB_KIND_CALL, 1, HB_OWN_64, HE_GEN, HV_LIT, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-heap-server", FFB_KIND_CALL, HE_ID, HB_OWN_64, HE_HEAP, HV_LIT, FFB_HEAP_SERVER, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-heap-0", FFB_KIND_CALL, HE_ID, HB_OWN_64, HE_HEAP, HV_LIT, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-heap-3", FFB_KIND_CALL, HE_ID, HB_OWN_64, HE_HEAP, HV_LIT, 3, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-class-nclasses", FFB_KIND_CALL, HE_ID, HB_OWN_64, HE_CLASS, HV_NCLASSES, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-class-15", FFB_KIND_CALL, HE_ID, HB_OWN_64, HE_CLASS, HV_LIT, 15, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-class-no-blocks", FFB_KIND_CALL, HE_ID, HB_OWN_64, HE_CLASS, HV_LIT, 9, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-index-count", FFB_KIND_CALL, HE_ID, HB_OWN_64, HE_INDEX, HV_CLASS0_COUNT, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-index-max", FFB_KIND_CALL, HE_ID, HB_OWN_64, HE_INDEX, HV_LIT, FFB_MAX_BLOCKS - 1, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-other-tag", FFB_KIND_CALL, HE_ID, HB_OWN_64, HE_TAG, HV_OTHER_TAG, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-tag-0", FFB_KIND_CALL, HE_ID, HB_OWN_64, HE_TAG, HV_LIT, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-generation-0", FFB_KIND_CALL, HE_ID, HB_OWN_64, HE_GEN, HV_LIT, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
 	{"call-id-0", FFB_KIND_CALL, 0, HB_OWN_64, 0, 0, 0, 0, 8, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	/* call ids (PROTOCOL.md §8) */
+	{"call-id-generation-0", FFB_KIND_CALL, 1, HB_NONE, 0, 0, 0, 0, 0, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-id-zero-bits", FFB_KIND_CALL, HE_ID | (1u << 23), HB_NONE, 0, 0, 0, 0, 0, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-id-kind-3", FFB_KIND_CALL, HE_ID | (3u << FFB_CALL_KIND_SHIFT), HB_NONE, 0, 0, 0, 0, 0, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-id-of-the-server", FFB_KIND_CALL, HE_ID_SERVERS, HB_NONE, 0, 0, 0, 0, 0, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"lookup-as-a-stream", FFB_KIND_LOOKUP, HE_ID_STREAM, HB_OWN_1K, 0, 0, 0, 0, 8, 0, "ffi.echo", 8, FFB_ERR_PROTOCOL},
+	/* CANCEL, CREDIT */
+	{"cancel-id-0", FFB_KIND_CANCEL, 0, HB_NONE, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"cancel-with-handle", FFB_KIND_CANCEL, HE_ID, HB_OWN_64, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"cancel-with-len", FFB_KIND_CANCEL, HE_ID, HB_NONE, 0, 0, 0, 0, 4, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"cancel-with-fn", FFB_KIND_CANCEL, HE_ID, HB_NONE, 0, 0, 0, 0, 0, 3, NULL, 0, FFB_ERR_PROTOCOL},
+	{"cancel-servers-call", FFB_KIND_CANCEL, HE_ID_SERVERS, HB_NONE, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"credit-0", FFB_KIND_CREDIT, HE_ID_STREAM, HB_NONE, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"credit-over-the-max", FFB_KIND_CREDIT, HE_ID_STREAM, HB_NONE, 0, 0, 0, 0, FFB_MAX_CREDIT + 1, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"credit-for-a-once-call", FFB_KIND_CREDIT, HE_ID, HB_NONE, 0, 0, 0, 0, 4, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"credit-with-handle", FFB_KIND_CREDIT, HE_ID_STREAM, HB_OWN_64, 0, 0, 0, 0, 4, 0, NULL, 0, FFB_ERR_PROTOCOL},
 	/* CALL lengths */
-	{"call-len-over-64", FFB_KIND_CALL, 1, HB_OWN_64, 0, 0, 0, 0, 65, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"call-len-over-256", FFB_KIND_CALL, 1, HB_OWN_256, 0, 0, 0, 0, 257, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"call-len-max", FFB_KIND_CALL, 1, HB_OWN_64, 0, 0, 0, 0, UINT32_MAX, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
-	{"call-len-without-block", FFB_KIND_CALL, 1, HB_NONE, 0, 0, 0, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-len-over-64", FFB_KIND_CALL, HE_ID, HB_OWN_64, 0, 0, 0, 0, 65, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-len-over-256", FFB_KIND_CALL, HE_ID, HB_OWN_256, 0, 0, 0, 0, 257, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-len-max", FFB_KIND_CALL, HE_ID, HB_OWN_64, 0, 0, 0, 0, UINT32_MAX, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
+	{"call-len-without-block", FFB_KIND_CALL, HE_ID, HB_NONE, 0, 0, 0, 0, 1, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
 	/* RELEASE */
 	{"release-never-given", FFB_KIND_RELEASE, 0, HB_NEVER_GIVEN, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
 	{"release-never-given-class-3", FFB_KIND_RELEASE, 0, HB_NEVER_GIVEN3, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
 	{"release-client-block", FFB_KIND_RELEASE, 0, HB_OWN_64, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
 	{"release-0", FFB_KIND_RELEASE, 0, HB_NONE, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
-	{"release-with-call-id", FFB_KIND_RELEASE, 1, HB_HELD, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"release-with-call-id", FFB_KIND_RELEASE, HE_ID, HB_HELD, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
 	{"release-with-len", FFB_KIND_RELEASE, 0, HB_HELD, 0, 0, 0, 0, 1, 0, NULL, 0, FFB_ERR_PROTOCOL},
 	{"release-with-fn", FFB_KIND_RELEASE, 0, HB_HELD, 0, 0, 0, 0, 0, FFB_FN_ECHO, NULL, 0, FFB_ERR_PROTOCOL},
 	/* LOOKUP */
-	{"lookup-len-0", FFB_KIND_LOOKUP, 1, HB_OWN_1K, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
-	{"lookup-len-256", FFB_KIND_LOOKUP, 1, HB_OWN_1K, 0, 0, 0, 0, FFB_MAX_NAME_LEN + 1, 0, NULL, 0, FFB_ERR_PROTOCOL},
-	{"lookup-len-max", FFB_KIND_LOOKUP, 1, HB_OWN_1K, 0, 0, 0, 0, UINT32_MAX, 0, NULL, 0, FFB_ERR_PROTOCOL},
-	{"lookup-no-block", FFB_KIND_LOOKUP, 1, HB_NONE, 0, 0, 0, 0, 5, 0, NULL, 0, FFB_ERR_PROTOCOL},
-	{"lookup-no-block-len-0", FFB_KIND_LOOKUP, 1, HB_NONE, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"lookup-len-0", FFB_KIND_LOOKUP, HE_ID, HB_OWN_1K, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"lookup-len-256", FFB_KIND_LOOKUP, HE_ID, HB_OWN_1K, 0, 0, 0, 0, FFB_MAX_NAME_LEN + 1, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"lookup-len-max", FFB_KIND_LOOKUP, HE_ID, HB_OWN_1K, 0, 0, 0, 0, UINT32_MAX, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"lookup-no-block", FFB_KIND_LOOKUP, HE_ID, HB_NONE, 0, 0, 0, 0, 5, 0, NULL, 0, FFB_ERR_PROTOCOL},
+	{"lookup-no-block-len-0", FFB_KIND_LOOKUP, HE_ID, HB_NONE, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_PROTOCOL},
 	{"lookup-call-id-0", FFB_KIND_LOOKUP, 0, HB_OWN_1K, 0, 0, 0, 0, 5, 0, NULL, 0, FFB_ERR_PROTOCOL},
 	/* legal: answered, the session lives */
-	{"call-unknown-function", FFB_KIND_CALL, 1, HB_NONE, 0, 0, 0, 0, 0, FFB_FN_MAKE(7u, 4000u), NULL, 0, FFB_ERR_NOT_FOUND},
-	{"call-function-0", FFB_KIND_CALL, 1, HB_NONE, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_NOT_FOUND},
-	{"call-len-is-the-block", FFB_KIND_CALL, 1, HB_OWN_64, 0, 0, 0, 0, 64, FFB_FN_ECHO, NULL, 0, FFB_OK},
-	{"lookup-unknown-name", FFB_KIND_LOOKUP, 1, HB_OWN_1K, 0, 0, 0, 0, 1, 0, "x", 1, FFB_ERR_NOT_FOUND},
-	{"lookup-name-255-bytes", FFB_KIND_LOOKUP, 1, HB_OWN_1K, 0, 0, 0, 0, FFB_MAX_NAME_LEN, 0, NULL, 0, FFB_ERR_NOT_FOUND},
-	{"lookup-builtin", FFB_KIND_LOOKUP, 1, HB_OWN_1K, 0, 0, 0, 0, 8, 0, "ffi.echo", 8, FFB_OK},
-	{"lookup-invalid-utf8", FFB_KIND_LOOKUP, 1, HB_OWN_1K, 0, 0, 0, 0, 2, 0, "\xff\xfe", 2, FFB_ERR_INVALID_UTF8},
-	{"lookup-embedded-nul", FFB_KIND_LOOKUP, 1, HB_OWN_1K, 0, 0, 0, 0, 3, 0, "a\0b", 3, FFB_ERR_INVALID_UTF8},
+	{"call-unknown-function", FFB_KIND_CALL, HE_ID, HB_NONE, 0, 0, 0, 0, 0, FFB_FN_MAKE(7u, 4000u), NULL, 0, FFB_ERR_NOT_FOUND},
+	{"call-function-0", FFB_KIND_CALL, HE_ID, HB_NONE, 0, 0, 0, 0, 0, 0, NULL, 0, FFB_ERR_NOT_FOUND},
+	{"call-len-is-the-block", FFB_KIND_CALL, HE_ID, HB_OWN_64, 0, 0, 0, 0, 64, FFB_FN_ECHO, NULL, 0, FFB_OK},
+	{"lookup-unknown-name", FFB_KIND_LOOKUP, HE_ID, HB_OWN_1K, 0, 0, 0, 0, 1, 0, "x", 1, FFB_ERR_NOT_FOUND},
+	{"lookup-name-255-bytes", FFB_KIND_LOOKUP, HE_ID, HB_OWN_1K, 0, 0, 0, 0, FFB_MAX_NAME_LEN, 0, NULL, 0, FFB_ERR_NOT_FOUND},
+	{"lookup-builtin", FFB_KIND_LOOKUP, HE_ID, HB_OWN_1K, 0, 0, 0, 0, 8, 0, "ffi.echo", 8, FFB_OK},
+	{"lookup-invalid-utf8", FFB_KIND_LOOKUP, HE_ID, HB_OWN_1K, 0, 0, 0, 0, 2, 0, "\xff\xfe", 2, FFB_ERR_INVALID_UTF8},
+	{"lookup-embedded-nul", FFB_KIND_LOOKUP, HE_ID, HB_OWN_1K, 0, 0, 0, 0, 3, 0, "a\0b", 3, FFB_ERR_INVALID_UTF8},
 };
 
 #define HOSTILE_ENTRIES (sizeof(hostile_entries) / sizeof(hostile_entries[0]))

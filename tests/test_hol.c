@@ -20,9 +20,9 @@
 #include "testutil.h"
 
 #define SEC 1000000000ll
-#define ROUNDS 4
-#define CALLS_PER_ROUND 15000
-#define PACE_NS 20000      /* 20 us between victim calls: a round spans 300 ms of abuse */
+#define ROUNDS 8
+#define CALLS_PER_ROUND 7500
+#define PACE_NS 20000      /* 20 us between victim calls: a round spans 150 ms of abuse */
 #define ROUND_NS 1000000000 /* but a round that stalls stops after 1 s */
 
 static struct test_server ts, twin;

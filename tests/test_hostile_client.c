@@ -401,7 +401,7 @@ static void vector_call_runs_each_call_and_answers_in_place(void **state)
 		{0, 0, FFB_FN_VERSION},        /* a server block */
 	};
 	uint64_t v = vector_block(c, rec, 4, 1024);
-	struct ffb_ring_entry e = {.call_id = 77, .handle = v, .len = 4 * FFB_VEC_CALL_SIZE, .kind = FFB_KIND_CALLV};
+	struct ffb_ring_entry e = {.call_id = FFB_CALL_MAKE(77u, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, 1u), .handle = v, .len = 4 * FFB_VEC_CALL_SIZE, .kind = FFB_KIND_CALLV};
 	push_raw(c, &e, 1);
 	/* Read the RESULT straight off the response ring (the call id is not
 	 * one the client library knows). */
@@ -410,7 +410,7 @@ static void vector_call_runs_each_call_and_answers_in_place(void **state)
 	ffb_ring_cons_pop(&c->resp, &r);
 	ffb_ring_cons_release(&c->resp);
 	assert_int_equal(r.kind, FFB_KIND_RESULT);
-	assert_int_equal(r.call_id, 77);
+	assert_int_equal(r.call_id, FFB_CALL_MAKE(77u, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, 1u));
 	assert_int_equal(r.fn_or_status, FFB_OK);
 	assert_int_equal(r.handle, v);
 	assert_int_equal(r.len, 4 * FFB_VEC_CALL_SIZE);
@@ -441,7 +441,7 @@ static void make_bad_callv(ffb_client *c, int v, struct ffb_ring_entry *e)
 	for (uint32_t i = 0; i <= FFB_MAX_VEC_CALLS; i++)
 		recs[i] = ok;
 	uint32_t n = 2, size = 1024;
-	*e = (struct ffb_ring_entry){.call_id = 1, .kind = FFB_KIND_CALLV};
+	*e = (struct ffb_ring_entry){.call_id = HE_ID, .kind = FFB_KIND_CALLV};
 	switch (v) {
 	case 0: n = 0; break;                                            /* no call */
 	case 1: n = FFB_MAX_VEC_CALLS + 1; size = 4096; break;           /* too many */
@@ -519,13 +519,13 @@ static void entry_stamps_publish_single_entries(void **state)
 	(void)state;
 	ffb_client *c = connect_ok();
 	echo_ok(c, 10, 1);
-	struct ffb_ring_entry e = {.call_id = 91, .kind = FFB_KIND_CALL, .fn_or_status = FFB_FN_ECHO}, r;
+	struct ffb_ring_entry e = {.call_id = FFB_CALL_MAKE(91u, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, 1u), .kind = FFB_KIND_CALL, .fn_or_status = FFB_FN_ECHO}, r;
 
 	/* Stamped, tail not stored: served. */
 	ffb_ring_prod_push(&c->req, &e);
 	wake(c);
 	assert_true(raw_result(c, &r, 3000));
-	assert_int_equal(r.call_id, 91);
+	assert_int_equal(r.call_id, FFB_CALL_MAKE(91u, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, 1u));
 	assert_int_equal(r.fn_or_status, FFB_OK);
 
 	/* A forged stamp (the next lap's, then the one after this slot's)
@@ -533,7 +533,7 @@ static void entry_stamps_publish_single_entries(void **state)
 	const uint32_t forged[] = {c->req.tail + 1 + RING, c->req.tail + 2};
 	for (size_t i = 0; i < 2; i++) {
 		struct ffb_ring_entry *slot = &c->req.slots[c->req.tail & c->req.mask];
-		*slot = (struct ffb_ring_entry){.call_id = 92, .kind = FFB_KIND_CALL, .fn_or_status = FFB_FN_ECHO};
+		*slot = (struct ffb_ring_entry){.call_id = FFB_CALL_MAKE(92u, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, 1u), .kind = FFB_KIND_CALL, .fn_or_status = FFB_FN_ECHO};
 		__atomic_store_n(&slot->seq, forged[i], __ATOMIC_RELEASE);
 		wake(c);
 		assert_false(raw_result(c, &r, 50));
@@ -543,11 +543,11 @@ static void entry_stamps_publish_single_entries(void **state)
 	__atomic_store_n(&c->req.ctl->p_tail, c->req.tail - 1, __ATOMIC_RELEASE);
 	wake(c);
 	assert_false(raw_result(c, &r, 50));
-	e.call_id = 93;
+	e.call_id = FFB_CALL_MAKE(93u, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, 1u);
 	ffb_ring_prod_push(&c->req, &e);
 	wake(c);
 	assert_true(raw_result(c, &r, 3000));
-	assert_int_equal(r.call_id, 93);
+	assert_int_equal(r.call_id, FFB_CALL_MAKE(93u, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, 1u));
 
 	/* A tail a whole ring behind is still no violation. */
 	__atomic_store_n(&c->req.ctl->p_tail, c->req.tail - RING, __ATOMIC_RELEASE);
@@ -927,7 +927,7 @@ static void random_garbage_never_hurts_the_server_or_others(void **state)
 			struct ffb_ring_entry e;
 			uint64_t blk = FFB_HANDLE_MAKE(1 + rnd() % 4, tag, FFB_HEAP_CLIENT, rnd() % 3, rnd() % 4);
 			uint32_t kind = FFB_KIND_CALL + (uint32_t)(rnd() % 3);
-			e = (struct ffb_ring_entry){.call_id = 1 + rnd() % 1000, .handle = blk, .len = (uint32_t)(rnd() % 65),
+			e = (struct ffb_ring_entry){.call_id = FFB_CALL_MAKE(1 + rnd() % 1000, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, rnd() % 4), .handle = blk, .len = (uint32_t)(rnd() % 65),
 						    .kind = kind, .fn_or_status = rnd() % 2 ? FFB_FN_ECHO : FFB_FN_VERSION};
 			if (kind == FFB_KIND_LOOKUP)
 				e.len = 1 + e.len % 60;

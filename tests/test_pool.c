@@ -416,7 +416,7 @@ static void cancel_reaches_only_its_own_sessions_call(void **state)
 	/* B forges a CANCEL naming A's call id, and one for nothing at all:
 	 * both harmless, B stays connected. */
 	push_raw(b, id, 0, 0, FFB_KIND_CANCEL, 0);
-	push_raw(b, 0x123456789ull, 0, 0, FFB_KIND_CANCEL, 0);
+	push_raw(b, FFB_CALL_MAKE(9u, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, 12345u), 0, 0, FFB_KIND_CANCEL, 0);
 	struct ffb_completion done;
 	uint32_t n;
 	uint64_t t0 = test_now_ns();

@@ -9,7 +9,7 @@
 use core::mem::{offset_of, size_of};
 
 // Macros of ffb_layout.h.
-pub const FFB_LAYOUT_VERSION: u32 = 3;
+pub const FFB_LAYOUT_VERSION: u32 = 4;
 pub const FFB_ARENA_MAGIC: u64 = 0x414e455241424646;
 pub const FFB_SERVER_HELLO_MAGIC: u64 = 0x4f4c4c4548424646;
 pub const FFB_CLIENT_HELLO_MAGIC: u64 = 0x4e45494c43424646;
@@ -37,6 +37,8 @@ pub const FFB_KIND_RELEASE: u32 = 3;
 pub const FFB_KIND_RESULT: u32 = 4;
 pub const FFB_KIND_CALLV: u32 = 5;
 pub const FFB_KIND_CANCEL: u32 = 6;
+pub const FFB_KIND_ITEM: u32 = 7;
+pub const FFB_KIND_CREDIT: u32 = 8;
 pub const FFB_VEC_CALL_SIZE: u32 = 16;
 pub const FFB_MAX_VEC_CALLS: u32 = 64;
 pub const FFB_HANDLE_INDEX_BITS: u32 = 18;
@@ -51,6 +53,16 @@ pub const FFB_MAX_FUNCTIONS: u32 = 4096;
 pub const FFB_FN_ECHO: u32 = 65536;
 pub const FFB_FN_VERSION: u32 = 65537;
 pub const FFB_MAX_NAME_LEN: u32 = 255;
+pub const FFB_CALL_SLOT_BITS: u32 = 20;
+pub const FFB_CALL_KIND_SHIFT: u32 = 20;
+pub const FFB_CALL_DIR_SHIFT: u32 = 22;
+pub const FFB_CALL_ZERO_MASK: u32 = 0xff800000;
+pub const FFB_ID_ONCE: u32 = 0;
+pub const FFB_ID_STREAM: u32 = 1;
+pub const FFB_ID_NOTIFY: u32 = 2;
+pub const FFB_ID_FROM_CLIENT: u32 = 0;
+pub const FFB_ID_FROM_SERVER: u32 = 1;
+pub const FFB_MAX_CREDIT: u32 = 65536;
 pub const FFB_HELLO_FUTEX_DOORBELL: u32 = 1;
 pub const FFB_HELLO_VECTOR_CALLS: u32 = 2;
 pub const FFB_FD_ARENA: i32 = 0;

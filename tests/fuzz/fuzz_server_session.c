@@ -290,7 +290,7 @@ static uint64_t pick_call_id(struct fz *f, struct hostile *h)
 	switch (sel % 5) {
 	case 0: return 0;
 	case 1: return next_call_id(h->c); /* collides with its next real call */
-	case 2: return 1 + fz_u8(f);
+	case 2: return FFB_CALL_MAKE(1 + fz_u8(f), FFB_ID_FROM_CLIENT, fz_u8(f) % 3, fz_u8(f));
 	case 3: return next_call_id(h->c) + ((uint64_t)fz_u8(f) << 32);
 	default: return fz_u64(f);
 	}
