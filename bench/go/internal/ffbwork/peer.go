@@ -42,27 +42,33 @@ type Peer struct {
 	spinBufs  sync.Pool
 }
 
-// Start runs the work server at path on CPU cpu (< 0: unpinned) and dials
-// it; parkClient makes the client park at once instead of spinning (for
-// many goroutines on few CPUs).
-func Start(path string, cpu int, parkClient bool) (*Peer, error) {
+// ClientSpin is how long a waiting goroutine spins before it parks when
+// the peer is started unpinned (many goroutines on two CPUs): longer than
+// one spin_work call, so a caller whose answer is next does not pay a
+// wake-up.
+const ClientSpin = 200 * time.Microsecond
+
+// Start runs the work server at path on CPU cpu and dials it with a
+// client that never parks; cpu < 0 starts it unpinned and the client
+// spins ClientSpin, then parks.
+func Start(path string, cpu int) (*Peer, error) {
 	srv, err := ffbpeer.StartServerOn(path, int(ServerSpin/time.Microsecond), cpu)
 	if err != nil {
 		return nil, err
 	}
-	mode := ffbpeer.Spin
-	if parkClient {
-		mode = ffbpeer.Park
+	opt := ffb.WithSpinOnly()
+	if cpu < 0 {
+		opt = ffb.WithSpin(ClientSpin)
 	}
 	ctx := context.Background()
-	c, err := ffbpeer.Dial(ctx, srv.Socket, mode)
+	c, err := ffb.Dial(ctx, srv.Socket, opt)
 	if err != nil {
 		srv.Stop()
 		return nil, fmt.Errorf("dial: %w", err)
 	}
 	p := &Peer{srv: srv, c: c, ctx: ctx, placement: Placement}
 	if cpu < 0 {
-		p.placement = "Rust server process and Go client process both unpinned (2 CPUs), client parks"
+		p.placement = "Rust server process and Go client process both unpinned (2 CPUs); client spins 200 us, then parks"
 	}
 	return p, nil
 }
