@@ -136,4 +136,3 @@ func breakdown(f *ffbwork.Peer, peers map[string]work.Peer, seq *uint64) []inter
 	}
 	return s
 }
-
