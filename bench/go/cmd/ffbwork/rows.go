@@ -19,6 +19,7 @@ type Row struct {
 	Workload   string                       `json:"workload"`
 	Peer       string                       `json:"peer"`
 	Goroutines int                          `json:"goroutines,omitempty"`
+	CellBytes  int                          `json:"cell_bytes"`
 	Metric     string                       `json:"metric"`
 	Rounds     int                          `json:"rounds"`
 	SliceMs    float64                      `json:"slice_ms"`
@@ -60,7 +61,7 @@ func emit(workload string, size, goroutines int, m interleave.Metric, cfg interl
 		cell = fmt.Sprintf("work_%s_g%d", workload, goroutines)
 	}
 	for _, s := range res.Subjects {
-		r := Row{Workload: workload, Peer: s.Name, Goroutines: goroutines, Metric: string(m), Rounds: cfg.Rounds,
+		r := Row{Workload: workload, Peer: s.Name, Goroutines: goroutines, CellBytes: size, Metric: string(m), Rounds: cfg.Rounds,
 			SliceMs: float64(cfg.Slice.Microseconds()) / 1000, SliceValue: s.SliceValue, SliceLimit: s.SliceLimit,
 			Vs: s.Vs, Inferred: place, Rule: limit.PlacementRule}
 		r.Name = cell + "_" + slug(s.Name)
@@ -81,7 +82,7 @@ func emit(workload string, size, goroutines int, m interleave.Metric, cfg interl
 		out(r)
 	}
 	var lat []float64
-	r := Row{Workload: workload, Peer: "limit", Goroutines: goroutines, Metric: "p50_ns", Rounds: cfg.Rounds,
+	r := Row{Workload: workload, Peer: "limit", Goroutines: goroutines, CellBytes: size, Metric: "p50_ns", Rounds: cfg.Rounds,
 		SliceMs: float64(cfg.Slice.Microseconds()) / 1000, Inferred: place, Rule: limit.PlacementRule}
 	for _, ls := range res.Limit {
 		r.SliceValue = append(r.SliceValue, ls.P50)
