@@ -182,21 +182,33 @@ def verdicts(recs):
             "cgo's Rust code writes the output straight into a Go slice (no copy, same core); the ffi-bridge "
             "handler, with today's API, copies each 64 KiB chunk out of shared memory (read_at), uppercases it and "
             "copies it back (write_at), and the client's core must then pull the 1 MiB back: two copies and two "
-            "cross-core transfers of N bytes. The readcopy row of the breakdown cell measures one of those copies")
+            "cross-core transfers of N bytes")
+        bd = c.get(("breakdown", 1 << 20), {})
+        rc, ft, ct = (bd.get(k) for k in ("ffi-bridge readcopy", "ffi-bridge transform", "cgo-rust transform"))
+        if not ok and rc and ft and ct:
+            why += (f". Breakdown cell (same run): copying the input out alone takes {ns(rc['p50_ns'])}; "
+                    f"the whole transform {ns(ft['p50_ns'])} against cgo's {ns(ct['p50_ns'])}")
         out.append(("transform 1 MiB ahead of cgo -> Rust", f"{ns(t1['p50_ns'])} vs "
                     f"{ns(row('transform', 1 << 20, 'cgo-rust')['p50_ns'])}: {spread(r)}",
                     "met" if ok else "MISSED", why))
     # 3. pipelined
     pc = c.get(("pipelined", 0), {})
-    batches = [v for k, v in pc.items() if k.startswith("ffi-bridge CallBatch")]
+    batches = [v for k, v in pc.items() if k.startswith("ffi-bridge CallBatch") and "of C" not in k]
+    builtin = next((v for k, v in pc.items() if k.startswith("ffi-bridge CallBatch") and "of C" in k), None)
     if batches:
         best = min(batches, key=lambda b: b["p50_ns"])
         rc, rp = vs(best, "cgo-rust"), vs(best, "purego-rust")
         ok = bool(rc and rp and rc["median"] <= 0.5 and rp["median"] <= 0.5)
-        why = "" if ok else (
-            f"the best depth ({best['peer']}) still costs {ns(best['p50_ns'])} a call, all of it the Go client's own "
-            f"per-call work (records, lend/unlend of each call, result dispatch), against a cgo call of "
-            f"{ns(pc['cgo-rust']['p50_ns']) if 'cgo-rust' in pc else '—'}")
+        why = ""
+        if not ok:
+            why = (f"the best depth ({best['peer']}) costs {ns(best['p50_ns'])} a call against a cgo call of "
+                   f"{ns(pc['cgo-rust']['p50_ns']) if 'cgo-rust' in pc else '—'}")
+            if builtin:
+                why += (f"; the same batches of the core's C built-in (ffi.echo, no Rust) cost "
+                        f"{ns(builtin['p50_ns'])} ({spread(vs(builtin, 'cgo-rust'))} of cgo, "
+                        f"{spread(vs(builtin, best['peer']))} of the Rust batch): the server's Rust callback path "
+                        f"(trampoline, catch_unwind, Request/Reply) is the larger part, and a client CPU profile "
+                        f"(bench/README.md, findings) shows the client mostly waiting for the server")
         out.append(("pipelined empty calls <= 0.5x a cgo and <= 0.5x a purego call",
                     f"{best['peer']} {ns(best['p50_ns'])}/call: ÷ cgo {spread(rc)}, ÷ purego {spread(rp)}",
                     "met" if ok else "MISSED", why))
@@ -208,6 +220,11 @@ def verdicts(recs):
         em = row("empty", 0)
         why = "" if ok else (f"an empty call (no buffer at all) takes {spread(em.get('limit_ratio'))} of the limit "
                              "in the same run: the cost is the call path, not the payload" if em else "")
+        steps = [v for v in e.get("slice_limit_p50_ns") or [] if v]
+        if steps and all(abs(v / 10 - round(v / 10)) < 1e-6 for v in steps):
+            why += ("; " if why else "") + (
+                "resolution: every probe slice p50 here is a multiple of 10 ns (the VM's TSC steps), and the Go "
+                "clock steps alike, so a ratio near 2 reads +-0.1x")
         out.append(("64 B echo <= 2x the interleaved cache-line RTT",
                     f"{ns(e['p50_ns'])}; per slice pair {spread(lr)} (p25-p75 {lr['p25']:.2f}-{lr['p75']:.2f}), "
                     f"limit {ns(e.get('limit_p50_ns'))}", "met" if ok else "MISSED", why))
@@ -338,7 +355,7 @@ def section(recs, outdir, hf_meta):
                "Per-call figures: a CallBatch round's time over its depth; cgo and purego timed over groups of "
                "1000 back-to-back calls.", ""] + subjects_table(c[("pipelined", 0)], "cgo-rust") + [""]
     if ("breakdown", 1 << 20) in c:
-        md += ["### Where a 1 MiB checksum's time goes (ffi-bridge, today's Request API)", "",
+        md += ["### Where a 1 MiB checksum's and transform's time goes (ffi-bridge, today's Request API)", "",
                "`ffi-bridge readcopy`: the server copies the input out of shared memory in 64 KiB chunks, as "
                "the checksum handler does, and computes nothing.", ""] + \
               subjects_table(c[("breakdown", 1 << 20)], "ffi-bridge checksum") + [""]
@@ -346,8 +363,9 @@ def section(recs, outdir, hf_meta):
         it, call = spin_calibration(recs)
         md += ["### Concurrency: goroutines calling spin_work (~50 µs, CPU-bound)", "",
                f"spin_work calibrated to {it} iterations (a cgo call: {ns(call)}). Every process unpinned on the "
-               "2 CPUs, GOMAXPROCS 2; cgo runs each call on its goroutine's thread; the ffi-bridge client spins "
-               "200 µs, then parks. Figure: calls/s of each slice, median over rounds.", ""] + \
+               "2 CPUs, GOMAXPROCS 2; cgo runs each call on its goroutine's thread; the ffi-bridge client spins 200 µs "
+               "before it parks (its default 50 µs is shorter than one call: a lone caller would then park and "
+               "be woken on every call). Figure: calls/s of each slice, median over rounds.", ""] + \
               concurrency_table(c) + [""]
     md += ["### Plots", ""] + plots(c, outdir)
     md += ["### Whole process with start-up (hyperfine)", ""] + \

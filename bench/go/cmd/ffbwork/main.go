@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ type opts struct {
 	spinUs                  *float64
 	peer, work              *string
 	size, count             *int
+	profile                 *string
 }
 
 func newOpts(name string) opts {
@@ -59,6 +61,7 @@ func newOpts(name string) opts {
 		work:       fs.String("workload", "checksum", "workload (loop)"),
 		size:       fs.Int("size", 65536, "payload bytes (loop)"),
 		count:      fs.Int("count", 10000, "calls (loop)"),
+		profile:    fs.String("cpuprofile", "", "write a CPU profile of this process (the client side) to this file"),
 	}
 }
 
@@ -79,6 +82,17 @@ func main() {
 	}
 	o := newOpts(os.Args[1])
 	o.fs.Parse(os.Args[2:])
+	if *o.profile != "" {
+		f, err := os.Create(*o.profile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ffbwork:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var err error
 	switch os.Args[1] {
 	case "run":
@@ -91,6 +105,7 @@ func main() {
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "ffbwork:", err)
 		os.Exit(1)
 	}

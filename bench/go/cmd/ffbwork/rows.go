@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ffi-bridge/ffi-bridge/bench/internal/interleave"
 	"github.com/ffi-bridge/ffi-bridge/bench/internal/limit"
@@ -102,7 +103,7 @@ func emit(workload string, size, goroutines int, m interleave.Metric, cfg interl
 	out(r)
 }
 
-func out(r Row) {
+func out(r any) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ffbwork:", err)
@@ -114,4 +115,20 @@ func out(r Row) {
 func fail(name string, err error) {
 	b, _ := json.Marshal(map[string]any{"name": name, "error": err.Error(), "checked": false})
 	fmt.Println(string(b))
+}
+
+// clockRow measures the Go clock's step here: the smallest non-zero
+// difference of two successive time.Now readings (single calls shorter
+// than a few steps are coarse; the report says so).
+func clockRow() map[string]any {
+	step := time.Hour
+	for i := 0; i < 100000; i++ {
+		a := time.Now()
+		b := time.Now()
+		if d := b.Sub(a); d > 0 && d < step {
+			step = d
+		}
+	}
+	return map[string]any{"name": "work_clock", "group": "meta", "go_clock_step_ns": step.Nanoseconds(),
+		"checked": true, "note": "smallest non-zero step of time.Now in this process"}
 }

@@ -34,6 +34,7 @@ func cmdRun(o opts) error {
 			order = append(order, p)
 		}
 	}
+	out(clockRow())
 	var seq uint64
 	cell := func(wl string, size int, subjects []interleave.Subject) {
 		fmt.Fprintf(os.Stderr, "ffbwork: %s %d: %d subjects\n", wl, size, len(subjects))
@@ -88,14 +89,19 @@ func cmdRun(o opts) error {
 	return nil
 }
 
-// pipelined: CallBatch of empty calls at two depths and one synchronous
-// empty call, against empty cgo and purego calls.
+// pipelined: CallBatch of empty calls at three depths (and of the C
+// built-in at the deepest) and one synchronous empty call, against empty
+// cgo and purego calls.
 func pipelined(peers map[string]work.Peer) []interleave.Subject {
 	var s []interleave.Subject
 	if f, ok := peers["ffb"].(*ffbwork.Peer); ok {
-		s = append(s, workload.EmptyBatch("ffi-bridge CallBatch d64", f, f.Client(), 64),
-			workload.EmptyBatch("ffi-bridge CallBatch d256", f, f.Client(), 256),
-			workload.EmptyBatch("ffi-bridge CallBatch d1024", f, f.Client(), 1024),
+		c := f.Client()
+		s = append(s, workload.EmptyBatch("ffi-bridge CallBatch d64", f, c, "work.empty", 64),
+			workload.EmptyBatch("ffi-bridge CallBatch d256", f, c, "work.empty", 256),
+			workload.EmptyBatch("ffi-bridge CallBatch d1024", f, c, "work.empty", 1024),
+			// the same batches of the core's C built-in: what the Rust
+			// callback path (trampoline, catch_unwind, Reply) adds per call
+			workload.EmptyBatch("ffi-bridge CallBatch d1024 of C ffi.echo", f, c, "ffi.echo", 1024),
 			workload.Empty(f))
 	}
 	for _, name := range []string{"cgo", "purego"} {
@@ -106,9 +112,10 @@ func pipelined(peers map[string]work.Peer) []interleave.Subject {
 	return s
 }
 
-// breakdown: where an ffi-bridge checksum's time goes at 1 MiB — the
-// empty call, the echo (same handle back), the server copying the input
-// out (work.readcopy), the whole checksum — beside cgo's checksum.
+// breakdown: where an ffi-bridge checksum's or transform's time goes at
+// 1 MiB — the empty call, the echo (same handle back), the server copying
+// the input out (work.readcopy), the whole checksum and transform — beside
+// cgo's.
 func breakdown(f *ffbwork.Peer, peers map[string]work.Peer, seq *uint64) []interleave.Subject {
 	n := BreakdownSize
 	empty := workload.Empty(f)
@@ -128,11 +135,15 @@ func breakdown(f *ffbwork.Peer, peers map[string]work.Peer, seq *uint64) []inter
 		}}
 	sum := workload.Checksum(f, n, seq)
 	sum.Name = "ffi-bridge checksum"
-	s := []interleave.Subject{empty, echo, rc, sum}
+	tr := workload.Transform(f, n, seq)
+	tr.Name = "ffi-bridge transform"
+	s := []interleave.Subject{empty, echo, rc, sum, tr}
 	if p, ok := peers["cgo"]; ok {
 		c := workload.Checksum(p, n, seq)
 		c.Name = "cgo-rust checksum"
-		s = append(s, c)
+		t := workload.Transform(p, n, seq)
+		t.Name = "cgo-rust transform"
+		s = append(s, c, t)
 	}
 	return s
 }

@@ -44,8 +44,9 @@ type Peer struct {
 
 // ClientSpin is how long a waiting goroutine spins before it parks when
 // the peer is started unpinned (many goroutines on two CPUs): longer than
-// one spin_work call, so a caller whose answer is next does not pay a
-// wake-up.
+// one ~50 us spin_work call. With the client's default (50 us) a single
+// caller parks just before its answer comes and pays a wake-up on every
+// call (measured: ~3k instead of ~17k calls/s at 1 goroutine).
 const ClientSpin = 200 * time.Microsecond
 
 // Start runs the work server at path on CPU cpu and dials it with a

@@ -12,12 +12,14 @@ import (
 )
 
 // EmptyBatch is pipelined empty calls: rounds of ffb.Client.CallBatch of
-// depth work.empty calls (no input); each sample is a round's time over
-// depth. Every call must answer empty with no error.
-func EmptyBatch(name string, p work.Peer, c *ffb.Client, depth int) interleave.Subject {
+// depth calls of fn with no input (work.empty, the Rust callback; or
+// ffi.echo, the core's C built-in, which answers an empty input with
+// nothing); each sample is a round's time over depth. Every call must
+// answer empty with no error.
+func EmptyBatch(name string, p work.Peer, c *ffb.Client, fn string, depth int) interleave.Subject {
 	calls := make([]ffb.BatchCall, depth)
 	for k := range calls {
-		calls[k] = ffb.BatchCall{Name: "work.empty"}
+		calls[k] = ffb.BatchCall{Name: fn}
 	}
 	ctx := context.Background()
 	s := subject(p, func(stop time.Time) (interleave.Samples, error) {
@@ -32,7 +34,7 @@ func EmptyBatch(name string, p work.Peer, c *ffb.Client, depth int) interleave.S
 			}
 			for k := range calls {
 				if calls[k].Err != nil || calls[k].Out != nil {
-					return sm, fmt.Errorf("batched work.empty %d: out %v, err %v", k, calls[k].Out, calls[k].Err)
+					return sm, fmt.Errorf("batched %s %d: out %v, err %v", fn, k, calls[k].Out, calls[k].Err)
 				}
 			}
 			sm.Lat = append(sm.Lat, float64(d.Nanoseconds())/float64(depth))

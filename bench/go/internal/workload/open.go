@@ -19,8 +19,8 @@ var PeerNames = []string{"ffb", "cgo", "purego", "wazero", "goplugin"}
 // Open starts or loads one peer from the bench build directory (where
 // make -C bench puts ffb-work-server, libffbwork.so, work.wasm and
 // workplugin). pinned places servers on CPU 0 (the caller is on CPU 1);
-// otherwise servers are unpinned and the ffi-bridge client spins briefly,
-// then parks.
+// otherwise servers are unpinned and the ffi-bridge client spins 200 us,
+// then parks (ffbwork.ClientSpin).
 func Open(name, build string, pinned bool) (work.Peer, error) {
 	switch name {
 	case "ffb":
