@@ -2,7 +2,7 @@
 # run.sh — run every ffi-bridge benchmark and write machine-readable results.
 #
 #   bench/run.sh quick   # < 3 minutes: fewer iterations, short budgets
-#   bench/run.sh full    # < 20 minutes: the figures for the report
+#   bench/run.sh full    # < 25 minutes: the figures for the report
 #
 # Writes bench/results/raw-<UTC stamp>.jsonl (one JSON line per
 # measurement, the first line a {"meta":...} record of the machine and
