@@ -17,9 +17,10 @@ import subprocess
 
 SIZES = [64, 4096, 65536, 1048576, 16777216]
 FFB = "ffi-bridge"
+FFB_PARKING = "ffi-bridge, parking client"
 PEERS = ["cgo-rust", "purego-rust", "wazero-rust", "go-plugin"]
 SIZED = ["echo", "checksum", "transform"]
-COLORS = {FFB: "#d62728", "cgo-rust": "#2ca02c", "purego-rust": "#1f77b4", "wazero-rust": "#9467bd",
+COLORS = {FFB: "#d62728", FFB_PARKING: "#ff7f0e", "cgo-rust": "#2ca02c", "purego-rust": "#1f77b4", "wazero-rust": "#9467bd",
           "go-plugin": "#8c564b", "limit": "#000000"}
 
 
@@ -114,8 +115,8 @@ def subjects_table(cell, base):
 
 def concurrency_table(c):
     gs = sorted(k[1] for k in c if k[0] == "concurrency")
-    hdr = ["goroutines", f"{FFB} calls/s", "cgo-rust calls/s", f"{FFB} ÷ cgo-rust", "purego-rust calls/s",
-           "go-plugin calls/s", f"{FFB} p50 call", "placement (probe)"]
+    hdr = ["goroutines", f"{FFB} calls/s", f"{FFB} ÷ cgo-rust", f"{FFB_PARKING} calls/s", "÷ cgo-rust",
+           "cgo-rust calls/s", "purego-rust calls/s", "go-plugin calls/s", f"{FFB} p50 call", "placement (probe)"]
     lines = ["| " + " | ".join(hdr) + " |", "|" + " --- |" * len(hdr)]
     for g in gs:
         cell = c[("concurrency", g)]
@@ -124,7 +125,9 @@ def concurrency_table(c):
         def cps(p):
             r = cell.get(p)
             return f"{r['calls_per_s_median']:,.0f}" if r and r.get("calls_per_s_median") else "—"
-        lines.append(f"| {g} | {cps(FFB)} | {cps('cgo-rust')} | {spread(vs(f, 'cgo-rust'))} | {cps('purego-rust')} | "
+        fp = cell.get(FFB_PARKING)
+        lines.append(f"| {g} | {cps(FFB)} | {spread(vs(f, 'cgo-rust'))} | {cps(FFB_PARKING)} | "
+                     f"{spread(vs(fp, 'cgo-rust'))} | {cps('cgo-rust')} | {cps('purego-rust')} | "
                      f"{cps('go-plugin')} | {ns(f['p50_ns']) if f else '—'} | {placement_note(cell)} |")
     return lines
 
@@ -207,8 +210,9 @@ def verdicts(recs):
                 why += (f"; the same batches of the core's C built-in (ffi.echo, no Rust) cost "
                         f"{ns(builtin['p50_ns'])} ({spread(vs(builtin, 'cgo-rust'))} of cgo, "
                         f"{spread(vs(builtin, best['peer']))} of the Rust batch): the server's Rust callback path "
-                        f"(trampoline, catch_unwind, Request/Reply) is the larger part, and a client CPU profile "
-                        f"(bench/README.md, findings) shows the client mostly waiting for the server")
+                        f"(trampoline, catch_unwind, Request/Reply) adds ~{ns(best['p50_ns'] - builtin['p50_ns'])} "
+                        f"a call; a client CPU profile (bench/README.md, findings) shows the client mostly waiting "
+                        f"for the server, so the server's per-call dispatch is what a batch call costs")
         out.append(("pipelined empty calls <= 0.5x a cgo and <= 0.5x a purego call",
                     f"{best['peer']} {ns(best['p50_ns'])}/call: ÷ cgo {spread(rc)}, ÷ purego {spread(rp)}",
                     "met" if ok else "MISSED", why))
@@ -232,18 +236,25 @@ def verdicts(recs):
     g8 = row("concurrency", 8)
     r = vs(g8, "cgo-rust")
     if r:
-        ok = r["median"] >= 0.8
+        g8p = row("concurrency", 8, FFB_PARKING)
+        rp = vs(g8p, "cgo-rust")
+        best, rb = (g8p, rp) if rp and rp["median"] > r["median"] else (g8, r)
+        ok = rb["median"] >= 0.8
         iters, call = spin_calibration(recs)
         cap = 1e9 / call if call else None
-        g64 = row("concurrency", 64)
-        why = "" if ok else (
-            f"the server runs every callback on its one ring thread, so calls of ~{ns(call)} cap it at "
-            f"~{cap:,.0f} calls/s whatever the goroutines (measured: {g8['calls_per_s_median']:,.0f} at 8, "
-            f"{g64['calls_per_s_median']:,.0f} at 64), while cgo runs one call per goroutine's thread on both "
-            "CPUs. Needs the worker pool being built for Server::register" if cap and g64 else
-            "the server runs every callback on its one ring thread")
-        out.append(("8 goroutines: >= 0.8x cgo's calls/s", f"{g8['calls_per_s_median']:,.0f} calls/s: {spread(r)}",
-                    "met" if ok else "MISSED (waits for the worker pool)", why))
+        g64, g64p = row("concurrency", 64), row("concurrency", 64, FFB_PARKING)
+        why = "" if ok else "the server runs every callback on its one ring thread"
+        if not ok and cap and g64:
+            why = (f"the server runs every callback on its one ring thread, so calls of ~{ns(call)} cap it at "
+                   f"~{cap:,.0f} calls/s whatever the goroutines (measured at 8: {g8['calls_per_s_median']:,.0f}"
+                   + (f", parking client {g8p['calls_per_s_median']:,.0f}" if g8p else "")
+                   + f"; at 64: {g64['calls_per_s_median']:,.0f}"
+                   + (f", parking client {g64p['calls_per_s_median']:,.0f}: spinning waiters also take CPU "
+                      f"from that thread" if g64p else "")
+                   + "), while cgo runs one call per goroutine's thread on both CPUs. Needs the worker pool "
+                     "being built for Server::register")
+        out.append(("8 goroutines: >= 0.8x cgo's calls/s", f"{best['peer']}: {best['calls_per_s_median']:,.0f} "
+                    f"calls/s: {spread(rb)}", "met" if ok else "MISSED (waits for the worker pool)", why))
     return out
 
 
@@ -282,7 +293,7 @@ plot {', '.join(cmds)}
         md += [f"![{wl} latency vs size]({os.path.basename(png)})", ""]
     gs = sorted(k[1] for k in c if k[0] == "concurrency")
     cmds = []
-    for p in [FFB] + PEERS:
+    for p in [FFB, FFB_PARKING] + PEERS:
         pts = [(g, c[("concurrency", g)][p].get("calls_per_s_median")) for g in gs if p in c[("concurrency", g)]]
         if not pts:
             continue
@@ -299,6 +310,7 @@ unset logscale
 set logscale x 2
 set xlabel 'goroutines'
 set ylabel 'calls/s'
+set xrange [0.8:90]
 set xtics (1, 2, 8, 64)
 set yrange [0:*]
 set grid

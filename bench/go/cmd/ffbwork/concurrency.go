@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/ffi-bridge/ffi-bridge/bench/internal/ffbwork"
 	"github.com/ffi-bridge/ffi-bridge/bench/internal/interleave"
 	"github.com/ffi-bridge/ffi-bridge/bench/internal/rustcgo"
 	"github.com/ffi-bridge/ffi-bridge/bench/internal/work"
@@ -46,9 +48,18 @@ func cmdConcurrency(o opts) error {
 	fmt.Fprintf(os.Stderr, "ffbwork: spin_work %d iterations ~ %v\n", iters, took)
 	table := workload.NewSpinTable(iters)
 	peers := openPeers(o, false)
+	if _, ok := peers["ffb"]; ok {
+		// the same server with a client that parks at once: whether
+		// spinning waiters take CPU from the server's thread
+		if p, err := ffbwork.StartParking(filepath.Join(*o.build, "ffb-work-server")); err == nil {
+			peers["ffb-parking"] = p
+		} else {
+			fail("work_open_ffb_parking", err)
+		}
+	}
 	defer closeAll(peers)
 	var order []work.Peer
-	for _, name := range strings.Split(*o.peers, ",") {
+	for _, name := range append(strings.Split(*o.peers, ","), "ffb-parking") {
 		if p, ok := peers[name]; ok && p.Concurrent() {
 			order = append(order, p)
 		}

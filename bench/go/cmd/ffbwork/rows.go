@@ -35,7 +35,7 @@ type Row struct {
 }
 
 func slug(s string) string {
-	return strings.NewReplacer(" ", "_", "-", "_", ".", "_").Replace(strings.ToLower(s))
+	return strings.NewReplacer(",", "", " ", "_", "-", "_", ".", "_").Replace(strings.ToLower(s))
 }
 
 func majority(m map[string]int) string {

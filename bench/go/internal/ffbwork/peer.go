@@ -38,6 +38,7 @@ type Peer struct {
 	c         *ffb.Client
 	ctx       context.Context
 	buf       *ffb.Buffer
+	name      string
 	placement string
 	spinBufs  sync.Pool
 }
@@ -53,13 +54,32 @@ const ClientSpin = 200 * time.Microsecond
 // client that never parks; cpu < 0 starts it unpinned and the client
 // spins ClientSpin, then parks.
 func Start(path string, cpu int) (*Peer, error) {
+	if cpu >= 0 {
+		return start(path, cpu, -1)
+	}
+	return start(path, cpu, ClientSpin)
+}
+
+// StartParking is Start unpinned with a client that parks at once: its
+// waiting goroutines take no CPU from the server's thread.
+func StartParking(path string) (*Peer, error) {
+	p, err := start(path, -1, 0)
+	if err == nil {
+		p.name = "ffi-bridge, parking client"
+		p.placement = "Rust server process and Go client process both unpinned (2 CPUs); client parks at once"
+	}
+	return p, err
+}
+
+// start: spin < 0 never parks, else spins that long, then parks.
+func start(path string, cpu int, spin time.Duration) (*Peer, error) {
 	srv, err := ffbpeer.StartServerOn(path, int(ServerSpin/time.Microsecond), cpu)
 	if err != nil {
 		return nil, err
 	}
 	opt := ffb.WithSpinOnly()
-	if cpu < 0 {
-		opt = ffb.WithSpin(ClientSpin)
+	if spin >= 0 {
+		opt = ffb.WithSpin(spin)
 	}
 	ctx := context.Background()
 	c, err := ffb.Dial(ctx, srv.Socket, opt)
@@ -67,7 +87,7 @@ func Start(path string, cpu int) (*Peer, error) {
 		srv.Stop()
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	p := &Peer{srv: srv, c: c, ctx: ctx, placement: Placement}
+	p := &Peer{srv: srv, c: c, ctx: ctx, name: "ffi-bridge", placement: Placement}
 	if cpu < 0 {
 		p.placement = "Rust server process and Go client process both unpinned (2 CPUs); client spins 200 us, then parks"
 	}
@@ -77,7 +97,7 @@ func Start(path string, cpu int) (*Peer, error) {
 // Client is the session (for CallBatch).
 func (p *Peer) Client() *ffb.Client { return p.c }
 
-func (p *Peer) Name() string      { return "ffi-bridge" }
+func (p *Peer) Name() string      { return p.name }
 func (p *Peer) Placement() string { return p.placement }
 func (p *Peer) Concurrent() bool  { return true }
 
