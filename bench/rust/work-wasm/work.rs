@@ -44,7 +44,12 @@ pub unsafe extern "C" fn checksum(p: *const u8, n: usize) -> u64 {
 #[no_mangle]
 pub unsafe extern "C" fn transform(src: *const u8, dst: *mut u8, n: usize) {
     // SAFETY: as above.
-    let (i, o) = unsafe { (slice::from_raw_parts(src, n), slice::from_raw_parts_mut(dst, n)) };
+    let (i, o) = unsafe {
+        (
+            slice::from_raw_parts(src, n),
+            slice::from_raw_parts_mut(dst, n),
+        )
+    };
     kernels::transform(i, o);
 }
 
@@ -53,7 +58,12 @@ pub unsafe extern "C" fn transform(src: *const u8, dst: *mut u8, n: usize) {
 #[no_mangle]
 pub unsafe extern "C" fn echo(src: *const u8, dst: *mut u8, n: usize) {
     // SAFETY: as above.
-    let (i, o) = unsafe { (slice::from_raw_parts(src, n), slice::from_raw_parts_mut(dst, n)) };
+    let (i, o) = unsafe {
+        (
+            slice::from_raw_parts(src, n),
+            slice::from_raw_parts_mut(dst, n),
+        )
+    };
     o.copy_from_slice(i);
 }
 

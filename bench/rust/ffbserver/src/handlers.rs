@@ -65,7 +65,9 @@ pub fn spin_request(req: &Request<'_>) -> ffb::Result<Reply> {
         .map_err(|_| Error::with_message(Code::INVALID_ARGUMENT, "work.spin: want 16 bytes"))?;
     let iters = u64::from_le_bytes(arg[..8].try_into().unwrap());
     let seed = u64::from_le_bytes(arg[8..].try_into().unwrap());
-    Ok(Reply::bytes(work::spin_work(iters, seed).to_le_bytes().to_vec()))
+    Ok(Reply::bytes(
+        work::spin_work(iters, seed).to_le_bytes().to_vec(),
+    ))
 }
 
 /// `work.readcopy` (diagnostic): copies the input out as `work.checksum`

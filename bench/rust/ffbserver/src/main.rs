@@ -27,7 +27,9 @@ use ffb::{Reply, Server, ServerOptions};
 use ffb_bench_work as work;
 
 fn arg(args: &[String], key: &str) -> Option<String> {
-    args.iter().position(|a| a == key).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == key)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn pin_to(cpu: usize) -> std::io::Result<()> {

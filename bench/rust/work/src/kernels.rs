@@ -41,7 +41,13 @@ fn step(lane: u64, w: u64) -> u64 {
 impl Checksum {
     /// An empty state.
     pub fn new() -> Checksum {
-        Checksum { lanes: SEEDS, words: 0, tail: [0; 8], tail_len: 0, len: 0 }
+        Checksum {
+            lanes: SEEDS,
+            words: 0,
+            tail: [0; 8],
+            tail_len: 0,
+            len: 0,
+        }
     }
 
     fn word(&mut self, w: u64) {

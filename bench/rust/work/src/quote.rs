@@ -82,12 +82,23 @@ mod tests {
             id: 7,
             customer: "ada".into(),
             items: vec![
-                Item { sku: "a".into(), qty: 2, unit_cents: 150 },
-                Item { sku: "b".into(), qty: 1, unit_cents: 700 },
+                Item {
+                    sku: "a".into(),
+                    qty: 2,
+                    unit_cents: 150,
+                },
+                Item {
+                    sku: "b".into(),
+                    qty: 1,
+                    unit_cents: 700,
+                },
             ],
             coupon: Some("TENOFF".into()),
         };
         let q = quote(&o);
-        assert_eq!((q.id, q.customer.as_str(), q.lines, q.units, q.total_cents), (7, "ADA", 2, 3, 900));
+        assert_eq!(
+            (q.id, q.customer.as_str(), q.lines, q.units, q.total_cents),
+            (7, "ADA", 2, 3, 900)
+        );
     }
 }
