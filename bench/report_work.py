@@ -222,8 +222,20 @@ def verdicts(recs):
         lr = e["limit_ratio"]
         ok = lr["median"] <= 2
         em = row("empty", 0)
-        why = "" if ok else (f"an empty call (no buffer at all) takes {spread(em.get('limit_ratio'))} of the limit "
-                             "in the same run: the cost is the call path, not the payload" if em else "")
+        why = "" if ok else (f"an empty call (no buffer at all; its own cell of this run) reads "
+                             f"{spread(em.get('limit_ratio'))} of its limit" if em else "")
+        groups = {}
+        for v, lim in zip(e.get("slice_value") or [], e.get("slice_limit_p50_ns") or []):
+            if lim:
+                groups.setdefault(int(round(lim / 10.0)) * 10, []).append(v / lim)
+        if len(groups) > 1:
+            parts = []
+            for lim, rs in sorted(groups.items()):
+                rs.sort()
+                parts.append(f"{lim} ns: {num(rs[len(rs) // 2])}x ({len(rs)} of {lr['n']})")
+            why += ("; " if why else "") + (
+                "the host moved the vCPUs during the cell (the probe read different figures from round to "
+                "round); the ratio by the probe slice's reading: " + ", ".join(parts))
         steps = [v for v in e.get("slice_limit_p50_ns") or [] if v]
         if steps and all(abs(v / 10 - round(v / 10)) < 1e-6 for v in steps):
             why += ("; " if why else "") + (
