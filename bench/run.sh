@@ -2,7 +2,7 @@
 # run.sh — run every ffi-bridge benchmark and write machine-readable results.
 #
 #   bench/run.sh quick   # < 3 minutes: fewer iterations, short budgets
-#   bench/run.sh full    # < 20 minutes: the figures for the report
+#   bench/run.sh full    # < 25 minutes: the figures for the report
 #
 # Writes bench/results/raw-<UTC stamp>.jsonl (one JSON line per
 # measurement, the first line a {"meta":...} record of the machine and
@@ -24,6 +24,7 @@ RES=$BENCH/results
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RAW=$RES/raw-$STAMP.jsonl
 HYP=$RES/raw-$STAMP-hyperfine.json
+HYPW=$RES/raw-$STAMP-hyperfine-work.json
 LOG=$RES/raw-$STAMP.log
 mkdir -p "$RES"
 : >"$RAW"
@@ -32,10 +33,12 @@ if [ "$MODE" = quick ]; then
 	CL_ITERS=300000 RING_B1=5000000 RING_B32=20000000 FUTEX_ITERS=20000 MEMCPY_ITERS=200000
 	PEER_TIME=300ms PEER_TIME_MS=300 PEER_MIN=200 HF_COUNT=10000 HF_RUNS=3 PING_COUNT=100000
 	STEP_LIMIT=150 HF_LIMIT=60
+	WORK_ROUNDS=3 WORK_SLICE=30ms WORK_HF_COUNT=2000
 else
 	CL_ITERS=3000000 RING_B1=20000000 RING_B32=100000000 FUTEX_ITERS=200000 MEMCPY_ITERS=2000000
 	PEER_TIME=2s PEER_TIME_MS=2000 PEER_MIN=2000 HF_COUNT=100000 HF_RUNS=5 PING_COUNT=1000000
 	STEP_LIMIT=900 HF_LIMIT=300
+	WORK_ROUNDS=10 WORK_SLICE=100ms WORK_HF_COUNT=20000
 fi
 SIZES=64,4096,65536,1048576,16777216
 FFB=${FFB_BUILD:-$ROOT/build}/ffb # the ffi-bridge server tool (top-level make)
@@ -85,7 +88,11 @@ print(json.dumps({"meta": {
     "hyperfine": sh("hyperfine --version"), "ffb": sh(f"{ffb} version"),
     "peers": {"grpc": sh(f"cd {root}/bench/go && go list -m -f '{{{{.Version}}}}' google.golang.org/grpc"),
               "shmipc-go": sh(f"cd {root}/bench/go && go list -m -f '{{{{.Version}}}}' github.com/cloudwego/shmipc-go"),
-              "iceoryx2": sh(f"grep -A1 'name = \"iceoryx2\"' {root}/bench/rust/Cargo.lock | sed -n 's/version = //p' | tr -d '\"'")},
+              "iceoryx2": sh(f"grep -A1 'name = \"iceoryx2\"' {root}/bench/rust/Cargo.lock | sed -n 's/version = //p' | tr -d '\"'"),
+              **{k: sh(f"cd {root}/bench/go && go list -m -f '{{{{.Version}}}}' {m}") for k, m in
+                 (("purego", "github.com/ebitengine/purego"), ("wazero", "github.com/tetratelabs/wazero"),
+                  ("go-plugin", "github.com/hashicorp/go-plugin"))},
+              "wasm rustc": sh("/usr/bin/rustc --version")},
     "placement": "server/echo/producer side CPU 0, client/timing side CPU 1, separate processes",
 }}))
 PY
@@ -168,6 +175,18 @@ run_go_client_benchmarks() {
 }
 # >>> END FFI-BRIDGE MEASUREMENTS <<<
 
+# ---- 3b. second round: Go calling Rust work functions -------------------
+# ffbwork (bench/go/cmd/ffbwork): ffi-bridge (the Rust work server) against
+# cgo and purego into the Rust library, wazero running it as wasm and a
+# go-plugin process, on empty/echo/checksum/transform/JSON/pipelined calls,
+# every subject's slice interleaved with a cache-line probe slice; then
+# goroutines calling the ~50 us spin_work, unpinned.
+run_work() {
+	local t=(-build "$BIN" -rounds "$WORK_ROUNDS" -slice "$WORK_SLICE")
+	collect work_run "$BIN/ffbwork" run "${t[@]}"
+	collect work_concurrency "$BIN/ffbwork" concurrency "${t[@]}"
+}
+
 # ---- 4. whole-process comparison (hyperfine) ---------------------------
 run_hyperfine() {
 	if ! command -v hyperfine >/dev/null; then
@@ -194,6 +213,24 @@ run_hyperfine() {
 		say "hyperfine FAILED, see $LOG"
 }
 
+# Whole process, start-up included, for the second round's peers: one
+# empty call (start-up: server start and dial, plugin launch, module
+# compile), then WORK_HF_COUNT checked 64 KiB checksums.
+run_hyperfine_work() {
+	command -v hyperfine >/dev/null || return 0
+	local T="timeout -s QUIT -k 10 $HF_LIMIT" cmds=() p
+	for p in ffb goplugin cgo purego wazero; do
+		cmds+=(-n "$p start+1" "$T $BIN/ffbwork loop -build $BIN -peer $p -workload empty -count 1")
+	done
+	for p in ffb goplugin cgo purego wazero; do
+		cmds+=(-n "$p start+$WORK_HF_COUNT" "$T $BIN/ffbwork loop -build $BIN -peer $p -workload checksum -size 65536 -count $WORK_HF_COUNT")
+	done
+	say "hyperfine (work): start-up, and $WORK_HF_COUNT checked 64 KiB checksums per process"
+	printf '{"hyperfine_work":{"count":%s,"size":65536,"runs":%s}}\n' "$WORK_HF_COUNT" "$HF_RUNS" >>"$RAW"
+	hyperfine --style basic -i --warmup 1 --runs "$HF_RUNS" --export-json "$HYPW" "${cmds[@]}" >>"$LOG" 2>&1 ||
+		say "hyperfine (work) FAILED, see $LOG"
+}
+
 main() {
 	say "mode $MODE; building"
 	make -s -C "$BENCH" all >>"$LOG" 2>&1 || { say "build failed, see $LOG"; exit 1; }
@@ -201,10 +238,13 @@ main() {
 	run_probes
 	run_peers
 	run_ffb
+	run_work
 	run_hyperfine
+	run_hyperfine_work
 	python3 -c 'import json,sys; print(json.dumps({"meta_end": {"loadavg_end": open("/proc/loadavg").read().split()[:3]}}))' >>"$RAW"
 	cp "$RAW" "$RES/latest.jsonl"
 	[ -f "$HYP" ] && cp "$HYP" "$RES/latest-hyperfine.json"
+	[ -f "$HYPW" ] && cp "$HYPW" "$RES/latest-hyperfine-work.json"
 	if [ -f "$BENCH/report.py" ]; then
 		python3 "$BENCH/report.py" "$RES/latest.jsonl" || say "report.py failed"
 	fi

@@ -50,8 +50,12 @@ static int echo_side(uint32_t *w)
 	}
 }
 
+#include "cacheline_slices.h"
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "slices") == 0)
+		return run_slices();
 	size_t iters = arg_iters(argc, argv, 1000000);
 	if (argc > 2 && strcmp(argv[2], "nopause") == 0)
 		spin_pause = 0;

@@ -30,12 +30,21 @@ type Server struct {
 // directory, pinned to CPU 0, and waits for its "ready" line. spinUs < 0
 // keeps the server's default spin before parking.
 func StartServer(ffbPath string, spinUs int) (*Server, error) {
+	return StartServerOn(ffbPath, spinUs, pin.Server)
+}
+
+// StartServerOn is StartServer on CPU cpu, or unpinned (the caller's
+// affinity) for cpu < 0.
+func StartServerOn(ffbPath string, spinUs, cpu int) (*Server, error) {
 	dir, err := os.MkdirTemp("", "ffbbench-ffb-")
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{Socket: filepath.Join(dir, "ffb.sock"), dir: dir}
-	args := []string{"serve", "--socket", s.Socket, "--cpu", strconv.Itoa(pin.Server), "--quiet"}
+	args := []string{"serve", "--socket", s.Socket, "--quiet"}
+	if cpu >= 0 {
+		args = append(args, "--cpu", strconv.Itoa(cpu))
+	}
 	if spinUs >= 0 {
 		args = append(args, "--spin-us", strconv.Itoa(spinUs))
 	}
@@ -47,7 +56,11 @@ func StartServer(ffbPath string, spinUs int) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := pin.StartPinned(s.cmd, pin.Server); err != nil {
+	start := s.cmd.Start
+	if cpu >= 0 {
+		start = func() error { return pin.StartPinned(s.cmd, cpu) }
+	}
+	if err := start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}

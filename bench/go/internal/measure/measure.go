@@ -21,6 +21,7 @@ type Result struct {
 	PayloadBytes int     `json:"payload_bytes"`
 	Placement    string  `json:"placement"`
 	P50          float64 `json:"p50_ns"`
+	P90          float64 `json:"p90_ns,omitempty"`
 	P99          float64 `json:"p99_ns"`
 	P999         float64 `json:"p999_ns"`
 	Mean         float64 `json:"mean_ns"`
@@ -52,7 +53,7 @@ func Summarize(r *Result, lat []float64, wall time.Duration) {
 		sum += v
 	}
 	at := func(q float64) float64 { return lat[int(q*float64(len(lat)-1))] }
-	r.P50, r.P99, r.P999 = at(0.50), at(0.99), at(0.999)
+	r.P50, r.P90, r.P99, r.P999 = at(0.50), at(0.90), at(0.99), at(0.999)
 	r.Mean = sum / float64(len(lat))
 	r.Min, r.Max = lat[0], lat[len(lat)-1]
 	if wall > 0 {

@@ -1,0 +1,397 @@
+"""report_work.py — the second round's part of latest.md: Go calling Rust
+work functions through ffi-bridge, cgo, purego, wazero and go-plugin.
+
+Reads the `work_*` rows that `ffbwork` prints (bench/go/cmd/ffbwork): one
+row per subject per cell, each carrying the per-round figures of its
+interleaved slices (`slice_value`, `slice_limit_p50_ns`), the ratio to the
+limit probe slice taken right before each of its slices (`limit_ratio`:
+median, min, max over rounds) and the ratio to every other subject of the
+same round (`vs`). Every ratio in these tables and verdicts is one of
+those: no ratio here divides figures from different runs or cells.
+Standard library only; plots with gnuplot when it is installed.
+"""
+import json
+import os
+import shutil
+import subprocess
+
+SIZES = [64, 4096, 65536, 1048576, 16777216]
+FFB = "ffi-bridge"
+FFB_PARKING = "ffi-bridge, parking client"
+PEERS = ["cgo-rust", "purego-rust", "wazero-rust", "go-plugin"]
+SIZED = ["echo", "checksum", "transform"]
+COLORS = {FFB: "#d62728", FFB_PARKING: "#ff7f0e", "cgo-rust": "#2ca02c", "purego-rust": "#1f77b4", "wazero-rust": "#9467bd",
+          "go-plugin": "#8c564b", "limit": "#000000"}
+
+
+def ns(v):
+    if v is None:
+        return "—"
+    if v >= 1e6:
+        return f"{v / 1e6:.2f} ms"
+    if v >= 1e3:
+        return f"{v / 1e3:.1f} µs"
+    return f"{v:.0f} ns"
+
+
+def size_str(n):
+    if n >= 1 << 20:
+        return f"{n >> 20} MiB"
+    if n >= 1024:
+        return f"{n >> 10} KiB"
+    return f"{n} B" if n else "—"
+
+
+def num(v):
+    return f"{v:.2f}" if 0.1 <= v < 100 else f"{v:.3g}"
+
+
+def spread(s, unit="x"):
+    """median [min-max] of a ratio spread."""
+    if not s or not s.get("n"):
+        return "—"
+    return f"{num(s['median'])}{unit} [{num(s['min'])}-{num(s['max'])}]"
+
+
+def cells(recs):
+    """{(workload, size or goroutines): {peer: row}} of the checked work rows."""
+    out = {}
+    for r in recs.values():
+        if r.get("group") not in ("work", "limit") or "workload" not in r or not r.get("checked"):
+            continue
+        key = (r["workload"], r.get("goroutines") or r.get("cell_bytes", r.get("payload_bytes", 0)))
+        if r.get("group") == "limit" and r.get("peer") == "limit":
+            out.setdefault(key, {})["limit"] = r
+        else:
+            out.setdefault(key, {})[r["peer"]] = r
+    return out
+
+
+def vs(row, other):
+    return (row or {}).get("vs", {}).get(other)
+
+
+def placement_note(c):
+    lim = c.get("limit")
+    return lim.get("placement_inferred", "?") if lim else "?"
+
+
+def latency_table(c, wl, sizes):
+    hdr = ["payload", "limit p50", f"{FFB} p50 / p90 / p99", f"{FFB} ÷ limit"]
+    for p in PEERS:
+        hdr += [f"{p} p50", f"{FFB} ÷ {p}"]
+    hdr.append("placement (probe)")
+    lines = ["| " + " | ".join(hdr) + " |", "|" + " --- |" * len(hdr)]
+    for n in sizes:
+        cell = c.get((wl, n))
+        if not cell:
+            continue
+        f = cell.get(FFB)
+        row = [size_str(n), ns(cell["limit"]["p50_ns"]) if "limit" in cell else "—"]
+        if f:
+            row += [f"{ns(f['p50_ns'])} / {ns(f.get('p90_ns'))} / {ns(f['p99_ns'])}", spread(f.get("limit_ratio"))]
+        else:
+            row += ["—", "—"]
+        for p in PEERS:
+            pr = cell.get(p)
+            row += [ns(pr["p50_ns"]) if pr else "n/a", spread(vs(f, p)) if pr else "—"]
+        row.append(placement_note(cell))
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def subjects_table(cell, base):
+    """One row per subject of a cell (pipelined, breakdown), ratios to base."""
+    lines = ["| subject | p50 / p90 / p99 per call | ÷ limit | ÷ " + base + " | calls/s |",
+             "| --- | --- | --- | --- | --- |"]
+    for name, r in cell.items():
+        if name == "limit":
+            continue
+        lines.append(f"| {name} | {ns(r['p50_ns'])} / {ns(r.get('p90_ns'))} / {ns(r['p99_ns'])} | "
+                     f"{spread(r.get('limit_ratio'))} | {spread(vs(r, base)) if name != base else '1'} | "
+                     f"{r.get('ops_per_s', 0):,.0f} |")
+    return lines
+
+
+def concurrency_table(c):
+    gs = sorted(k[1] for k in c if k[0] == "concurrency")
+    hdr = ["goroutines", f"{FFB} calls/s", f"{FFB} ÷ cgo-rust", f"{FFB_PARKING} calls/s", "÷ cgo-rust",
+           "cgo-rust calls/s", "purego-rust calls/s", "go-plugin calls/s", f"{FFB} p50 call", "placement (probe)"]
+    lines = ["| " + " | ".join(hdr) + " |", "|" + " --- |" * len(hdr)]
+    for g in gs:
+        cell = c[("concurrency", g)]
+        f = cell.get(FFB)
+
+        def cps(p):
+            r = cell.get(p)
+            return f"{r['calls_per_s_median']:,.0f}" if r and r.get("calls_per_s_median") else "—"
+        fp = cell.get(FFB_PARKING)
+        lines.append(f"| {g} | {cps(FFB)} | {spread(vs(f, 'cgo-rust'))} | {cps(FFB_PARKING)} | "
+                     f"{spread(vs(fp, 'cgo-rust'))} | {cps('cgo-rust')} | {cps('purego-rust')} | "
+                     f"{cps('go-plugin')} | {ns(f['p50_ns']) if f else '—'} | {placement_note(cell)} |")
+    return lines
+
+
+def spin_calibration(recs):
+    r = recs.get("work_concurrency_spin_calibration")
+    return (r.get("spin_iters"), r.get("spin_call_ns")) if r else (None, None)
+
+
+def verdicts(recs):
+    """(target, figures, verdict, reason) for each second-round target."""
+    c = cells(recs)
+    out = []
+
+    def row(wl, n, p=FFB):
+        return c.get((wl, n), {}).get(p)
+
+    # 1. checksum
+    f1 = row("checksum", 1 << 20)
+    r = vs(f1, "cgo-rust")
+    if r:
+        ok = r["median"] <= 1.1
+        why = ""
+        bd = c.get(("breakdown", 1 << 20), {})
+        rc, sm, cg, em = (bd.get(k) for k in ("ffi-bridge readcopy", "ffi-bridge checksum", "cgo-rust checksum",
+                                              "ffi-bridge empty call"))
+        if not ok and rc and sm and cg:
+            why = (f"breakdown cell (same run, interleaved): the server copying the 1 MiB input out of shared memory "
+                   f"(work.readcopy, today's copy-only Request API) takes {ns(rc['p50_ns'])} "
+                   f"({spread(vs(rc, 'ffi-bridge checksum'))} of the whole call); the whole checksum "
+                   f"{ns(sm['p50_ns'])}, cgo's {ns(cg['p50_ns'])}, an empty call {ns(em['p50_ns']) if em else '—'}. "
+                   f"The copy (which also pulls every line from the client's core) is the gap; the zero-copy "
+                   f"input view being added to the crate removes the copy, not the cross-core transfer")
+        out.append(("checksum 1 MiB <= 1.1x cgo -> Rust", f"{ns(f1['p50_ns'])} vs {ns(row('checksum', 1 << 20, 'cgo-rust')['p50_ns'])}: "
+                    f"{spread(r)}", "met" if ok else "MISSED", why))
+    lost = []
+    for n in SIZES:
+        if n < 65536:
+            continue
+        for p in ("purego-rust", "wazero-rust", "go-plugin"):
+            s = vs(row("checksum", n), p)
+            if s and s["median"] >= 1:
+                lost.append(f"{p} at {size_str(n)} ({spread(s)})")
+    if row("checksum", 65536):
+        out.append(("checksum ahead of purego, wazero, go-plugin at every size >= 64 KiB",
+                    f"{len(lost)} losses", "met" if not lost else "MISSED",
+                    ("behind " + ", ".join(lost) + ": purego calls the library in-process on the caller's thread, "
+                     "as cgo does, so it pays no copy and no cross-core transfer") if lost else ""))
+    # 2. transform
+    t1 = row("transform", 1 << 20)
+    r = vs(t1, "cgo-rust")
+    if r:
+        ok = r["median"] < 1
+        why = "" if ok else (
+            "cgo's Rust code writes the output straight into a Go slice (no copy, same core); the ffi-bridge "
+            "handler, with today's API, copies each 64 KiB chunk out of shared memory (read_at), uppercases it and "
+            "copies it back (write_at), and the client's core must then pull the 1 MiB back: two copies and two "
+            "cross-core transfers of N bytes")
+        bd = c.get(("breakdown", 1 << 20), {})
+        rc, ft, ct = (bd.get(k) for k in ("ffi-bridge readcopy", "ffi-bridge transform", "cgo-rust transform"))
+        if not ok and rc and ft and ct:
+            why += (f". Breakdown cell (same run): copying the input out alone takes {ns(rc['p50_ns'])}; "
+                    f"the whole transform {ns(ft['p50_ns'])} against cgo's {ns(ct['p50_ns'])}")
+        out.append(("transform 1 MiB ahead of cgo -> Rust", f"{ns(t1['p50_ns'])} vs "
+                    f"{ns(row('transform', 1 << 20, 'cgo-rust')['p50_ns'])}: {spread(r)}",
+                    "met" if ok else "MISSED", why))
+    # 3. pipelined
+    pc = c.get(("pipelined", 0), {})
+    batches = [v for k, v in pc.items() if k.startswith("ffi-bridge CallBatch") and "of C" not in k]
+    builtin = next((v for k, v in pc.items() if k.startswith("ffi-bridge CallBatch") and "of C" in k), None)
+    if batches:
+        best = min(batches, key=lambda b: b["p50_ns"])
+        rc, rp = vs(best, "cgo-rust"), vs(best, "purego-rust")
+        ok = bool(rc and rp and rc["median"] <= 0.5 and rp["median"] <= 0.5)
+        why = ""
+        if not ok:
+            why = (f"the best depth ({best['peer']}) costs {ns(best['p50_ns'])} a call against a cgo call of "
+                   f"{ns(pc['cgo-rust']['p50_ns']) if 'cgo-rust' in pc else '—'}")
+            if builtin:
+                why += (f"; the same batches of the core's C built-in (ffi.echo, no Rust) cost "
+                        f"{ns(builtin['p50_ns'])} ({spread(vs(builtin, 'cgo-rust'))} of cgo, "
+                        f"{spread(vs(builtin, best['peer']))} of the Rust batch): the server's Rust callback path "
+                        f"(trampoline, catch_unwind, Request/Reply) adds ~{ns(best['p50_ns'] - builtin['p50_ns'])} "
+                        f"a call; a client CPU profile (bench/README.md, findings) shows the client mostly waiting "
+                        f"for the server, so the server's per-call dispatch is what a batch call costs")
+        out.append(("pipelined empty calls <= 0.5x a cgo and <= 0.5x a purego call",
+                    f"{best['peer']} {ns(best['p50_ns'])}/call: ÷ cgo {spread(rc)}, ÷ purego {spread(rp)}",
+                    "met" if ok else "MISSED", why))
+    # 4. 64 B echo
+    e = row("echo", 64)
+    if e and e.get("limit_ratio"):
+        lr = e["limit_ratio"]
+        ok = lr["median"] <= 2
+        em = row("empty", 0)
+        why = "" if ok else (f"an empty call (no buffer at all; its own cell of this run) reads "
+                             f"{spread(em.get('limit_ratio'))} of its limit" if em else "")
+        groups = {}
+        for v, lim in zip(e.get("slice_value") or [], e.get("slice_limit_p50_ns") or []):
+            if lim:
+                groups.setdefault(int(round(lim / 10.0)) * 10, []).append(v / lim)
+        if len(groups) > 1:
+            parts = []
+            for lim, rs in sorted(groups.items()):
+                rs.sort()
+                parts.append(f"{lim} ns: {num(rs[len(rs) // 2])}x ({len(rs)} of {lr['n']})")
+            why += ("; " if why else "") + (
+                "the host moved the vCPUs during the cell (the probe read different figures from round to "
+                "round); the ratio by the probe slice's reading: " + ", ".join(parts))
+        steps = [v for v in e.get("slice_limit_p50_ns") or [] if v]
+        if steps and all(abs(v / 10 - round(v / 10)) < 1e-6 for v in steps):
+            why += ("; " if why else "") + (
+                "resolution: every probe slice p50 here is a multiple of 10 ns (the VM's TSC steps), and the Go "
+                "clock steps alike, so a ratio near 2 reads +-0.1x")
+        out.append(("64 B echo <= 2x the interleaved cache-line RTT",
+                    f"{ns(e['p50_ns'])}; per slice pair {spread(lr)} (p25-p75 {lr['p25']:.2f}-{lr['p75']:.2f}), "
+                    f"limit {ns(e.get('limit_p50_ns'))}", "met" if ok else "MISSED", why))
+    # 5. concurrency
+    g8 = row("concurrency", 8)
+    r = vs(g8, "cgo-rust")
+    if r:
+        g8p = row("concurrency", 8, FFB_PARKING)
+        rp = vs(g8p, "cgo-rust")
+        best, rb = (g8p, rp) if rp and rp["median"] > r["median"] else (g8, r)
+        ok = rb["median"] >= 0.8
+        iters, call = spin_calibration(recs)
+        cap = 1e9 / call if call else None
+        g64, g64p = row("concurrency", 64), row("concurrency", 64, FFB_PARKING)
+        why = "" if ok else "the server runs every callback on its one ring thread"
+        if not ok and cap and g64:
+            why = (f"the server runs every callback on its one ring thread, so calls of ~{ns(call)} cap it at "
+                   f"~{cap:,.0f} calls/s whatever the goroutines (measured at 8: {g8['calls_per_s_median']:,.0f}"
+                   + (f", parking client {g8p['calls_per_s_median']:,.0f}" if g8p else "")
+                   + f"; at 64: {g64['calls_per_s_median']:,.0f}"
+                   + (f", parking client {g64p['calls_per_s_median']:,.0f}: spinning waiters also take CPU "
+                      f"from that thread" if g64p else "")
+                   + "), while cgo runs one call per goroutine's thread on both CPUs. Needs the worker pool "
+                     "being built for Server::register")
+        out.append(("8 goroutines: >= 0.8x cgo's calls/s", f"{best['peer']}: {best['calls_per_s_median']:,.0f} "
+                    f"calls/s: {spread(rb)}", "met" if ok else "MISSED (waits for the worker pool)", why))
+    return out
+
+
+def plots(c, outdir):
+    if not shutil.which("gnuplot"):
+        return ["(plots skipped: gnuplot is not installed)"]
+    tmp = os.path.join(outdir, "tmp-work")
+    os.makedirs(tmp, exist_ok=True)
+    script, md = [], []
+    for wl in SIZED:
+        cmds = []
+        for p in [FFB] + PEERS + ["limit"]:
+            pts = [(n, c[(wl, n)][p]["p50_ns"]) for n in SIZES if p in c.get((wl, n), {})]
+            if not pts:
+                continue
+            fn = os.path.join(tmp, f"{wl}-{p}.dat")
+            with open(fn, "w") as f:
+                f.writelines(f"{n} {v}\n" for n, v in pts)
+            dt = 2 if p == "limit" else 1
+            cmds.append(f"'{fn}' using 1:2 with linespoints lw 2 dt {dt} lc rgb '{COLORS[p]}' "
+                        f"title '{p if p != 'limit' else 'cache-line RTT (interleaved)'}'")
+        if not cmds:
+            continue
+        png = os.path.join(outdir, f"work-{wl}-latency.png")
+        script.append(f"""set terminal pngcairo size 1100,650 noenhanced
+set output '{png}'
+set title 'Go -> Rust {wl}: p50 per call vs payload (one run, interleaved slices)'
+set logscale xy
+set xlabel 'payload bytes'
+set ylabel 'p50 per call (ns)'
+set grid
+set key outside right
+set xtics ('64 B' 64, '4 KiB' 4096, '64 KiB' 65536, '1 MiB' 1048576, '16 MiB' 16777216)
+plot {', '.join(cmds)}
+""")
+        md += [f"![{wl} latency vs size]({os.path.basename(png)})", ""]
+    gs = sorted(k[1] for k in c if k[0] == "concurrency")
+    cmds = []
+    for p in [FFB, FFB_PARKING] + PEERS:
+        pts = [(g, c[("concurrency", g)][p].get("calls_per_s_median")) for g in gs if p in c[("concurrency", g)]]
+        if not pts:
+            continue
+        fn = os.path.join(tmp, f"conc-{p}.dat")
+        with open(fn, "w") as f:
+            f.writelines(f"{g} {v}\n" for g, v in pts)
+        cmds.append(f"'{fn}' using 1:2 with linespoints lw 2 lc rgb '{COLORS[p]}' title '{p}'")
+    if cmds:
+        png = os.path.join(outdir, "work-concurrency.png")
+        script.append(f"""set terminal pngcairo size 1000,600 noenhanced
+set output '{png}'
+set title 'Goroutines calling a ~50 us Rust function: calls/s (median slice, unpinned)'
+unset logscale
+set logscale x 2
+set xlabel 'goroutines'
+set ylabel 'calls/s'
+set xrange [0.8:90]
+set xtics (1, 2, 8, 64)
+set yrange [0:*]
+set grid
+set key outside right
+plot {', '.join(cmds)}
+""")
+        md += [f"![calls/s vs goroutines]({os.path.basename(png)})", ""]
+    r = subprocess.run(["gnuplot"], input="\n".join(script), text=True, capture_output=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    if r.returncode != 0:
+        return [f"(gnuplot failed: {r.stderr.strip()[:300]})"]
+    return md
+
+
+def hyperfine_table(path, meta):
+    if not os.path.exists(path):
+        return ["(no hyperfine results for the second round)"]
+    d = json.load(open(path))
+    lines = [f"Each command is one process: `ffbwork loop` opening the peer (ffi-bridge: start the Rust server "
+             f"and dial; go-plugin: launch and handshake the plugin; wazero: compile the module; cgo/purego: "
+             f"load the library), then `start+1` one empty call, `start+N` {meta.get('count', '?')} checked "
+             f"{size_str(meta.get('size', 65536))} checksums. {meta.get('runs', '?')} runs after 1 warm-up.", "",
+             "| command | mean | stddev | min | max |", "| --- | --- | --- | --- | --- |"]
+    for r in d.get("results", []):
+        bad = [x for x in r.get("exit_codes", []) if x != 0]
+        mean = f"**FAILED** {bad}" if bad else f"{r['mean'] * 1e3:.1f} ms"
+        lines.append(f"| {r['command']} | {mean} | {(r['stddev'] or 0) * 1e3:.1f} ms | {r['min'] * 1e3:.1f} ms "
+                     f"| {r['max'] * 1e3:.1f} ms |")
+    return lines
+
+
+def section(recs, outdir, hf_meta):
+    c = cells(recs)
+    if not c:
+        return []
+    md = ["## Second round: Go calling Rust functions (issue 16)", "",
+          "Each cell (a workload at a size) is measured in rounds of alternating slices on the same two CPUs: "
+          "a cache-line probe slice (`cacheline_rtt slices`), one subject's slice, the probe, the next subject... "
+          "Every ratio below is a median over rounds of a per-round ratio [min-max]: `÷ limit` divides a "
+          "subject's slice p50 by the probe slice right before it; `ffi-bridge ÷ peer` divides the two slice "
+          "p50s of the same round. p50/p90/p99 are over every call of every slice of the cell. Placement per "
+          "row: ffi-bridge = Rust server CPU0, Go client CPU1; cgo/purego/wazero in the client process on CPU1; "
+          "go-plugin's plugin process CPU0. 'placement (probe)' is what the probe slices inferred "
+          "(SMT siblings or separate cores; the rule is in the JSON rows).", ""]
+    names = {"empty": "Empty call (no payload)", "echo": "Echo", "checksum": "Checksum (N bytes in, 8 out)",
+             "transform": "Transform (N bytes in, N out: ASCII uppercase)", "json": "JSON (a small struct in, a struct out)"}
+    for wl in ["empty", "echo", "checksum", "transform", "json"]:
+        sizes = SIZES if wl in SIZED else [0]
+        if not any((wl, n) in c for n in sizes):
+            continue
+        md += [f"### {names[wl]}", ""] + latency_table(c, wl, sizes) + [""]
+    if ("pipelined", 0) in c:
+        md += ["### Pipelined empty calls (CallBatch) vs one cgo / purego empty call", "",
+               "Per-call figures: a CallBatch round's time over its depth; cgo and purego timed over groups of "
+               "1000 back-to-back calls.", ""] + subjects_table(c[("pipelined", 0)], "cgo-rust") + [""]
+    if ("breakdown", 1 << 20) in c:
+        md += ["### Where a 1 MiB checksum's and transform's time goes (ffi-bridge, today's Request API)", "",
+               "`ffi-bridge readcopy`: the server copies the input out of shared memory in 64 KiB chunks, as "
+               "the checksum handler does, and computes nothing.", ""] + \
+              subjects_table(c[("breakdown", 1 << 20)], "ffi-bridge checksum") + [""]
+    if any(k[0] == "concurrency" for k in c):
+        it, call = spin_calibration(recs)
+        md += ["### Concurrency: goroutines calling spin_work (~50 µs, CPU-bound)", "",
+               f"spin_work calibrated to {it} iterations (a cgo call: {ns(call)}). Every process unpinned on the "
+               "2 CPUs, GOMAXPROCS 2; cgo runs each call on its goroutine's thread; the ffi-bridge client spins 200 µs "
+               "before it parks (its default 50 µs is shorter than one call: a lone caller would then park and "
+               "be woken on every call). Figure: calls/s of each slice, median over rounds.", ""] + \
+              concurrency_table(c) + [""]
+    md += ["### Plots", ""] + plots(c, outdir)
+    md += ["### Whole process with start-up (hyperfine)", ""] + \
+        hyperfine_table(os.path.join(outdir, "latest-hyperfine-work.json"), hf_meta) + [""]
+    return md
