@@ -164,9 +164,25 @@ func small(out *ffb.Buffer, err error, what string) (uint64, error) {
 	return v, nil
 }
 
+// Checksum: the server writes the 8-byte answer over the input's first
+// 8 bytes and answers with the input Buffer itself (no new block, nothing
+// to release); the peer puts those 8 bytes and the length back.
 func (p *Peer) Checksum(n int) (uint64, error) {
+	var head [8]byte
+	copy(head[:], p.buf.Bytes())
 	out, err := p.c.Invoke(p.ctx, "work.checksum", p.buf)
-	return small(out, err, "work.checksum")
+	if err != nil {
+		return 0, err
+	}
+	if out != p.buf || out.Len() != 8 {
+		return 0, fmt.Errorf("work.checksum: reply is not 8 bytes of the request buffer")
+	}
+	v := binary.LittleEndian.Uint64(out.Bytes())
+	if err := p.buf.SetLen(n); err != nil {
+		return 0, err
+	}
+	copy(p.buf.Bytes(), head[:min(n, 8)])
+	return v, nil
 }
 
 // Transform: the server writes the output into the input Buffer.

@@ -45,19 +45,17 @@ fn pin_to(cpu: usize) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Register every bench function. `register` today runs the callback on
-/// the server's ring thread; with the coming worker pool it runs on the
-/// pool, and the fast ones here should then move to `register_inline`.
+/// Register every bench function: the kernels that run at memory speed
+/// inline on the dispatcher (no hand-off), the CPU-bound `work.spin` and
+/// the JSON call on the worker pool.
 fn register_all(server: &Server) -> ffb::Result<()> {
-    server.register("work.empty", |_| Ok(Reply::empty()))?;
-    server.register("work.checksum", |req| {
-        let sum = handlers::checksum_of_request(req)?;
-        Ok(Reply::bytes(sum.to_le_bytes().to_vec()))
-    })?;
-    server.register("work.transform", handlers::transform_in_place)?;
+    server.register_inline("work.empty", |_| Ok(Reply::empty()))?;
+    server.register_inline("work.checksum", handlers::checksum_in_place)?;
+    server.register_inline("work.transform", handlers::transform_in_place)?;
     server.register_json("work.quote", |o: work::Order| Ok(work::quote(&o)))?;
     server.register("work.spin", handlers::spin_request)?;
-    server.register("work.readcopy", handlers::read_copy_only)?;
+    server.register_inline("work.readcopy", handlers::read_copy_only)?;
+    server.register("work.checksum.pool", handlers::checksum_in_place)?;
     Ok(())
 }
 
@@ -70,10 +68,13 @@ fn serve(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(us) = arg(args, "--spin-us") {
         opts = opts.spin(Duration::from_micros(us.parse()?));
     }
+    if let Some(n) = arg(args, "--workers") {
+        opts = opts.workers(n.parse()?);
+    }
     let server = Server::bind_with(&socket, &opts)?;
     register_all(&server)?;
     println!(
-        "ready: socket={socket} version={} handlers=ffi.echo,work.empty,work.checksum,work.transform,work.quote,work.spin,work.readcopy",
+        "ready: socket={socket} version={} handlers=ffi.echo,work.empty,work.checksum,work.checksum.pool,work.transform,work.quote,work.spin,work.readcopy",
         ffb::version()
     );
     use std::io::Write;

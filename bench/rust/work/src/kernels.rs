@@ -139,6 +139,13 @@ pub fn transform(input: &[u8], output: &mut [u8]) {
     }
 }
 
+/// `transform` where the output is the input's own bytes (the same loop).
+pub fn transform_in_place(data: &mut [u8]) {
+    for b in data {
+        *b = b.to_ascii_uppercase();
+    }
+}
+
 /// A CPU-bound loop of `iters` xorshift64* steps from `seed` (0 is taken
 /// as 1); returns a value that depends on every step, so the work cannot
 /// be skipped. About 1 ns a step on the bench machine: the harness

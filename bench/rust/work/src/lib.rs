@@ -19,5 +19,5 @@
 pub mod kernels;
 pub mod quote;
 
-pub use kernels::{checksum, spin_work, transform, Checksum};
+pub use kernels::{checksum, spin_work, transform, transform_in_place, Checksum};
 pub use quote::{quote, quote_json, Item, Order, Quote};
