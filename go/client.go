@@ -29,20 +29,23 @@ type Client struct {
 	closed atomic.Bool
 	dead   atomic.Pointer[Error] // first fatal condition: peer gone, protocol, closed
 	done   chan struct{}         // closed when dead is set
-	mapMu  sync.RWMutex          // held exclusively by Close while it unmaps
-	wg     sync.WaitGroup        // background goroutines
+	ctx    context.Context       // ends with the session: the handlers' contexts derive from it
+	cancel context.CancelFunc
+	mapMu  sync.RWMutex   // held exclusively by Close while it unmaps
+	wg     sync.WaitGroup // background goroutines
 
 	prodMu      sync.Mutex // the request ring's single producer
 	prod        ringProd
 	relMu       sync.Mutex
 	releases    []uint64     // server blocks to RELEASE with the next publish
-	cancels     []uint64     // call ids to CANCEL with the next publish
-	nReleases   atomic.Int32 // len(releases) + len(cancels), read without relMu
+	ctl         []ringEntry  // CANCEL, CREDIT and answers to push with the next publish
+	nReleases   atomic.Int32 // len(releases) + len(ctl), read without relMu
 	unpublished atomic.Bool  // deferred submits wait for a publish
 
-	drainMu   sync.Mutex // the response ring's single consumer
-	cons      ringCons
-	drainHead atomic.Uint32 // cons.head as of the last drain, for lock-free peeks
+	drainMu         sync.Mutex // the response ring's single consumer
+	handlersStarted bool       // the drain started handlers (drainMu)
+	cons            ringCons
+	drainHead       atomic.Uint32 // cons.head as of the last drain, for lock-free peeks
 
 	namesMu sync.RWMutex
 	names   map[string]uint32
@@ -53,6 +56,10 @@ type Client struct {
 
 	vecMu   sync.Mutex
 	vecFree []*vecBlock // vector blocks of finished CALLVs, for CallBatch
+
+	streams     *streamTable // stream calls (stream.go)
+	openStreams atomic.Int32
+	handlers    *handlerTable // the server's calls to us (handle.go)
 
 	ringServer chan struct{} // buffered(1): asks serverBellLoop to ring the server
 
@@ -105,12 +112,16 @@ func newClient(s *session, o options) (*Client, error) {
 		layout: l,
 		heaps:  newHeaps(l),
 		reg:    newRegistry(l.maxInflight),
-		done:   make(chan struct{}),
-		names:  make(map[string]uint32),
-		kick:   make(chan struct{}, 1),
+
+		streams:  newStreamTable(),
+		handlers: newHandlerTable(),
+		done:     make(chan struct{}),
+		names:    make(map[string]uint32),
+		kick:     make(chan struct{}, 1),
 
 		ringServer: make(chan struct{}, 1),
 	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	base := unsafe.Pointer(unsafe.SliceData(s.arena))
 	if !c.prod.attach(unsafe.Add(base, l.reqOff), l.reqEntries) ||
 		!c.cons.attach(unsafe.Add(base, l.respOff), l.respEntries) {
@@ -145,6 +156,9 @@ func (c *Client) Close() error {
 	for c.batchers.Load() != 0 {
 		runtime.Gosched()
 	}
+	for c.handlers.running.Load() != 0 { // their contexts ended: they return soon
+		runtime.Gosched()
+	}
 	c.drainMu.Lock()
 	c.prodMu.Lock()
 	c.mapMu.Lock()
@@ -174,6 +188,7 @@ func (c *Client) fail(err *Error) {
 		return
 	}
 	close(c.done)
+	c.cancel()
 	for i := range c.reg.slots {
 		s := &c.reg.slots[i]
 		w := s.word.Load()
@@ -181,6 +196,8 @@ func (c *Client) fail(err *Error) {
 			s.complete(uint32(w>>32), callResult{err: err})
 		}
 	}
+	c.failStreams(err)
+	c.handlers.cancelAll()
 }
 
 // protocolViolation counts a broken rule and fails the session closed.

@@ -9,6 +9,7 @@
 package ffb
 
 import (
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 )
@@ -68,7 +69,20 @@ func (c *Client) tryDrain() {
 	}
 	if c.drainMu.TryLock() {
 		c.drainLocked()
-		c.drainMu.Unlock()
+		c.drainUnlock()
+	}
+}
+
+// drainUnlock lets go of drainMu, then of the processor if the drain
+// started handlers: a new goroutine waits on this P's run queue, and a
+// spinning waiter would keep it there while the server waits for its
+// answer (on two CPUs, for the whole spin).
+func (c *Client) drainUnlock() {
+	started := c.handlersStarted
+	c.handlersStarted = false
+	c.drainMu.Unlock()
+	if started {
+		runtime.Gosched()
 	}
 }
 
@@ -92,14 +106,28 @@ func (c *Client) drainLocked() {
 	}
 }
 
-// dispatch routes one entry to its call, or drops and counts it.
+// dispatch routes one entry: an answer to its call (or drops and counts
+// it), a call of the server's to its handler, a RELEASE to the block.
 func (c *Client) dispatch(e *ringEntry) {
-	if e.kind != kindResult {
+	switch {
+	case e.kind == kindRelease:
+		c.dispatchRelease(e)
+		return
+	case callIDDir(e.callID) == idFromServer:
+		c.dispatchServer(e)
+		return
+	case e.kind != kindResult && e.kind != kindItem:
+		c.nDropped.Add(1)
+		return
+	case callIDKind(e.callID) == idStream:
+		c.dispatchStream(e)
+		return
+	case e.kind == kindItem: // an item for a plain call: names no stream
 		c.nDropped.Add(1)
 		return
 	}
 	i, g := callIDSlot(e.callID), callIDGen(e.callID)
-	if g == 0 || i >= uint32(len(c.reg.slots)) {
+	if g == 0 || i >= uint32(len(c.reg.slots)) || e.callID != makeCallID(i, g) {
 		c.nDropped.Add(1)
 		return
 	}
@@ -159,8 +187,15 @@ func (c *Client) releaseServerBlock(h uint64) error {
 // cancelCall queues a CANCEL for call id (its caller gave up) and
 // publishes it now, so the server can stop the handler.
 func (c *Client) cancelCall(id uint64) {
+	c.queueControl(ringEntry{callID: id, kind: kindCancel})
+}
+
+// queueControl queues a control entry (CANCEL, CREDIT, an answer the
+// drainer makes) and publishes it now if the ring has room. Never blocks
+// on the ring: what does not fit goes with a later publish.
+func (c *Client) queueControl(e ringEntry) {
 	c.relMu.Lock()
-	c.cancels = append(c.cancels, id)
+	c.ctl = append(c.ctl, e)
 	c.nReleases.Add(1)
 	c.relMu.Unlock()
 	c.flushReleases()

@@ -31,7 +31,21 @@ func makeHandle(gen, tag, heap, class, index uint32) uint64 {
 		uint64(heap)<<handleHeapShift | uint64(class)<<handleClassShift | uint64(index)
 }
 
-// Call ids: low 32 bits the pending slot, high 32 bits its generation.
-func makeCallID(slot, gen uint32) uint64 { return uint64(gen)<<32 | uint64(slot) }
-func callIDSlot(id uint64) uint32        { return uint32(id) }
-func callIDGen(id uint64) uint32         { return uint32(id >> 32) }
+// Call ids (PROTOCOL.md §8): the caller's slot, the kind of answers it
+// gets, whose call it is (the direction), and a generation (never 0).
+func callID(gen, dir, kind, slot uint32) uint64 {
+	return uint64(gen)<<32 | uint64(dir)<<callDirShift | uint64(kind)<<callKindShift | uint64(slot)
+}
+
+// makeCallID is the id of the client's plain call in slot at gen.
+func makeCallID(slot, gen uint32) uint64 { return callID(gen, idFromClient, idOnce, slot) }
+
+func callIDSlot(id uint64) uint32 { return uint32(id) & (1<<callSlotBits - 1) }
+func callIDGen(id uint64) uint32  { return uint32(id >> 32) }
+func callIDKind(id uint64) uint32 { return uint32(id) >> callKindShift & 3 }
+func callIDDir(id uint64) uint32  { return uint32(id) >> callDirShift & 1 }
+
+// callIDValid reports whether id can name a call at all (FFB_CALL_ID_VALID).
+func callIDValid(id uint64) bool {
+	return callIDGen(id) != 0 && uint32(id)&callZeroMask == 0 && callIDKind(id) <= idNotify
+}

@@ -18,12 +18,13 @@ var bellOne = [8]byte{1} // 1 as an 8-byte little-endian eventfd increment
 
 const futexWake = 1 // FUTEX_WAKE, without FUTEX_PRIVATE_FLAG: the word is shared
 
-// pushReleasesLocked moves queued CANCELs and RELEASEs onto the ring while
-// it has room. Caller holds prodMu.
+// pushReleasesLocked moves queued control entries (CANCEL, CREDIT, a
+// handler's LOOKUP answer), then RELEASEs, onto the ring while it has
+// room, in the order they were queued. Caller holds prodMu.
 func (c *Client) pushReleasesLocked() {
 	c.relMu.Lock()
 	defer c.relMu.Unlock()
-	for len(c.cancels) > 0 {
+	for len(c.ctl) > 0 {
 		free := c.prod.free(1)
 		if free == ringCorrupt {
 			c.protocolViolation("request ring head out of bounds")
@@ -32,10 +33,10 @@ func (c *Client) pushReleasesLocked() {
 		if free < 1 {
 			return
 		}
-		id := c.cancels[len(c.cancels)-1]
-		c.cancels = c.cancels[:len(c.cancels)-1]
+		e := c.ctl[0]
+		c.ctl = c.ctl[1:]
 		c.nReleases.Add(-1)
-		c.prod.push(id, 0, 0, kindCancel, 0)
+		c.prod.push(e.callID, e.handle, e.len, e.kind, e.fnOrStatus)
 	}
 	for len(c.releases) > 0 {
 		free := c.prod.free(1)
@@ -127,6 +128,39 @@ type request struct {
 	// with calls in flight must not wait for a slot: if every slot were
 	// held by such callers, none would ever free one.
 	noWait bool
+}
+
+// pushEntry pushes one entry and publishes it, waiting (yielding) while
+// the request ring is full, up to ctx. Errors: the session's end, ctx's.
+func (c *Client) pushEntry(ctx context.Context, id, h uint64, n, kind, fn uint32) error {
+	for {
+		c.prodMu.Lock()
+		if e := c.dead.Load(); e != nil {
+			c.prodMu.Unlock()
+			return e
+		}
+		if c.nReleases.Load() != 0 {
+			c.pushReleasesLocked()
+		}
+		free := c.prod.free(1)
+		if free >= 1 {
+			c.prod.push(id, h, n, kind, fn)
+			c.publishLocked()
+			c.prodMu.Unlock()
+			return nil
+		}
+		if free == ringCorrupt {
+			c.prodMu.Unlock()
+			c.protocolViolation("request ring head out of bounds")
+			return c.dead.Load()
+		}
+		c.publishLocked()
+		c.prodMu.Unlock()
+		if ctx.Err() != nil {
+			return ctxError(ctx)
+		}
+		runtime.Gosched()
+	}
 }
 
 // errNoSlot is submit's answer to a noWait request when every call slot

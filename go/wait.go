@@ -226,7 +226,7 @@ func (c *Client) bellLoop() {
 	bell := newBellReader(rc)
 	recheck := parkRecheck
 	for {
-		if c.parkers.Load() == 0 {
+		if c.parkers.Load() == 0 && !c.handlers.registered.Load() && c.openStreams.Load() == 0 {
 			select {
 			case <-c.kick:
 			case <-c.done:
@@ -241,7 +241,7 @@ func (c *Client) bellLoop() {
 		}
 		if c.prepareParkingLocked() != parkYes {
 			c.drainLocked()
-			c.drainMu.Unlock()
+			c.drainUnlock()
 			continue
 		}
 		c.drainMu.Unlock()
@@ -270,7 +270,7 @@ func (c *Client) bellLoop() {
 			c.cons.endParking()
 			c.drainLocked()
 		}
-		c.drainMu.Unlock()
+		c.drainUnlock()
 	}
 }
 

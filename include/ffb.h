@@ -333,8 +333,6 @@ typedef void (*ffb_answer_fn)(void *ctx, ffb_status status, const void *data, ui
  * FFB_STREAM_INITIAL_CREDIT). */
 typedef void (*ffb_item_fn)(void *ctx, const void *data, uint32_t len);
 
-#define FFB_STREAM_INITIAL_CREDIT 16u
-
 /* Call the client handler `name` of session `s` with a copy of `len`
  * bytes; done(ctx, ...) runs exactly once with its answer, or with
  * TIMEOUT (timeout_ns, < 0: none), NOT_FOUND (no such handler),

@@ -234,7 +234,9 @@ struct ffb_vec_call {
 /* Whether `id` can name a call at all: generation and zero bits, kind. */
 #define FFB_CALL_ID_VALID(id) \
 	(FFB_CALL_GEN(id) != 0 && ((uint32_t)(id) & FFB_CALL_ZERO_MASK) == 0 && FFB_CALL_KIND(id) <= FFB_ID_NOTIFY)
-/* Most stream items a caller may grant at once (one CREDIT's len). */
+/* Stream flow control: a stream call may get this many items before the
+ * caller's first CREDIT, and at most FFB_MAX_CREDIT more per CREDIT. */
+#define FFB_STREAM_INITIAL_CREDIT 16u
 #define FFB_MAX_CREDIT 65536u
 
 /* ---- handshake (SOCK_SEQPACKET Unix socket) --------------------------- */

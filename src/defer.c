@@ -28,8 +28,17 @@ enum {
 	NOTE_IDLE = 0, /* nothing armed */
 	NOTE_ARMED,    /* a callback waits for its event */
 	NOTE_FIRING,   /* the dispatcher runs it */
+	NOTE_REARMED,  /* it runs, and was armed again meanwhile */
 	NOTE_CLOSED    /* the call is finished: nothing runs any more */
 };
+
+/* The callback this thread runs (note_fire), so that it may arm its note
+ * again or finish its call from inside without waiting for itself. */
+struct firing {
+	struct ffb__notify *n;
+	bool closed; /* the callback finished the call: the note may be gone */
+};
+static __thread struct firing *firing_here;
 
 /* The call the running pooled callback deferred on this thread, so that
  * its worker never reads the call again afterwards: another thread may
@@ -92,42 +101,81 @@ void ffb__post(struct ffb__dispatcher *d, struct ffb__post *p)
 /* Holder: arm n with fn; if `ready(c)` already holds, run fn now instead.
  * The arming is a seq_cst store before the look at the event, and the
  * dispatcher sets the event before it looks at the state: one of the two
- * sees the other, so an event is never missed. */
+ * sees the other, so an event is never missed. Arming while the callback
+ * runs (from inside it, or from the thread it woke) leaves REARMED: the
+ * dispatcher looks at the event again once the callback returns. */
 static void note_arm(ffb_call *c, struct ffb__notify *n, void (*fn)(void *), void *ctx, bool (*ready)(const ffb_call *))
 {
-	n->fn = fn;
-	n->ctx = ctx;
-	int s = NOTE_IDLE;
-	if (!__atomic_compare_exchange_n(&n->state, &s, NOTE_ARMED, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
-		return; /* armed already, or closed */
+	int s = __atomic_load_n(&n->state, __ATOMIC_ACQUIRE);
+	for (;;) {
+		if (s == NOTE_FIRING) {
+			n->fn = fn; /* the running callback was read before it ran */
+			n->ctx = ctx;
+			if (__atomic_compare_exchange_n(&n->state, &s, NOTE_REARMED, false, __ATOMIC_SEQ_CST,
+							__ATOMIC_ACQUIRE))
+				return;
+			continue;
+		}
+		if (s != NOTE_IDLE)
+			return; /* armed already, or closed */
+		n->fn = fn;
+		n->ctx = ctx;
+		if (__atomic_compare_exchange_n(&n->state, &s, NOTE_ARMED, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+			break;
+	}
 	s = NOTE_ARMED;
 	if (ready(c) && __atomic_compare_exchange_n(&n->state, &s, NOTE_IDLE, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		fn(ctx); /* took it back before the dispatcher did: ours to run */
 }
 
 /* Dispatcher: the event of n happened (already set); run its callback if
- * one is armed. */
-static void note_fire(struct ffb__notify *n)
+ * one is armed -- again while it re-arms with its event holding. Events
+ * come on the dispatcher only, so none comes between the last look and
+ * the return to ARMED. */
+static void note_fire(ffb_call *c, struct ffb__notify *n, bool (*ready)(const ffb_call *))
 {
 	int s = NOTE_ARMED;
 	if (!__atomic_compare_exchange_n(&n->state, &s, NOTE_FIRING, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
 		return;
-	n->fn(n->ctx);
-	__atomic_store_n(&n->state, NOTE_IDLE, __ATOMIC_RELEASE);
+	for (;;) {
+		struct firing f = {.n = n}, *outer = firing_here;
+		firing_here = &f;
+		n->fn(n->ctx);
+		firing_here = outer;
+		if (f.closed)
+			return; /* finished from inside: c may be gone */
+		s = NOTE_FIRING;
+		if (__atomic_compare_exchange_n(&n->state, &s, NOTE_IDLE, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return;
+		/* REARMED (or CLOSED by a finish on another thread, which waits) */
+		if (s == NOTE_REARMED && ready(c)) {
+			__atomic_store_n(&n->state, NOTE_FIRING, __ATOMIC_SEQ_CST);
+			continue;
+		}
+		if (s == NOTE_REARMED)
+			__atomic_store_n(&n->state, NOTE_ARMED, __ATOMIC_SEQ_CST);
+		return;
+	}
 }
 
-/* Holder, at finish: no callback runs after this returns. */
+/* Holder, at finish: no callback runs after this returns. A finish from
+ * inside the running callback closes at once (note_fire then leaves the
+ * note alone); one from elsewhere waits for the callback to end. */
 static void note_close(struct ffb__notify *n)
 {
 	int s = __atomic_load_n(&n->state, __ATOMIC_ACQUIRE);
 	for (;;) {
-		if (s == NOTE_FIRING) { /* let the running callback end first */
-			ffb_cpu_relax();
+		bool running = s == NOTE_FIRING || s == NOTE_REARMED;
+		if (running && !(firing_here && firing_here->n == n)) {
+			ffb_cpu_relax(); /* let the running callback end first */
 			s = __atomic_load_n(&n->state, __ATOMIC_ACQUIRE);
 			continue;
 		}
-		if (__atomic_compare_exchange_n(&n->state, &s, NOTE_CLOSED, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		if (__atomic_compare_exchange_n(&n->state, &s, NOTE_CLOSED, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			if (running)
+				firing_here->closed = true;
 			return;
+		}
 	}
 }
 
@@ -185,8 +233,8 @@ void ffb__call_cancel(ffb_call *c)
 {
 	/* The flag before the look at the arming (note_fire's seq_cst CAS). */
 	__atomic_store_n(&c->cancelled, 1, __ATOMIC_SEQ_CST);
-	note_fire(&c->on_cancel);
-	note_fire(&c->on_credit); /* a producer waiting for credit learns it is over */
+	note_fire(c, &c->on_cancel, is_cancelled);
+	note_fire(c, &c->on_credit, credit_or_cancel); /* a producer waiting for credit learns it is over */
 }
 
 void ffb__call_credit(ffb_call *c, uint32_t n)
@@ -195,12 +243,12 @@ void ffb__call_credit(ffb_call *c, uint32_t n)
 	do /* saturating: a client granting without end gets no wrap */
 		want = old > UINT32_MAX - n ? UINT32_MAX : old + n;
 	while (!__atomic_compare_exchange_n(&c->credit, &old, want, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
-	note_fire(&c->on_credit);
+	note_fire(c, &c->on_credit, credit_or_cancel);
 }
 
 void ffb__call_nudge(ffb_call *c)
 {
-	note_fire(&c->on_credit);
+	note_fire(c, &c->on_credit, credit_or_cancel);
 }
 
 void ffb__call_run_pooled(struct ffb__job *job)

@@ -58,7 +58,7 @@ pub struct ffb_server_options {
     pub inline_budget_ns: u32,
 }
 
-/// `struct ffb_server_stats` (104 bytes).
+/// `struct ffb_server_stats` (128 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ffb_server_stats {
@@ -75,6 +75,9 @@ pub struct ffb_server_stats {
     pub calls_in_flight: u64,
     pub cancels: u64,
     pub slow_inline_calls: u64,
+    pub server_calls: u64,
+    pub stream_items: u64,
+    pub answers_dropped: u64,
 }
 
 /// `struct ffb_client_options` (12 bytes).
@@ -132,7 +135,7 @@ const _: () = assert!(offset_of!(ffb_server_options, dispatchers) == 84);
 const _: () = assert!(offset_of!(ffb_server_options, workers) == 88);
 const _: () = assert!(offset_of!(ffb_server_options, worker_spin_ns) == 92);
 const _: () = assert!(offset_of!(ffb_server_options, inline_budget_ns) == 96);
-const _: () = assert!(size_of::<ffb_server_stats>() == 104);
+const _: () = assert!(size_of::<ffb_server_stats>() == 128);
 const _: () = assert!(offset_of!(ffb_server_stats, sessions_active) == 0);
 const _: () = assert!(offset_of!(ffb_server_stats, sessions_total) == 8);
 const _: () = assert!(offset_of!(ffb_server_stats, sessions_refused) == 16);
@@ -146,6 +149,9 @@ const _: () = assert!(offset_of!(ffb_server_stats, deferred_calls) == 72);
 const _: () = assert!(offset_of!(ffb_server_stats, calls_in_flight) == 80);
 const _: () = assert!(offset_of!(ffb_server_stats, cancels) == 88);
 const _: () = assert!(offset_of!(ffb_server_stats, slow_inline_calls) == 96);
+const _: () = assert!(offset_of!(ffb_server_stats, server_calls) == 104);
+const _: () = assert!(offset_of!(ffb_server_stats, stream_items) == 112);
+const _: () = assert!(offset_of!(ffb_server_stats, answers_dropped) == 120);
 const _: () = assert!(size_of::<ffb_client_options>() == 12);
 const _: () = assert!(offset_of!(ffb_client_options, connect_timeout_ms) == 0);
 const _: () = assert!(offset_of!(ffb_client_options, spin_ns) == 4);

@@ -62,6 +62,7 @@ pub const FFB_ID_STREAM: u32 = 1;
 pub const FFB_ID_NOTIFY: u32 = 2;
 pub const FFB_ID_FROM_CLIENT: u32 = 0;
 pub const FFB_ID_FROM_SERVER: u32 = 1;
+pub const FFB_STREAM_INITIAL_CREDIT: u32 = 16;
 pub const FFB_MAX_CREDIT: u32 = 65536;
 pub const FFB_HELLO_FUTEX_DOORBELL: u32 = 1;
 pub const FFB_HELLO_VECTOR_CALLS: u32 = 2;

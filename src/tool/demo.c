@@ -215,6 +215,184 @@ static ffb_status demo_cancels(ffb_call *call, void *ctx)
 	return ffb_call_reply_bytes(call, &n, sizeof(n));
 }
 
+/* ---- calls back to the client, and streams ----------------------------- */
+
+/* demo.back: "NAME\nPAYLOAD" -> the client's handler NAME called with
+ * PAYLOAD; its answer (or error) is the answer. Cancelling the call
+ * cancels the call to the client's handler. */
+struct back {
+	ffb_call *call;
+	ffb_session *s;
+	uint64_t id;
+};
+
+static void back_answered(void *ctx, ffb_status st, const void *data, uint32_t len)
+{
+	struct back *b = ctx;
+	if (st == FFB_OK && len)
+		st = ffb_call_reply_bytes(b->call, data, len);
+	else if (st != FFB_OK && len) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "%.*s", (int)(len < 255 ? len : 255), (const char *)data);
+		ffb_call_set_error(b->call, msg);
+	}
+	ffb_call_finish(b->call, st); /* on_cancel never runs after this */
+	ffb_session_unref(b->s);
+	free(b);
+}
+
+/* On the session's dispatcher, as back_answered is: b is still live. */
+static void back_cancelled(void *ctx)
+{
+	struct back *b = ctx;
+	ffb_session_cancel(b->s, b->id);
+}
+
+static ffb_status demo_back(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	uint32_t n = ffb_call_len(call);
+	const char *in = ffb_call_data(call);
+	char name[FFB_MAX_NAME_LEN + 1];
+	uint32_t k = 0;
+	while (k < n && k < FFB_MAX_NAME_LEN && in[k] != '\n')
+		k++;
+	memcpy(name, in, k);
+	name[k] = 0;
+	if (k == 0 || k == n) {
+		ffb_call_set_error(call, "want NAME\nPAYLOAD");
+		return FFB_ERR_INVALID_ARGUMENT;
+	}
+	struct back *b = malloc(sizeof(*b));
+	ffb_call *kept = b ? ffb_call_defer(call) : NULL;
+	if (!kept) {
+		free(b);
+		return FFB_ERR_SYSTEM;
+	}
+	b->call = kept;
+	b->s = ffb_call_session_ref(kept);
+	ffb_status st = ffb_session_call(b->s, name, ffb_call_data(kept) + k + 1, n - k - 1, 5000000000ll,
+					 back_answered, b, &b->id);
+	if (st) {
+		ffb_call_finish(kept, st);
+		ffb_session_unref(b->s);
+		free(b);
+		return FFB_OK;
+	}
+	ffb_call_on_cancel(kept, back_cancelled, b);
+	return FFB_OK;
+}
+
+/* demo.count: u32 n -> a stream of n items, item i the u64 i, sent as the
+ * client's credit allows (from the credit callback: nothing blocks). */
+struct counter {
+	ffb_call *call;
+	uint64_t next, n;
+};
+
+static void count_more(void *ctx)
+{
+	struct counter *k = ctx;
+	while (k->next < k->n) {
+		ffb_status st = ffb_call_item(k->call, &k->next, sizeof(k->next));
+		if (st == FFB_ERR_WOULD_BLOCK || st == FFB_ERR_ARENA_FULL) {
+			ffb_call_on_credit(k->call, count_more, k); /* the next credit goes on */
+			return;
+		}
+		if (st) { /* CANCELLED: the consumer went */
+			__atomic_fetch_add(&cancels_seen, 1, __ATOMIC_RELAXED);
+			ffb_call_finish(k->call, st);
+			free(k);
+			return;
+		}
+		k->next++;
+	}
+	ffb_call_finish(k->call, FFB_OK);
+	free(k);
+}
+
+static ffb_status demo_count(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	uint32_t n;
+	if (!ffb_call_is_stream(call)) {
+		ffb_call_set_error(call, "demo.count: call it as a stream");
+		return FFB_ERR_INVALID_ARGUMENT;
+	}
+	if (!arg_u32(call, "items", UINT32_MAX, &n))
+		return FFB_ERR_INVALID_ARGUMENT;
+	struct counter *k = malloc(sizeof(*k));
+	ffb_call *kept = k ? ffb_call_defer(call) : NULL;
+	if (!kept) {
+		free(k);
+		return FFB_ERR_SYSTEM;
+	}
+	*k = (struct counter){.call = kept, .n = n};
+	count_more(k);
+	return FFB_OK;
+}
+
+/* demo.sum_stream: "NAME" -> the client's stream handler NAME called; the
+ * answer is 16 bytes: how many items came, and the sum of their bytes. */
+struct summer {
+	ffb_call *call;
+	ffb_session *s;
+	uint64_t id, items, sum, ungranted;
+};
+
+static void sum_item(void *ctx, const void *data, uint32_t len)
+{
+	struct summer *m = ctx;
+	m->items++;
+	for (uint32_t i = 0; i < len; i++)
+		m->sum += ((const unsigned char *)data)[i];
+	if (++m->ungranted >= FFB_STREAM_INITIAL_CREDIT / 2) {
+		ffb_session_credit(m->s, m->id, (uint32_t)m->ungranted);
+		m->ungranted = 0;
+	}
+}
+
+static void sum_done(void *ctx, ffb_status st, const void *data, uint32_t len)
+{
+	(void)data;
+	(void)len;
+	struct summer *m = ctx;
+	uint64_t out[2] = {m->items, m->sum};
+	if (st == FFB_OK)
+		st = ffb_call_reply_bytes(m->call, out, sizeof(out));
+	ffb_call_finish(m->call, st);
+	ffb_session_unref(m->s);
+	free(m);
+}
+
+static ffb_status demo_sum_stream(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	uint32_t n = ffb_call_len(call);
+	char name[FFB_MAX_NAME_LEN + 1];
+	if (n == 0 || n > FFB_MAX_NAME_LEN) {
+		ffb_call_set_error(call, "want the name of a stream handler");
+		return FFB_ERR_INVALID_ARGUMENT;
+	}
+	memcpy(name, ffb_call_data(call), n);
+	name[n] = 0;
+	struct summer *m = calloc(1, sizeof(*m));
+	ffb_call *kept = m ? ffb_call_defer(call) : NULL;
+	if (!kept) {
+		free(m);
+		return FFB_ERR_SYSTEM;
+	}
+	m->call = kept;
+	m->s = ffb_call_session_ref(kept);
+	ffb_status st = ffb_session_stream(m->s, name, NULL, 0, -1, sum_item, sum_done, m, &m->id);
+	if (st) {
+		ffb_session_unref(m->s);
+		free(m);
+		ffb_call_finish(kept, st);
+	}
+	return FFB_OK;
+}
+
 const struct demo_callback demo_callbacks[] = {
 	{"demo.echo", demo_echo, FFB_CB_POOL, "bytes -> the same block back (ffi.echo, from a worker)"},
 	{"demo.upper", demo_upper, FFB_CB_POOL, "bytes -> the bytes in upper case (a new block)"},
@@ -224,7 +402,10 @@ const struct demo_callback demo_callbacks[] = {
 	{"demo.spin", demo_spin, FFB_CB_POOL, "u32 us -> computes that long, 8 bytes of result"},
 	{"demo.defer", demo_defer, FFB_CB_INLINE, "bytes -> echoed later by another thread, out of order"},
 	{"demo.wait", demo_wait, FFB_CB_POOL, "u32 ms -> waits; CANCELLED as soon as the caller cancels"},
-	{"demo.cancels", demo_cancels, FFB_CB_INLINE, "nothing -> u64: cancellations demo.wait saw"},
+	{"demo.cancels", demo_cancels, FFB_CB_INLINE, "nothing -> u64: cancellations demo.wait and demo.count saw"},
+	{"demo.back", demo_back, FFB_CB_INLINE, "\"NAME\\nBYTES\" -> the client's handler NAME called with BYTES"},
+	{"demo.count", demo_count, FFB_CB_INLINE, "u32 n, as a stream -> n items: u64 0, 1, ... (credit-paced)"},
+	{"demo.sum_stream", demo_sum_stream, FFB_CB_INLINE, "NAME -> the client's stream NAME: u64 items, u64 byte sum"},
 	{NULL, NULL, 0, NULL},
 };
 
