@@ -463,3 +463,64 @@ func TestServerKilledWithCallsBothWays(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 }
+
+// Notifications both ways: no answer, nothing kept, every block back.
+func TestNotificationsBothWays(t *testing.T) {
+	s := startServer(t)
+	c := dial(t, s)
+	seen := make(chan string, 4)
+	c.Handle("go.seen", func(ctx context.Context, req *ffb.Request) (*ffb.Buffer, error) {
+		seen <- string(req.Bytes())
+		return req.Client().FromBytes([]byte("an answer nobody reads"))
+	})
+	expect := func(want string) {
+		t.Helper()
+		select {
+		case got := <-seen:
+			if got != want {
+				t.Fatalf("handler saw %q, want %q", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("handler never saw %q", want)
+		}
+	}
+	// Server -> client: demo.tell answers at once and notifies go.seen.
+	in, _ := c.FromBytes([]byte("go.seen\nfrom the server"))
+	if out, err := c.Invoke(context.Background(), "demo.tell", in); err != nil {
+		t.Fatal(err)
+	} else {
+		out.Free()
+	}
+	in.Free()
+	expect("from the server")
+	// Client -> server: a notification of demo.back, which calls go.seen
+	// and throws its answer away.
+	in, _ = c.FromBytes([]byte("go.seen\nfrom the client"))
+	if err := c.Notify(context.Background(), "demo.back", in); err != nil {
+		t.Fatal(err)
+	}
+	expect("from the client")
+	if err := in.Free(); ffb.CodeOf(err) != ffb.CodeStaleHandle {
+		t.Fatalf("a notified Buffer: Free said %v, want STALE_HANDLE", err)
+	}
+	// Unknown names: nothing comes back, nothing breaks.
+	in, _ = c.FromBytes([]byte("x"))
+	if err := c.Notify(context.Background(), "demo.nothing", in); ffb.CodeOf(err) != ffb.CodeNotFound {
+		t.Fatalf("notify of an unknown name: %v, want NOT_FOUND from its lookup", err)
+	}
+	in.Free()
+	in, _ = c.FromBytes([]byte("go.nobody\nx"))
+	if out, err := c.Invoke(context.Background(), "demo.tell", in); err != nil {
+		t.Fatal(err)
+	} else {
+		out.Free()
+	}
+	in.Free()
+	waitFor(t, "every block to come back", func() bool {
+		st := c.Stats()
+		return st.BlocksInUse == 0 && st.ServerBlocksHeld == 0 && st.Pending == 0
+	})
+	if st := c.Stats(); st.ProtocolErrors != 0 || st.Dropped != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+}

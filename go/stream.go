@@ -38,6 +38,7 @@ type streamSlot struct {
 	items   []callResult // arrived, not yet taken (a server block each, or none)
 	end     *callResult  // the stream's RESULT, once it came
 	granted uint32       // items taken since the last CREDIT
+	allowed uint32       // items the server may still send (credit given, less items come)
 	parked  bool
 	wake    chan struct{} // buffered(1): something arrived
 }
@@ -120,6 +121,7 @@ func (c *Client) openStream(ctx context.Context, name string, in *Buffer) (uint3
 	}
 	g := s.gen
 	s.state, s.in, s.inH, s.items, s.end, s.granted = streamOpen, in, h, s.items[:0], nil, 0
+	s.allowed = streamInitialCredit
 	s.mu.Unlock()
 	c.openStreams.Add(1)
 	if err := c.pushEntry(ctx, callID(g, idFromClient, idStream, k), h, n, kindCall, fn); err != nil {
@@ -258,6 +260,7 @@ func (c *Client) grant(k, g uint32, s *streamSlot) {
 		return
 	}
 	s.granted = 0
+	s.allowed += n
 	s.mu.Unlock()
 	c.queueControl(ringEntry{callID: callID(g, idFromClient, idStream, k), len: n, kind: kindCredit})
 }
@@ -333,6 +336,12 @@ func (c *Client) dispatchStream(e *ringEntry) {
 	lent := s.inH
 	if e.kind == kindItem {
 		lent = 0 // an item is a block of the server's, never the input
+		if s.allowed == 0 {
+			s.mu.Unlock()
+			c.protocolViolation("more stream items than the credit given")
+			return
+		}
+		s.allowed--
 	}
 	res, rel := decodeResult(c.layout, e, kindCall, lent, c.heaps.take)
 	if e.kind == kindItem && res.err == nil && res.status != CodeOK {

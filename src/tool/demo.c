@@ -217,6 +217,23 @@ static ffb_status demo_cancels(ffb_call *call, void *ctx)
 
 /* ---- calls back to the client, and streams ----------------------------- */
 
+/* "NAME\nPAYLOAD": the name into name[], its length into *k. */
+static bool arg_name(ffb_call *call, char name[FFB_MAX_NAME_LEN + 1], uint32_t *k)
+{
+	uint32_t n = ffb_call_len(call), i = 0;
+	const char *in = ffb_call_data(call);
+	while (i < n && i < FFB_MAX_NAME_LEN && in[i] != '\n')
+		i++;
+	memcpy(name, in, i);
+	name[i] = 0;
+	*k = i;
+	if (i == 0 || i == n) {
+		ffb_call_set_error(call, "want NAME\nPAYLOAD");
+		return false;
+	}
+	return true;
+}
+
 /* demo.back: "NAME\nPAYLOAD" -> the client's handler NAME called with
  * PAYLOAD; its answer (or error) is the answer. Cancelling the call
  * cancels the call to the client's handler. */
@@ -251,18 +268,10 @@ static void back_cancelled(void *ctx)
 static ffb_status demo_back(ffb_call *call, void *ctx)
 {
 	(void)ctx;
-	uint32_t n = ffb_call_len(call);
-	const char *in = ffb_call_data(call);
+	uint32_t n = ffb_call_len(call), k;
 	char name[FFB_MAX_NAME_LEN + 1];
-	uint32_t k = 0;
-	while (k < n && k < FFB_MAX_NAME_LEN && in[k] != '\n')
-		k++;
-	memcpy(name, in, k);
-	name[k] = 0;
-	if (k == 0 || k == n) {
-		ffb_call_set_error(call, "want NAME\nPAYLOAD");
+	if (!arg_name(call, name, &k))
 		return FFB_ERR_INVALID_ARGUMENT;
-	}
 	struct back *b = malloc(sizeof(*b));
 	ffb_call *kept = b ? ffb_call_defer(call) : NULL;
 	if (!kept) {
@@ -281,6 +290,21 @@ static ffb_status demo_back(ffb_call *call, void *ctx)
 	}
 	ffb_call_on_cancel(kept, back_cancelled, b);
 	return FFB_OK;
+}
+
+/* demo.tell: "NAME\nPAYLOAD" -> a notification of the client's handler
+ * NAME with PAYLOAD; answers at once. */
+static ffb_status demo_tell(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	uint32_t k;
+	char name[FFB_MAX_NAME_LEN + 1];
+	if (!arg_name(call, name, &k))
+		return FFB_ERR_INVALID_ARGUMENT;
+	ffb_session *s = ffb_call_session_ref(call);
+	ffb_status st = ffb_session_notify(s, name, ffb_call_data(call) + k + 1, ffb_call_len(call) - k - 1);
+	ffb_session_unref(s);
+	return st;
 }
 
 /* demo.count: u32 n -> a stream of n items, item i the u64 i, sent as the
@@ -404,6 +428,7 @@ const struct demo_callback demo_callbacks[] = {
 	{"demo.wait", demo_wait, FFB_CB_POOL, "u32 ms -> waits; CANCELLED as soon as the caller cancels"},
 	{"demo.cancels", demo_cancels, FFB_CB_INLINE, "nothing -> u64: cancellations demo.wait and demo.count saw"},
 	{"demo.back", demo_back, FFB_CB_INLINE, "\"NAME\\nBYTES\" -> the client's handler NAME called with BYTES"},
+	{"demo.tell", demo_tell, FFB_CB_INLINE, "\"NAME\\nBYTES\" -> a notification of the client's handler NAME with BYTES"},
 	{"demo.count", demo_count, FFB_CB_INLINE, "u32 n, as a stream -> n items: u64 0, 1, ... (credit-paced)"},
 	{"demo.sum_stream", demo_sum_stream, FFB_CB_INLINE, "NAME -> the client's stream NAME: u64 items, u64 byte sum"},
 	{NULL, NULL, 0, NULL},
