@@ -61,6 +61,13 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fake_server.h tests/zfields.h
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(FFB_CFLAGS) -Itests -o $@ $< $(BUILD)/libffb.a -lcmocka $(LIBS)
 
+# Tests that serve the demo callbacks of `ffb serve` link them in.
+DEMO_TESTS := $(BUILD)/tests/test_scall
+$(DEMO_TESTS): $(BUILD)/tests/%: tests/%.c tests/testutil.h tests/raw_client.h src/tool/demo.c src/tool/demo.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(FFB_CFLAGS) -Itests -Isrc/tool -o $@ $< src/tool/demo.c $(BUILD)/libffb.a -lcmocka $(LIBS)
+
 include mk/reliability.mk
 include mk/fuzz.mk
 

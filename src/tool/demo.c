@@ -217,6 +217,26 @@ static ffb_status demo_cancels(ffb_call *call, void *ctx)
 
 /* ---- calls back to the client, and streams ----------------------------- */
 
+/* How the calls demo.back and demo.sum_stream made to clients ended, by
+ * status (index 31: any other); demo.outcomes answers the table. */
+#define OUTCOMES 32
+static uint64_t outcomes[OUTCOMES];
+
+static void count_outcome(ffb_status st)
+{
+	uint32_t i = st >= 0 && st < OUTCOMES - 1 ? (uint32_t)st : OUTCOMES - 1;
+	__atomic_fetch_add(&outcomes[i], 1, __ATOMIC_RELAXED);
+}
+
+static ffb_status demo_outcomes(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	uint64_t out[OUTCOMES];
+	for (int i = 0; i < OUTCOMES; i++)
+		out[i] = __atomic_load_n(&outcomes[i], __ATOMIC_RELAXED);
+	return ffb_call_reply_bytes(call, out, sizeof(out));
+}
+
 /* "NAME\nPAYLOAD": the name into name[], its length into *k. */
 static bool arg_name(ffb_call *call, char name[FFB_MAX_NAME_LEN + 1], uint32_t *k)
 {
@@ -246,6 +266,7 @@ struct back {
 static void back_answered(void *ctx, ffb_status st, const void *data, uint32_t len)
 {
 	struct back *b = ctx;
+	count_outcome(st);
 	if (st == FFB_OK && len)
 		st = ffb_call_reply_bytes(b->call, data, len);
 	else if (st != FFB_OK && len) {
@@ -381,6 +402,7 @@ static void sum_done(void *ctx, ffb_status st, const void *data, uint32_t len)
 	(void)data;
 	(void)len;
 	struct summer *m = ctx;
+	count_outcome(st);
 	uint64_t out[2] = {m->items, m->sum};
 	if (st == FFB_OK)
 		st = ffb_call_reply_bytes(m->call, out, sizeof(out));
@@ -428,6 +450,7 @@ const struct demo_callback demo_callbacks[] = {
 	{"demo.wait", demo_wait, FFB_CB_POOL, "u32 ms -> waits; CANCELLED as soon as the caller cancels"},
 	{"demo.cancels", demo_cancels, FFB_CB_INLINE, "nothing -> u64: cancellations demo.wait and demo.count saw"},
 	{"demo.back", demo_back, FFB_CB_INLINE, "\"NAME\\nBYTES\" -> the client's handler NAME called with BYTES"},
+	{"demo.outcomes", demo_outcomes, FFB_CB_INLINE, "nothing -> u64 x 32: demo.back's and demo.sum_stream's calls to clients by how they ended (index: status)"},
 	{"demo.tell", demo_tell, FFB_CB_INLINE, "\"NAME\\nBYTES\" -> a notification of the client's handler NAME with BYTES"},
 	{"demo.count", demo_count, FFB_CB_INLINE, "u32 n, as a stream -> n items: u64 0, 1, ... (credit-paced)"},
 	{"demo.sum_stream", demo_sum_stream, FFB_CB_INLINE, "NAME -> the client's stream NAME: u64 items, u64 byte sum"},
