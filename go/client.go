@@ -42,8 +42,9 @@ type Client struct {
 	nReleases   atomic.Int32 // len(releases) + len(ctl), read without relMu
 	unpublished atomic.Bool  // deferred submits wait for a publish
 
-	drainMu         sync.Mutex // the response ring's single consumer
-	handlersStarted bool       // the drain started handlers (drainMu)
+	drainMu         sync.Mutex   // the response ring's single consumer
+	handlersStarted bool         // the drain started handlers (drainMu)
+	spinners        atomic.Int32 // waiters spinning past their first 64 polls
 	cons            ringCons
 	drainHead       atomic.Uint32 // cons.head as of the last drain, for lock-free peeks
 

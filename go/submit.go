@@ -9,6 +9,7 @@ import (
 	"context"
 	"math"
 	"runtime"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -133,7 +134,7 @@ type request struct {
 // pushEntry pushes one entry and publishes it, waiting (yielding) while
 // the request ring is full, up to ctx. Errors: the session's end, ctx's.
 func (c *Client) pushEntry(ctx context.Context, id, h uint64, n, kind, fn uint32) error {
-	for {
+	for try := 0; ; try++ {
 		c.prodMu.Lock()
 		if e := c.dead.Load(); e != nil {
 			c.prodMu.Unlock()
@@ -159,7 +160,13 @@ func (c *Client) pushEntry(ctx context.Context, id, h uint64, n, kind, fn uint32
 		if ctx.Err() != nil {
 			return ctxError(ctx)
 		}
-		runtime.Gosched()
+		// A full ring: the server is behind. Yield a while, then sleep,
+		// so that a stalled server costs this client no CPU.
+		if try < 64 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(min(time.Duration(try-63)*10*time.Microsecond, time.Millisecond))
+		}
 	}
 }
 

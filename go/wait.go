@@ -64,22 +64,33 @@ func (c *Client) await(ctx context.Context, i, g uint32) (callResult, bool, erro
 	// The clock is first read at the first check (64 polls in): a result
 	// that comes sooner costs no clock read at all.
 	var spinUntil, lastYield time.Time
+	counted := false // in c.spinners: from the first clock read on
+	leave := func() {
+		if counted {
+			c.spinners.Add(-1)
+		}
+	}
 	for iter := 1; ; iter++ {
 		c.tryDrain()
 		if s.word.Load() == done {
+			leave()
 			return c.collect(i), true, nil
 		}
 		if iter&63 != 0 {
 			continue
 		}
 		if err := c.checkWait(ctx, ctxDone, s, g); err != nil {
+			leave()
 			return c.abandon(i, g, err)
 		}
 		now := time.Now()
 		if iter == 64 {
 			spinUntil, lastYield = now.Add(c.opts.spin), now
+			c.spinners.Add(1)
+			counted = true
 		}
 		if hasDeadline && !now.Before(deadline) {
+			leave()
 			return c.abandon(i, g, ctxError(ctx))
 		}
 		if !spinOnly && !now.Before(spinUntil) {
@@ -93,6 +104,7 @@ func (c *Client) await(ctx context.Context, i, g uint32) (callResult, bool, erro
 			lastYield = now
 		}
 	}
+	leave()
 	return c.park(ctx, i, g)
 }
 
@@ -213,6 +225,39 @@ func (c *Client) collect(i uint32) callResult {
 	return res
 }
 
+// serveSpin keeps draining while the server is busy with this client's
+// handlers: a call of the server's that comes within the spin time of the
+// last entry is taken at once, not after a wake-up (the server's call
+// round trip is then that of the client's). It returns once the spin time
+// passes with nothing new, or a waiter of the client's own spins (it
+// drains too: two spinners would only share the CPUs), or false: the
+// session is over. An idle client spins once per wake-up, then sleeps.
+func (c *Client) serveSpin() bool {
+	if c.opts.spin <= 0 {
+		return true
+	}
+	until := time.Now().Add(c.opts.spin)
+	for iter := 1; ; iter++ {
+		head := c.drainHead.Load()
+		c.tryDrain() // a peek at the next stamp when nothing came
+		if c.drainHead.Load() != head {
+			until = time.Now().Add(c.opts.spin)
+		}
+		if iter&63 != 0 {
+			continue
+		}
+		if c.dead.Load() != nil {
+			return false
+		}
+		if c.spinners.Load() > 0 || time.Now().After(until) {
+			return true
+		}
+		if iter&4095 == 0 {
+			runtime.Gosched()
+		}
+	}
+}
+
 // bellLoop sleeps on the client bell while some waiter is parked: it sets
 // c_needs_wakeup (C3), re-checks the ring, and reads the eventfd through
 // the netpoller; on wake it drains the ring and so wakes the waiters.
@@ -233,6 +278,9 @@ func (c *Client) bellLoop() {
 				return
 			}
 			continue
+		}
+		if c.handlers.registered.Load() && !c.serveSpin() {
+			return
 		}
 		c.drainMu.Lock()
 		if c.dead.Load() != nil {

@@ -328,6 +328,89 @@ static ffb_status demo_tell(ffb_call *call, void *ctx)
 	return st;
 }
 
+/* demo.pingback: u32 n, then NAME -> n calls, one after the other, of the
+ * client's handler NAME with 64 bytes each, timed from the server's call
+ * to its answer callback; answers u64 p50, p99 and max in ns (every
+ * answer must be the 64 bytes back, else PROTOCOL). The server's side of
+ * the reverse round trip, for `make bench`. */
+struct pinger {
+	ffb_call *call;
+	ffb_session *s;
+	char name[FFB_MAX_NAME_LEN + 1];
+	uint32_t n, done;
+	uint64_t t0;
+	uint64_t *rtt;
+	uint8_t payload[64];
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void ping_next(struct pinger *p);
+
+static void ping_answered(void *ctx, ffb_status st, const void *data, uint32_t len)
+{
+	struct pinger *p = ctx;
+	uint64_t t = now_ns();
+	if (st == FFB_OK && (len != sizeof(p->payload) || memcmp(data, p->payload, len) != 0))
+		st = FFB_ERR_PROTOCOL;
+	if (st == FFB_OK) {
+		p->rtt[p->done++] = t - p->t0;
+		if (p->done < p->n) {
+			ping_next(p);
+			return;
+		}
+		qsort(p->rtt, p->n, sizeof(uint64_t), cmp_u64);
+		uint64_t out[3] = {p->rtt[p->n / 2], p->rtt[(uint64_t)p->n * 99 / 100], p->rtt[p->n - 1]};
+		st = ffb_call_reply_bytes(p->call, out, sizeof(out));
+	}
+	ffb_call_finish(p->call, st);
+	ffb_session_unref(p->s);
+	free(p->rtt);
+	free(p);
+}
+
+static void ping_next(struct pinger *p)
+{
+	p->payload[0] = (uint8_t)p->done; /* a fresh answer each time */
+	p->t0 = now_ns();
+	ffb_status st = ffb_session_call(p->s, p->name, p->payload, sizeof(p->payload), 5000000000ll, ping_answered, p, NULL);
+	if (st)
+		ping_answered(p, st, NULL, 0);
+}
+
+static ffb_status demo_pingback(ffb_call *call, void *ctx)
+{
+	(void)ctx;
+	uint32_t n, len = ffb_call_len(call);
+	if (!arg_u32(call, "the number of calls, then the handler's name", 1000000, &n))
+		return FFB_ERR_INVALID_ARGUMENT;
+	if (n == 0 || len <= 4 || len - 4 > FFB_MAX_NAME_LEN) {
+		ffb_call_set_error(call, "want u32 n > 0, then the handler's name");
+		return FFB_ERR_INVALID_ARGUMENT;
+	}
+	struct pinger *p = calloc(1, sizeof(*p));
+	uint64_t *rtt = p ? malloc(n * sizeof(uint64_t)) : NULL;
+	ffb_call *kept = rtt ? ffb_call_defer(call) : NULL;
+	if (!kept) {
+		free(rtt);
+		free(p);
+		return FFB_ERR_SYSTEM;
+	}
+	p->call = kept;
+	p->s = ffb_call_session_ref(kept);
+	p->n = n;
+	p->rtt = rtt;
+	memcpy(p->name, (const char *)ffb_call_data(kept) + 4, len - 4);
+	for (uint32_t i = 0; i < sizeof(p->payload); i++)
+		p->payload[i] = (uint8_t)(i * 7 + 1);
+	ping_next(p);
+	return FFB_OK;
+}
+
 /* demo.count: u32 n -> a stream of n items, item i the u64 i, sent as the
  * client's credit allows (from the credit callback: nothing blocks). */
 struct counter {
@@ -452,6 +535,7 @@ const struct demo_callback demo_callbacks[] = {
 	{"demo.back", demo_back, FFB_CB_INLINE, "\"NAME\\nBYTES\" -> the client's handler NAME called with BYTES"},
 	{"demo.outcomes", demo_outcomes, FFB_CB_INLINE, "nothing -> u64 x 32: demo.back's and demo.sum_stream's calls to clients by how they ended (index: status)"},
 	{"demo.tell", demo_tell, FFB_CB_INLINE, "\"NAME\\nBYTES\" -> a notification of the client's handler NAME with BYTES"},
+	{"demo.pingback", demo_pingback, FFB_CB_INLINE, "u32 n, NAME -> n timed 64-byte calls of the client's handler NAME: u64 p50, p99, max ns"},
 	{"demo.count", demo_count, FFB_CB_INLINE, "u32 n, as a stream -> n items: u64 0, 1, ... (credit-paced)"},
 	{"demo.sum_stream", demo_sum_stream, FFB_CB_INLINE, "NAME -> the client's stream NAME: u64 items, u64 byte sum"},
 	{NULL, NULL, 0, NULL},
