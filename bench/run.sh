@@ -185,6 +185,7 @@ run_work() {
 	local t=(-build "$BIN" -rounds "$WORK_ROUNDS" -slice "$WORK_SLICE")
 	collect work_run "$BIN/ffbwork" run "${t[@]}"
 	collect work_concurrency "$BIN/ffbwork" concurrency "${t[@]}"
+	collect work_bothways "$BIN/ffbwork" bothways -ffb "$FFB" "${t[@]}"
 }
 
 # ---- 4. whole-process comparison (hyperfine) ---------------------------

@@ -289,7 +289,7 @@ func TestStreamSlowConsumer(t *testing.T) {
 	if next != uint64(n) {
 		t.Fatalf("got %d items, want %d", next, n)
 	}
-	if maxHeld > 16 { // FFB_STREAM_INITIAL_CREDIT: the producer never runs ahead of it
+	if maxHeld > 256 { // the client's window: the producer never runs ahead of it
 		t.Fatalf("the client held %d of the server's blocks at once", maxHeld)
 	}
 	waitFor(t, "blocks to come back", func() bool { return c.Stats().ServerBlocksHeld == 0 })
@@ -523,4 +523,52 @@ func TestNotificationsBothWays(t *testing.T) {
 	if st := c.Stats(); st.ProtocolErrors != 0 || st.Dropped != 0 {
 		t.Fatalf("stats: %+v", st)
 	}
+}
+
+// A server that grants no credit past the first 16 items stalls a Go
+// stream handler in send -- without burning CPU -- until the server's
+// caller gives up: then the handler's context ends and send fails.
+func TestStalledServerConsumerStopsTheGoProducer(t *testing.T) {
+	s := startServer(t)
+	c := dial(t, s)
+	sent := make(chan int, 1)
+	ended := make(chan error, 1)
+	c.HandleStream("go.flood", func(ctx context.Context, req *ffb.Request, send func(*ffb.Buffer) error) error {
+		n := 0
+		for {
+			b, err := req.Client().FromBytes([]byte{1})
+			if err != nil {
+				return err
+			}
+			if err := send(b); err != nil {
+				b.Free() // send takes b only when it succeeds
+				sent <- n
+				ended <- ctx.Err()
+				return err
+			}
+			n++
+		}
+	})
+	in, _ := c.FromBytes([]byte("go.flood\nstall"))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := c.Invoke(ctx, "demo.sum_stream", in)
+	if ffb.CodeOf(err) != ffb.CodeTimeout {
+		t.Fatalf("stalled stream: %v, want TIMEOUT", err)
+	}
+	select {
+	case n := <-sent:
+		if n != 16 {
+			t.Fatalf("the producer sent %d items to a consumer that allowed 16", n)
+		}
+		if e := <-ended; e == nil {
+			t.Fatal("send failed but the handler's context is alive")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the producer did not stop after its consumer gave up")
+	}
+	waitFor(t, "blocks to come back", func() bool {
+		st := c.Stats()
+		return st.BlocksInUse == 0 && st.ServerBlocksHeld == 0 // in's block too, by the late answer
+	})
 }

@@ -56,9 +56,10 @@ func (r *Request) Client() *Client { return r.c }
 type Handler func(ctx context.Context, req *Request) (*Buffer, error)
 
 // StreamHandler answers a stream call from the server with items: send
-// hands one Buffer of this Client's to the server (nil: an empty item)
-// and waits while the server has granted no credit; it fails once ctx
-// ends. The handler's return ends the stream (nil, or its error).
+// hands one Buffer of this Client's to the server (nil: an empty item;
+// the Buffer is the server's only if send succeeds) and waits, parked,
+// while the server has granted no credit; it fails once ctx ends. The
+// handler's return ends the stream (nil, or its error).
 type StreamHandler func(ctx context.Context, req *Request, send func(*Buffer) error) error
 
 // maxServed bounds the server's calls handled at once; past it a call is
@@ -73,14 +74,6 @@ type handlerEntry struct {
 	stream StreamHandler
 }
 
-// served is a call of the server's being handled.
-type served struct {
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	credit uint32        // stream items the server still takes
-	more   chan struct{} // buffered(1): credit came, or the call was cancelled
-}
-
 type handlerTable struct {
 	mu         sync.RWMutex
 	names      map[string]int
@@ -90,10 +83,19 @@ type handlerTable struct {
 	servedMu sync.Mutex
 	served   map[uint64]*served
 	running  atomic.Int32
+	idle     chan servedJob // a worker waiting for its next call takes it here
+}
+
+// servedJob is a call of the server's for a worker to run.
+type servedJob struct {
+	id, inH uint64
+	data    []byte
+	h       handlerEntry
+	sv      *served
 }
 
 func newHandlerTable() *handlerTable {
-	return &handlerTable{names: make(map[string]int), served: make(map[uint64]*served)}
+	return &handlerTable{names: make(map[string]int), served: make(map[uint64]*served), idle: make(chan servedJob)}
 }
 
 // Handle registers h for calls of name (UTF-8, 1-255 bytes) from the
@@ -249,7 +251,6 @@ func (c *Client) dispatchServer(e *ringEntry) {
 	case kindCancel:
 		if sv := c.handlers.get(e.callID); sv != nil {
 			sv.cancel()
-			sv.nudge()
 		}
 	case kindCredit:
 		if e.len == 0 || e.len > maxCredit || callIDKind(e.callID) != idStream {
@@ -264,13 +265,6 @@ func (c *Client) dispatchServer(e *ringEntry) {
 		}
 	default:
 		c.protocolViolation(fmt.Sprintf("an entry of kind %d for a call of the server's", e.kind))
-	}
-}
-
-func (sv *served) nudge() {
-	select {
-	case sv.more <- struct{}{}:
-	default:
 	}
 }
 
@@ -302,15 +296,36 @@ func (c *Client) startServed(e *ringEntry) {
 		c.endServed(e.callID, e.handle, nil, newError(code, ""))
 		return
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
-	sv := &served{cancel: cancel, credit: streamInitialCredit, more: make(chan struct{}, 1)}
+	sv := newServed(c.ctx, kind == idStream)
 	c.handlers.servedMu.Lock()
 	c.handlers.served[e.callID] = sv
 	c.handlers.servedMu.Unlock()
 	c.handlers.running.Add(1)
-	id, inH := e.callID, e.handle
+	if c.dead.Load() != nil {
+		sv.cancel() // the session ended while it was being taken: cancelAll missed it
+	}
+	j := servedJob{id: e.callID, inH: e.handle, data: data, h: h, sv: sv}
 	c.handlersStarted = true
-	go c.runServed(ctx, id, inH, data, h, sv)
+	select {
+	case c.handlers.idle <- j: // a worker waits (unbuffered: only then)
+	default:
+		go c.serveWorker(j)
+	}
+}
+
+// serveWorker runs calls of the server's: j, then each one it is handed
+// while it waits, until the session ends. Workers are kept (at most as
+// many as calls ever ran at once, maxServed) so that a call reuses a
+// goroutine whose stack has grown already.
+func (c *Client) serveWorker(j servedJob) {
+	for {
+		c.runServed(j.sv, j.id, j.inH, j.data, j.h, j.sv)
+		select {
+		case j = <-c.handlers.idle:
+		case <-c.done:
+			return
+		}
+	}
 }
 
 // runServed runs a handler and answers its call.

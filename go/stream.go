@@ -37,7 +37,6 @@ type streamSlot struct {
 	inH     uint64
 	items   []callResult // arrived, not yet taken (a server block each, or none)
 	end     *callResult  // the stream's RESULT, once it came
-	granted uint32       // items taken since the last CREDIT
 	allowed uint32       // items the server may still send (credit given, less items come)
 	parked  bool
 	wake    chan struct{} // buffered(1): something arrived
@@ -69,7 +68,9 @@ func (s *streamSlot) signal() {
 // caller owns (Free it; nil for an empty item), or an error, which ends
 // the iteration (the stream's own error, TIMEOUT or CLOSED when ctx ends,
 // PEER_GONE, ...). A plain function called as a stream gives its answer
-// as the one item. Breaking out of the loop, or ctx ending, cancels the
+// as the one item. Flow control is by credit: the server has at most a
+// window of items (up to 256, half the response ring) on their way or
+// waiting here, so a slow consumer slows the producer. Breaking out of the loop, or ctx ending, cancels the
 // stream on the server (its producer is stopped); in is lent until the
 // stream's end and given up if it is abandoned. The call starts when the
 // iteration does. Iterate from one goroutine.
@@ -120,7 +121,7 @@ func (c *Client) openStream(ctx context.Context, name string, in *Buffer) (uint3
 		s.gen = 1
 	}
 	g := s.gen
-	s.state, s.in, s.inH, s.items, s.end, s.granted = streamOpen, in, h, s.items[:0], nil, 0
+	s.state, s.in, s.inH, s.items, s.end = streamOpen, in, h, s.items[:0], nil
 	s.allowed = streamInitialCredit
 	s.mu.Unlock()
 	c.openStreams.Add(1)
@@ -204,23 +205,34 @@ func (s *streamSlot) take() (item callResult, end *callResult, got bool) {
 func (c *Client) nextItem(ctx context.Context, s *streamSlot) (item callResult, ok bool, end *callResult) {
 	for {
 		var spinUntil time.Time
+		counted := false // in c.spinners from the first clock read on
+		leave := func() {
+			if counted {
+				c.unspin()
+			}
+		}
 		for iter := 1; ; iter++ {
 			c.tryDrain()
 			if item, end, got := s.take(); got {
+				leave()
 				return item, true, end
 			}
 			if iter&63 != 0 {
 				continue
 			}
 			if e := c.dead.Load(); e != nil {
+				leave()
 				return callResult{}, false, &callResult{err: e}
 			}
 			if ctx.Err() != nil {
+				leave()
 				return callResult{}, false, &callResult{err: ctxError(ctx)}
 			}
 			now := time.Now()
 			if spinUntil.IsZero() {
 				spinUntil = now.Add(c.opts.spin)
+				c.spinners.Add(1)
+				counted = true
 			}
 			if !c.opts.spinOnly && now.After(spinUntil) {
 				break
@@ -229,6 +241,7 @@ func (c *Client) nextItem(ctx context.Context, s *streamSlot) (item callResult, 
 				runtime.Gosched()
 			}
 		}
+		leave()
 		s.mu.Lock()
 		s.parked = true
 		s.mu.Unlock()
@@ -249,17 +262,25 @@ func (c *Client) nextItem(ctx context.Context, s *streamSlot) (item callResult, 
 	}
 }
 
-// grant counts one item taken and tells the server it may send that many
-// more once half the initial window is taken.
+// streamWindow is how many items a stream of the client's lets the
+// server have on their way or waiting here (at most half the response
+// ring): the first item taken grants up to it, and so does every take
+// that finds the window half empty -- one CREDIT per half window.
+func (c *Client) streamWindow() uint32 {
+	return min(256, max(streamInitialCredit, c.layout.respEntries/2))
+}
+
+// grant counts one item taken and tops the server's credit up to the
+// window once half of it is used.
 func (c *Client) grant(k, g uint32, s *streamSlot) {
+	w := c.streamWindow()
 	s.mu.Lock()
-	s.granted++
-	n := s.granted
-	if n < streamInitialCredit/2 {
+	out := s.allowed + uint32(len(s.items))
+	if out > w/2 {
 		s.mu.Unlock()
 		return
 	}
-	s.granted = 0
+	n := w - out
 	s.allowed += n
 	s.mu.Unlock()
 	c.queueControl(ringEntry{callID: callID(g, idFromClient, idStream, k), len: n, kind: kindCredit})

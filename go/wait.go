@@ -67,7 +67,7 @@ func (c *Client) await(ctx context.Context, i, g uint32) (callResult, bool, erro
 	counted := false // in c.spinners: from the first clock read on
 	leave := func() {
 		if counted {
-			c.spinners.Add(-1)
+			c.unspin()
 		}
 	}
 	for iter := 1; ; iter++ {
@@ -225,6 +225,17 @@ func (c *Client) collect(i uint32) callResult {
 	return res
 }
 
+// unspin counts a spinning waiter out; the last one out hands listening
+// back to the bell goroutine.
+func (c *Client) unspin() {
+	if c.spinners.Add(-1) == 0 {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // serveSpin keeps draining while the server is busy with this client's
 // handlers: a call of the server's that comes within the spin time of the
 // last entry is taken at once, not after a wake-up (the server's call
@@ -271,7 +282,10 @@ func (c *Client) bellLoop() {
 	bell := newBellReader(rc)
 	recheck := parkRecheck
 	for {
-		if c.parkers.Load() == 0 && !c.handlers.registered.Load() && c.openStreams.Load() == 0 {
+		// Nobody to listen for; or a waiter spins and drains (then a
+		// parked bell would only make the server ring it for nothing).
+		if c.parkers.Load() == 0 && !c.handlers.registered.Load() && c.openStreams.Load() == 0 ||
+			c.spinners.Load() > 0 {
 			select {
 			case <-c.kick:
 			case <-c.done:

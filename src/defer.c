@@ -60,6 +60,7 @@ ffb_call *ffb__call_keep(const ffb_call *c)
 	k->on_cancel = (struct ffb__notify){0};
 	k->on_credit = (struct ffb__notify){0};
 	k->items_out = 0;
+	k->items_posted = 0;
 	k->job.run = ffb__call_run_pooled;
 	k->job.next = NULL;
 	k->post = (struct ffb__post){.s = c->session, .type = FFB__POST_ANSWER};

@@ -195,10 +195,7 @@ void ffb__dispatch_posts(struct ffb__dispatcher *d)
 		next = p->next;
 		switch (p->type) {
 		case FFB__POST_ANSWER: answer(p->s, FFB__CONTAINER_OF(p, ffb_call, post)); break;
-		case FFB__POST_ITEM:
-			FFB__STAT_ADD(d->stats.stream_items, 1);
-			ffb__stream_item(p);
-			break;
+		case FFB__POST_ITEM: ffb__stream_item(p); break;
 		case FFB__POST_SCALL:
 			FFB__STAT_ADD(d->stats.server_calls, 1);
 			ffb__scall_post(p);

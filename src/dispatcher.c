@@ -292,8 +292,16 @@ static void park(struct ffb__dispatcher *d, uint64_t deadline)
 	end_park(d);
 }
 
+static __thread struct ffb__dispatcher *running_here;
+
+struct ffb__dispatcher *ffb__this_dispatcher(void)
+{
+	return running_here;
+}
+
 void ffb__dispatcher_run(struct ffb__dispatcher *d)
 {
+	running_here = d;
 	if (!d->op_inbox.armed)
 		arm_inbox(d);
 	uint64_t idle_since = 0; /* 0: busy */

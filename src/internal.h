@@ -270,7 +270,8 @@ struct ffb_call {
 	int cancelled;          /* atomic: the caller cancelled */
 	bool cancel_armed;      /* ffb_call_on_cancel was used */
 	uint32_t credit;        /* atomic: stream items the caller allows */
-	uint32_t items_out;     /* stream items posted, not yet on the ring (dispatcher) */
+	uint32_t items_out;     /* stream items sent, not yet on the ring (atomic) */
+	uint32_t items_posted;  /* of those, posted by another thread and not yet queued (atomic) */
 	struct ffb__notify on_cancel, on_credit;
 	struct ffb__job job;    /* a pooled call's place in the pool queue */
 	struct ffb__post post;  /* FFB__POST_ANSWER on its dispatcher's stack */

@@ -125,12 +125,36 @@ static ffb_status with_session(ffb_session *h, ffb_status (*fn)(struct ffb__sess
 	return st;
 }
 
-/* Post p for s: counted, so the dispatcher lets go of s only after it. */
+/* A post its own dispatcher makes, run once the handle's lock is let go
+ * (run_here): its callbacks may call the session again. */
+static __thread struct ffb__post *post_here;
+
+/* Post p for s: counted, so the dispatcher lets go of s only after it.
+ * On s's own dispatcher thread (a callback of that session, an answer
+ * callback) it is done in place instead: nothing to hand over, no
+ * wake-up, and s cannot go meanwhile (only this thread lets go of it). */
 static void post_for(struct ffb__session *s, struct ffb__post *p)
 {
 	p->s = s;
 	__atomic_fetch_add(&s->posted, 1, __ATOMIC_ACQ_REL);
-	ffb__post(s->disp, p);
+	if (ffb__this_dispatcher() == s->disp)
+		post_here = p;
+	else
+		ffb__post(s->disp, p);
+}
+
+static void run_here(void)
+{
+	struct ffb__post *p = post_here;
+	post_here = NULL;
+	if (!p)
+		return;
+	if (p->type == FFB__POST_SCALL) {
+		FFB__STAT_ADD(p->s->disp->stats.server_calls, 1);
+		ffb__scall_post(p);
+	} else {
+		ffb__scall_ctl(p);
+	}
 }
 
 /* ---- posting a call ----------------------------------------------------- */
@@ -183,6 +207,7 @@ static ffb_status session_call(ffb_session *h, uint8_t kind, const char *name, c
 	ffb_status st = with_session(h, post_call, &a);
 	if (st)
 		free(p);
+	run_here();
 	return st;
 }
 
@@ -218,6 +243,7 @@ static ffb_status session_ctl(ffb_session *h, uint8_t type, uint64_t ticket, uin
 	ffb_status st = with_session(h, post_ctl, &p->post);
 	if (st)
 		free(p);
+	run_here();
 	return st;
 }
 
@@ -392,8 +418,11 @@ void ffb__scall_post(struct ffb__post *post)
 		memcpy(c->name, p->name, p->name_len);
 		c->credit_left = FFB_STREAM_INITIAL_CREDIT;
 		c->state = SC_RESOLVING;
-		if (p->deadline_ns)
+		if (p->deadline_ns) {
+			if (!s->scall_deadlines || p->deadline_ns < s->scall_due)
+				s->scall_due = p->deadline_ns;
 			s->scall_deadlines = true;
+		}
 		resolve(s, c);
 	}
 	__atomic_fetch_sub(&s->posted, 1, __ATOMIC_ACQ_REL);
@@ -567,6 +596,8 @@ uint64_t ffb__scall_expire(struct ffb__session *s, uint64_t now)
 	uint64_t next = 0;
 	if (!s->scall_deadlines)
 		return 0;
+	if (now < s->scall_due)
+		return s->scall_due; /* the first deadline is not yet: no scan */
 	bool any = false;
 	for (uint32_t k = 0; k < FFB__MAX_SCALLS; k++) {
 		struct ffb__scall *c = &s->scalls[k];
@@ -581,6 +612,7 @@ uint64_t ffb__scall_expire(struct ffb__session *s, uint64_t now)
 			next = c->deadline_ns;
 	}
 	s->scall_deadlines = any;
+	s->scall_due = next;
 	return next;
 }
 

@@ -164,6 +164,7 @@ struct ffb__session {
 	struct ffb__scall *scalls;    /* FFB__MAX_SCALLS calls to the client */
 	uint32_t scall_next;
 	bool scall_deadlines;         /* some call to the client has a deadline */
+	uint64_t scall_due;           /* none of them passes before this */
 	struct {
 		uint32_t len, fn;
 		char name[FFB_MAX_NAME_LEN];
@@ -314,6 +315,8 @@ void ffb__session_expire_handshakes(struct ffb_server *srv, uint64_t now);
 int ffb__dispatcher_init(struct ffb__dispatcher *d, struct ffb_server *srv);
 void ffb__dispatcher_destroy(struct ffb__dispatcher *d);
 void ffb__dispatcher_run(struct ffb__dispatcher *d);
+/* The dispatcher this thread runs, or NULL (not a dispatcher thread). */
+struct ffb__dispatcher *ffb__this_dispatcher(void);
 /* Wake d if it sleeps (any thread; async-signal-safe). */
 void ffb__dispatcher_wake(struct ffb__dispatcher *d);
 /* The rings of s broke the protocol: stop serving it, tell control. */

@@ -50,6 +50,27 @@ uint32_t ffb_call_credit(const ffb_call *c)
 	return credit < room ? credit : room;
 }
 
+/* Dispatcher: item (handle, len) of stream call c goes into the outgoing
+ * queue, or is dropped if nobody wants it any more. */
+static void queue_item(struct ffb__session *s, ffb_call *c, uint64_t handle, uint32_t len)
+{
+	struct ffb_ring_entry e = {.call_id = c->call_id, .handle = handle, .len = len, .kind = FFB_KIND_ITEM};
+	bool queued = false;
+	FFB__STAT_ADD(s->disp->stats.stream_items, 1);
+	if (!s->cut && !ffb_call_cancelled(c)) {
+		if (handle)
+			ffb__sheap_lend(s, handle); /* the client's until it RELEASEs it */
+		queued = ffb__out_push(s, &e, c, false);
+		if (!queued && handle)
+			ffb__sheap_free(s, handle, FFB__BLOCK_LENT);
+	} else if (handle) {
+		ffb__sheap_free(s, handle, FFB__BLOCK_OWNED); /* nobody wants it any more */
+	}
+	if (!queued)
+		__atomic_fetch_sub(&c->items_out, 1, __ATOMIC_ACQ_REL);
+	ffb__session_mark_dirty(s);
+}
+
 ffb_status ffb_call_item(ffb_call *c, const void *data, uint32_t len)
 {
 	if (!c)
@@ -68,9 +89,13 @@ ffb_status ffb_call_item(ffb_call *c, const void *data, uint32_t len)
 			return FFB_ERR_WOULD_BLOCK;
 	while (!__atomic_compare_exchange_n(&c->credit, &credit, credit - 1, true, __ATOMIC_ACQ_REL,
 					    __ATOMIC_ACQUIRE));
-	struct ffb__item_post *p = malloc(sizeof(*p));
+	/* On the session's dispatcher (a credit callback) the item is queued
+	 * in place -- unless items posted from another thread are still on
+	 * their way (it would overtake them); from elsewhere it is posted. */
+	bool here = ffb__this_dispatcher() == c->session->disp && !__atomic_load_n(&c->items_posted, __ATOMIC_ACQUIRE);
+	struct ffb__item_post *p = here ? NULL : malloc(sizeof(*p));
 	uint64_t handle = 0;
-	ffb_status st = p ? FFB_OK : FFB_ERR_SYSTEM;
+	ffb_status st = here || p ? FFB_OK : FFB_ERR_SYSTEM;
 	if (!st && len) {
 		void *dst;
 		st = ffb__sheap_alloc(c->session, len, &handle, &dst);
@@ -82,8 +107,13 @@ ffb_status ffb_call_item(ffb_call *c, const void *data, uint32_t len)
 		__atomic_fetch_add(&c->credit, 1, __ATOMIC_ACQ_REL); /* not spent */
 		return st;
 	}
-	*p = (struct ffb__item_post){.post = {.s = c->session, .type = FFB__POST_ITEM}, .call = c, .handle = handle, .len = len};
 	__atomic_fetch_add(&c->items_out, 1, __ATOMIC_ACQ_REL);
+	if (here) {
+		queue_item(c->session, c, handle, len);
+		return FFB_OK;
+	}
+	*p = (struct ffb__item_post){.post = {.s = c->session, .type = FFB__POST_ITEM}, .call = c, .handle = handle, .len = len};
+	__atomic_fetch_add(&c->items_posted, 1, __ATOMIC_ACQ_REL);
 	ffb__post(c->session->disp, &p->post);
 	return FFB_OK;
 }
@@ -168,22 +198,8 @@ void ffb__out_drop(struct ffb__session *s)
 void ffb__stream_item(struct ffb__post *post)
 {
 	struct ffb__item_post *p = FFB__CONTAINER_OF(post, struct ffb__item_post, post);
-	struct ffb__session *s = post->s;
-	ffb_call *c = p->call;
-	struct ffb_ring_entry e = {.call_id = c->call_id, .handle = p->handle, .len = p->len, .kind = FFB_KIND_ITEM};
-	bool queued = false;
-	if (!s->cut && !ffb_call_cancelled(c)) {
-		if (p->handle)
-			ffb__sheap_lend(s, p->handle); /* the client's until it RELEASEs it */
-		queued = ffb__out_push(s, &e, c, false);
-		if (!queued && p->handle)
-			ffb__sheap_free(s, p->handle, FFB__BLOCK_LENT);
-	} else if (p->handle) {
-		ffb__sheap_free(s, p->handle, FFB__BLOCK_OWNED); /* nobody wants it any more */
-	}
-	if (!queued)
-		__atomic_fetch_sub(&c->items_out, 1, __ATOMIC_ACQ_REL);
-	ffb__session_mark_dirty(s);
+	queue_item(post->s, p->call, p->handle, p->len);
+	__atomic_fetch_sub(&p->call->items_posted, 1, __ATOMIC_ACQ_REL);
 	free(p);
 }
 

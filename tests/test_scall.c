@@ -369,11 +369,10 @@ static void items_beyond_the_credit_cut_the_session(void **state)
 	ffb_client *c = connect_ok(), *by = connect_ok();
 	uint32_t sum = fn_of(c, "demo.sum_stream");
 	const uint64_t mine = FFB_CALL_MAKE(3u, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, 2u);
-	raw_push1(c, mine, raw_block(c, "h.s", 3), 3, FFB_KIND_CALL, sum);
+	raw_push1(c, mine, raw_block(c, "h.s\nstall", 9), 9, FFB_KIND_CALL, sum);
 	answer_lookup(c, "h.s");
 	uint64_t x = take_call(c, FFB_ID_STREAM, "");
-	/* One batch of 17 items: the server grants nothing before it has
-	 * read them all. */
+	/* 17 items to a consumer that grants nothing past the first 16. */
 	struct ffb_ring_entry e[FFB_STREAM_INITIAL_CREDIT + 1];
 	for (uint32_t i = 0; i <= FFB_STREAM_INITIAL_CREDIT; i++)
 		e[i] = (struct ffb_ring_entry){.call_id = x, .kind = FFB_KIND_ITEM};

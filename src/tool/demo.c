@@ -330,9 +330,9 @@ static ffb_status demo_tell(ffb_call *call, void *ctx)
 
 /* demo.pingback: u32 n, then NAME -> n calls, one after the other, of the
  * client's handler NAME with 64 bytes each, timed from the server's call
- * to its answer callback; answers u64 p50, p99 and max in ns (every
- * answer must be the 64 bytes back, else PROTOCOL). The server's side of
- * the reverse round trip, for `make bench`. */
+ * to its answer callback; answers the n round trips in ns, u64 each,
+ * sorted (every answer must be the 64 bytes back, else PROTOCOL). The
+ * server's side of the reverse round trip, for `make bench`. */
 struct pinger {
 	ffb_call *call;
 	ffb_session *s;
@@ -364,8 +364,7 @@ static void ping_answered(void *ctx, ffb_status st, const void *data, uint32_t l
 			return;
 		}
 		qsort(p->rtt, p->n, sizeof(uint64_t), cmp_u64);
-		uint64_t out[3] = {p->rtt[p->n / 2], p->rtt[(uint64_t)p->n * 99 / 100], p->rtt[p->n - 1]};
-		st = ffb_call_reply_bytes(p->call, out, sizeof(out));
+		st = ffb_call_reply_bytes(p->call, p->rtt, p->n * (uint32_t)sizeof(uint64_t));
 	}
 	ffb_call_finish(p->call, st);
 	ffb_session_unref(p->s);
@@ -375,8 +374,8 @@ static void ping_answered(void *ctx, ffb_status st, const void *data, uint32_t l
 
 static void ping_next(struct pinger *p)
 {
-	p->payload[0] = (uint8_t)p->done; /* a fresh answer each time */
 	p->t0 = now_ns();
+	memcpy(p->payload, &p->t0, 8); /* a fresh answer each time: a stale one cannot pass */
 	ffb_status st = ffb_session_call(p->s, p->name, p->payload, sizeof(p->payload), 5000000000ll, ping_answered, p, NULL);
 	if (st)
 		ping_answered(p, st, NULL, 0);
@@ -386,7 +385,7 @@ static ffb_status demo_pingback(ffb_call *call, void *ctx)
 {
 	(void)ctx;
 	uint32_t n, len = ffb_call_len(call);
-	if (!arg_u32(call, "the number of calls, then the handler's name", 1000000, &n))
+	if (!arg_u32(call, "the number of calls, then the handler's name", 100000, &n))
 		return FFB_ERR_INVALID_ARGUMENT;
 	if (n == 0 || len <= 4 || len - 4 > FFB_MAX_NAME_LEN) {
 		ffb_call_set_error(call, "want u32 n > 0, then the handler's name");
@@ -411,18 +410,25 @@ static ffb_status demo_pingback(ffb_call *call, void *ctx)
 	return FFB_OK;
 }
 
-/* demo.count: u32 n -> a stream of n items, item i the u64 i, sent as the
- * client's credit allows (from the credit callback: nothing blocks). */
+/* demo.count: u32 n [, u32 size] -> a stream of n items of size bytes
+ * (8 to 65536; 8 if not given), item i the u64 i and then bytes i + k
+ * for k = 8, 9, ..., sent as the client's credit allows (from the credit
+ * callback: nothing blocks). */
 struct counter {
 	ffb_call *call;
 	uint64_t next, n;
+	uint32_t size;
+	uint8_t item[];
 };
 
 static void count_more(void *ctx)
 {
 	struct counter *k = ctx;
 	while (k->next < k->n) {
-		ffb_status st = ffb_call_item(k->call, &k->next, sizeof(k->next));
+		memcpy(k->item, &k->next, sizeof(k->next));
+		for (uint32_t j = 8; j < k->size; j++)
+			k->item[j] = (uint8_t)(k->next + j);
+		ffb_status st = ffb_call_item(k->call, k->item, k->size);
 		if (st == FFB_ERR_WOULD_BLOCK || st == FFB_ERR_ARENA_FULL) {
 			ffb_call_on_credit(k->call, count_more, k); /* the next credit goes on */
 			return;
@@ -449,13 +455,20 @@ static ffb_status demo_count(ffb_call *call, void *ctx)
 	}
 	if (!arg_u32(call, "items", UINT32_MAX, &n))
 		return FFB_ERR_INVALID_ARGUMENT;
-	struct counter *k = malloc(sizeof(*k));
+	uint32_t size = 8;
+	if (ffb_call_len(call) >= 8)
+		size = le32((const unsigned char *)ffb_call_data(call) + 4);
+	if (size < 8 || size > 65536) {
+		ffb_call_set_error(call, "demo.count: an item is 8 to 65536 bytes");
+		return FFB_ERR_INVALID_ARGUMENT;
+	}
+	struct counter *k = malloc(sizeof(*k) + size);
 	ffb_call *kept = k ? ffb_call_defer(call) : NULL;
 	if (!kept) {
 		free(k);
 		return FFB_ERR_SYSTEM;
 	}
-	*k = (struct counter){.call = kept, .n = n};
+	*k = (struct counter){.call = kept, .n = n, .size = size};
 	count_more(k);
 	return FFB_OK;
 }
@@ -466,6 +479,7 @@ struct summer {
 	ffb_call *call;
 	ffb_session *s;
 	uint64_t id, items, sum, ungranted;
+	bool stall; /* grant nothing beyond the initial credit */
 };
 
 static void sum_item(void *ctx, const void *data, uint32_t len)
@@ -474,7 +488,7 @@ static void sum_item(void *ctx, const void *data, uint32_t len)
 	m->items++;
 	for (uint32_t i = 0; i < len; i++)
 		m->sum += ((const unsigned char *)data)[i];
-	if (++m->ungranted >= FFB_STREAM_INITIAL_CREDIT / 2) {
+	if (!m->stall && ++m->ungranted >= FFB_STREAM_INITIAL_CREDIT / 2) {
 		ffb_session_credit(m->s, m->id, (uint32_t)m->ungranted);
 		m->ungranted = 0;
 	}
@@ -494,16 +508,28 @@ static void sum_done(void *ctx, ffb_status st, const void *data, uint32_t len)
 	free(m);
 }
 
+/* On the session's dispatcher, as sum_done is: m is still live. */
+static void sum_cancelled(void *ctx)
+{
+	struct summer *m = ctx;
+	ffb_session_cancel(m->s, m->id);
+}
+
 static ffb_status demo_sum_stream(ffb_call *call, void *ctx)
 {
 	(void)ctx;
 	uint32_t n = ffb_call_len(call);
+	const char *in = ffb_call_data(call);
+	static const char stall[] = "\nstall";
+	bool stalled = n > sizeof(stall) - 1 && memcmp(in + n - (sizeof(stall) - 1), stall, sizeof(stall) - 1) == 0;
+	if (stalled)
+		n -= sizeof(stall) - 1;
 	char name[FFB_MAX_NAME_LEN + 1];
 	if (n == 0 || n > FFB_MAX_NAME_LEN) {
 		ffb_call_set_error(call, "want the name of a stream handler");
 		return FFB_ERR_INVALID_ARGUMENT;
 	}
-	memcpy(name, ffb_call_data(call), n);
+	memcpy(name, in, n);
 	name[n] = 0;
 	struct summer *m = calloc(1, sizeof(*m));
 	ffb_call *kept = m ? ffb_call_defer(call) : NULL;
@@ -512,13 +538,16 @@ static ffb_status demo_sum_stream(ffb_call *call, void *ctx)
 		return FFB_ERR_SYSTEM;
 	}
 	m->call = kept;
+	m->stall = stalled;
 	m->s = ffb_call_session_ref(kept);
 	ffb_status st = ffb_session_stream(m->s, name, NULL, 0, -1, sum_item, sum_done, m, &m->id);
 	if (st) {
 		ffb_session_unref(m->s);
 		free(m);
 		ffb_call_finish(kept, st);
+		return FFB_OK;
 	}
+	ffb_call_on_cancel(kept, sum_cancelled, m);
 	return FFB_OK;
 }
 
@@ -535,9 +564,9 @@ const struct demo_callback demo_callbacks[] = {
 	{"demo.back", demo_back, FFB_CB_INLINE, "\"NAME\\nBYTES\" -> the client's handler NAME called with BYTES"},
 	{"demo.outcomes", demo_outcomes, FFB_CB_INLINE, "nothing -> u64 x 32: demo.back's and demo.sum_stream's calls to clients by how they ended (index: status)"},
 	{"demo.tell", demo_tell, FFB_CB_INLINE, "\"NAME\\nBYTES\" -> a notification of the client's handler NAME with BYTES"},
-	{"demo.pingback", demo_pingback, FFB_CB_INLINE, "u32 n, NAME -> n timed 64-byte calls of the client's handler NAME: u64 p50, p99, max ns"},
-	{"demo.count", demo_count, FFB_CB_INLINE, "u32 n, as a stream -> n items: u64 0, 1, ... (credit-paced)"},
-	{"demo.sum_stream", demo_sum_stream, FFB_CB_INLINE, "NAME -> the client's stream NAME: u64 items, u64 byte sum"},
+	{"demo.pingback", demo_pingback, FFB_CB_INLINE, "u32 n, NAME -> n timed 64-byte calls of the client's handler NAME: their round trips, u64 ns each, sorted"},
+	{"demo.count", demo_count, FFB_CB_INLINE, "u32 n [, u32 size], as a stream -> n items of size bytes: u64 0, 1, ..., then filler (credit-paced)"},
+	{"demo.sum_stream", demo_sum_stream, FFB_CB_INLINE, "NAME[\\nstall] -> the client's stream NAME: u64 items, u64 byte sum (stall: no credit past the first 16)"},
 	{NULL, NULL, 0, NULL},
 };
 

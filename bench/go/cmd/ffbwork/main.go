@@ -7,6 +7,7 @@
 //	ffbwork run  [-build DIR] [-workloads empty,echo,checksum,transform,json,pipelined,breakdown]
 //	             [-sizes 64,...] [-peers ffb,cgo,purego,wazero,goplugin] [-rounds 10] [-slice 100ms]
 //	ffbwork concurrency [-build DIR] [-goroutines 1,2,8,64] [-spin-us 50] [-rounds 10] [-slice 100ms]
+//	ffbwork bothways [-build DIR] [-ffb PATH] [-rounds 10] [-slice 100ms]
 //	ffbwork loop -peer NAME -workload checksum|transform|echo|empty|json [-size N] [-count N]
 //
 // run pins itself to CPU 1 (servers and the plugin on CPU 0); concurrency
@@ -42,6 +43,7 @@ type opts struct {
 	peer, work              *string
 	size, count             *int
 	profile                 *string
+	ffb                     *string
 }
 
 func newOpts(name string) opts {
@@ -62,6 +64,7 @@ func newOpts(name string) opts {
 		size:       fs.Int("size", 65536, "payload bytes (loop)"),
 		count:      fs.Int("count", 10000, "calls (loop)"),
 		profile:    fs.String("cpuprofile", "", "write a CPU profile of this process (the client side) to this file"),
+		ffb:        fs.String("ffb", "../build/ffb", "the ffb tool (ffb serve) for bothways"),
 	}
 }
 
@@ -77,7 +80,7 @@ func ints(s string) []int {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ffbwork run|concurrency|loop [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ffbwork run|concurrency|bothways|loop [flags]")
 		os.Exit(2)
 	}
 	o := newOpts(os.Args[1])
@@ -99,6 +102,8 @@ func main() {
 		err = cmdRun(o)
 	case "concurrency":
 		err = cmdConcurrency(o)
+	case "bothways":
+		err = cmdBothways(o)
 	case "loop":
 		err = cmdLoop(o)
 	default:

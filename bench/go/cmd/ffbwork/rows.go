@@ -56,11 +56,20 @@ func majority(m map[string]int) string {
 
 // emit prints one Row per subject of res, and one for the probe.
 func emit(workload string, size, goroutines int, m interleave.Metric, cfg interleave.Config, res interleave.Result) {
-	place := majority(res.Placement)
 	cell := fmt.Sprintf("work_%s_%d", workload, size)
 	if goroutines > 0 {
 		cell = fmt.Sprintf("work_%s_g%d", workload, goroutines)
 	}
+	emitRows(cell, workload, size, goroutines, m, cfg, res)
+}
+
+// emitCell prints a cell that is not one of the work rows (bothways).
+func emitCell(cell string, size int, m interleave.Metric, cfg interleave.Config, res interleave.Result) {
+	emitRows(cell, cell, size, 0, m, cfg, res)
+}
+
+func emitRows(cell, workload string, size, goroutines int, m interleave.Metric, cfg interleave.Config, res interleave.Result) {
+	place := majority(res.Placement)
 	for _, s := range res.Subjects {
 		r := Row{Workload: workload, Peer: s.Name, Goroutines: goroutines, CellBytes: size, Metric: string(m), Rounds: cfg.Rounds,
 			SliceMs: float64(cfg.Slice.Microseconds()) / 1000, SliceValue: s.SliceValue, SliceLimit: s.SliceLimit,
