@@ -12,6 +12,7 @@ import (
 
 	"github.com/ffi-bridge/ffi-bridge/bench/internal/ffbwork"
 	"github.com/ffi-bridge/ffi-bridge/bench/internal/interleave"
+	"github.com/ffi-bridge/ffi-bridge/bench/internal/limit"
 	"github.com/ffi-bridge/ffi-bridge/bench/internal/rustcgo"
 	"github.com/ffi-bridge/ffi-bridge/bench/internal/work"
 	"github.com/ffi-bridge/ffi-bridge/bench/internal/workload"
@@ -77,9 +78,35 @@ func cmdConcurrency(o opts) error {
 		}
 		emit("concurrency", 16, g, interleave.CallsPerS, o.config(), res)
 	}
+	workersCell(o, probe)
 	b, _ := json.Marshal(map[string]any{"name": "work_concurrency_spin_calibration", "group": "meta",
 		"spin_iters": iters, "spin_call_ns": took.Nanoseconds(), "target_ns": int64(*o.spinUs * 1000), "checked": true,
 		"note": "spin_work iterations per call, and a cgo call's median time at that count, measured before the cells"})
 	fmt.Println(string(b))
 	return nil
+}
+
+// workersCell: 8 goroutines calling a ~200 us CPU-bound pooled callback
+// (spin_work) on the work server with 1 and with 2 pool workers, clients
+// that park at once (their waiting takes no CPU from the workers).
+func workersCell(o opts, probe *limit.Probe) {
+	iters, took := calibrate(200 * time.Microsecond)
+	fmt.Fprintf(os.Stderr, "ffbwork: workers cell: spin_work %d iterations ~ %v\n", iters, took)
+	table := workload.NewSpinTable(iters)
+	var s []interleave.Subject
+	for _, n := range []int{1, 2} {
+		p, err := ffbwork.StartWorkers(filepath.Join(*o.build, "ffb-work-server"), n)
+		if err != nil {
+			fail(fmt.Sprintf("work_open_ffb_%dworkers", n), err)
+			return
+		}
+		defer p.Close()
+		s = append(s, workload.Concurrent(p, 8, table))
+	}
+	res, err := interleave.Run(probe, s, interleave.CallsPerS, o.config())
+	if err != nil {
+		fail("work_workers_g8", err)
+		return
+	}
+	emitCell("work_workers_g8", 16, interleave.CallsPerS, o.config(), res)
 }

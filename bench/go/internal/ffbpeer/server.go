@@ -34,8 +34,8 @@ func StartServer(ffbPath string, spinUs int) (*Server, error) {
 }
 
 // StartServerOn is StartServer on CPU cpu, or unpinned (the caller's
-// affinity) for cpu < 0.
-func StartServerOn(ffbPath string, spinUs, cpu int) (*Server, error) {
+// affinity) for cpu < 0; extra arguments go to the server as they are.
+func StartServerOn(ffbPath string, spinUs, cpu int, extra ...string) (*Server, error) {
 	dir, err := os.MkdirTemp("", "ffbbench-ffb-")
 	if err != nil {
 		return nil, err
@@ -48,6 +48,7 @@ func StartServerOn(ffbPath string, spinUs, cpu int) (*Server, error) {
 	if spinUs >= 0 {
 		args = append(args, "--spin-us", strconv.Itoa(spinUs))
 	}
+	args = append(args, extra...)
 	s.cmd = exec.Command(ffbPath, args...)
 	s.cmd.Stderr = os.Stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

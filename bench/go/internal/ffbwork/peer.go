@@ -71,9 +71,21 @@ func StartParking(path string) (*Peer, error) {
 	return p, err
 }
 
+// StartWorkers is StartParking with a worker pool of n threads: the
+// scaling of CPU-bound pooled callbacks with the workers.
+func StartWorkers(path string, n int) (*Peer, error) {
+	p, err := start(path, -1, 0, "--workers", fmt.Sprint(n))
+	if err == nil {
+		p.name = fmt.Sprintf("ffi-bridge, %d worker(s)", n)
+		p.placement = "Rust server process and Go client process both unpinned (2 CPUs); client parks at once; " +
+			fmt.Sprintf("%d pool worker(s)", n)
+	}
+	return p, err
+}
+
 // start: spin < 0 never parks, else spins that long, then parks.
-func start(path string, cpu int, spin time.Duration) (*Peer, error) {
-	srv, err := ffbpeer.StartServerOn(path, int(ServerSpin/time.Microsecond), cpu)
+func start(path string, cpu int, spin time.Duration, extra ...string) (*Peer, error) {
+	srv, err := ffbpeer.StartServerOn(path, int(ServerSpin/time.Microsecond), cpu, extra...)
 	if err != nil {
 		return nil, err
 	}
