@@ -66,6 +66,8 @@ mod log;
 mod request;
 mod response;
 mod server;
+mod session;
+mod stream;
 pub mod sys;
 pub mod view;
 #[rustfmt::skip] // generated (make gen): the generator's layout is the one compared
@@ -86,6 +88,8 @@ pub use log::{set_log, LogLevel};
 pub use request::{Reply, Request};
 pub use response::Response;
 pub use server::{Server, ServerOptions, ServerStats};
+pub use session::{BlockingItems, ItemStream, PendingCall, Session};
+pub use stream::{ItemSender, SendItem, StreamItem};
 pub use view::VolatileSlice;
 
 /// The version string of the linked C core (`ffb_version`), e.g. `"0.1.0"`.

@@ -15,6 +15,7 @@ use crate::client::{c_string, clamp_u32, Client, ClientOptions};
 use crate::deferred::{self, AsyncRequest, BoxTask, Executor, Live, Spawner};
 use crate::error::{Code, Error, Result};
 use crate::request::{Reply, Request};
+use crate::session::{DispatcherGuard, Session};
 use crate::sys;
 
 /// Options for [`Server::with_options`]; unset values keep the core's
@@ -346,10 +347,10 @@ pub struct Server {
     /// run/start, so both take this lock around their check.
     lifecycle: Mutex<()>,
     /// The pool executor async handlers run on unless a spawner is set.
-    executor: Arc<Executor>,
+    pub(crate) executor: Arc<Executor>,
     spawner: Mutex<Option<Spawner>>,
     /// Async calls not answered yet (drop waits for them, cancelled).
-    live: Arc<Live>,
+    pub(crate) live: Arc<Live>,
 }
 
 // SAFETY: ffb.h: "an ffb_server may be used from any thread (registration
@@ -529,6 +530,12 @@ impl Server {
     where
         F: Fn(&Request<'_>) -> Result<Reply> + Send + Sync + 'static,
     {
+        // On a dispatcher: a blocking wait for a client's answer (which
+        // only this thread could deliver) is refused inside f.
+        let f = move |req: &Request<'_>| {
+            let _on = DispatcherGuard::enter();
+            f(req)
+        };
         let (slot, tramp, ctx) = Slot::new(f);
         self.register_slot(name, slot, tramp, ctx, sys::FFB_CB_INLINE as u32)
     }
@@ -563,11 +570,7 @@ impl Server {
         F: Fn(AsyncRequest) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<Reply>> + Send + 'static,
     {
-        let custom = self
-            .spawner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let custom = self.custom_spawner();
         // On the pool executor the first poll runs where the call starts: a
         // worker. Another executor takes the future from the dispatcher,
         // which only keeps the call and spawns.
@@ -578,6 +581,7 @@ impl Server {
         };
         let handler = AsyncHandler {
             f,
+            inline: custom.is_some(),
             spawn: custom.unwrap_or_else(|| self.executor.spawner()),
             live: Arc::clone(&self.live),
         };
@@ -633,7 +637,15 @@ impl Server {
             Some(deferred::tokio_spawner(handle));
     }
 
-    fn register_slot(
+    /// The spawner set with [`Server::set_spawner`] / `use_tokio`, if any.
+    pub(crate) fn custom_spawner(&self) -> Option<Spawner> {
+        self.spawner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn register_slot(
         &self,
         name: &str,
         slot: Slot,
@@ -849,6 +861,48 @@ impl Server {
         unsafe { Client::from_raw(raw, options) }
     }
 
+    /// Handles on the server's active sessions (each a counted reference:
+    /// see [`Session`]), e.g. to call the handlers of clients outside any
+    /// call of theirs. Any thread.
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// server.start()?;
+    /// assert!(server.sessions()?.is_empty());
+    /// let client = server.connect_inproc()?;
+    /// let all = server.sessions()?;
+    /// assert_eq!(all.len(), 1);
+    /// # drop(client);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn sessions(&self) -> Result<Vec<Session>> {
+        let mut room = 64usize;
+        loop {
+            let mut raw = vec![ptr::null_mut(); room];
+            let mut n = 0u32;
+            // SAFETY: live server; raw has room for `room` pointers, of
+            // which the core fills n with references we then own.
+            Error::check(unsafe {
+                sys::ffb_server_sessions(
+                    self.raw(),
+                    raw.as_mut_ptr(),
+                    clamp_u32(room as u128),
+                    &mut n,
+                )
+            })?;
+            let got: Vec<Session> = raw[..n as usize]
+                .iter()
+                // SAFETY: each a reference the core handed us.
+                .map(|&p| unsafe { Session::from_raw(p) })
+                .collect();
+            if (n as usize) < room {
+                return Ok(got);
+            }
+            drop(got); // maybe more than that: ask again with more room
+            room *= 4;
+        }
+    }
+
     /// Stop gracefully and free everything: stop the loop, join its thread
     /// (if started), say goodbye to every session, remove the socket file,
     /// drop the callbacks. Returns the counters as the loop was told to
@@ -910,6 +964,8 @@ impl std::fmt::Debug for Server {
 /// What an async registration's trampoline gets as its ctx.
 struct AsyncHandler<F> {
     f: F,
+    /// Registered inline (a custom spawner): f runs on a dispatcher.
+    inline: bool,
     spawn: Spawner,
     live: Arc<Live>,
 }
@@ -934,5 +990,6 @@ where
     // SAFETY: ctx is the Box<AsyncHandler<F>> of a live slot; shared use
     // from the core's threads is fine (F, Spawner and Live are Sync).
     let h = unsafe { &*ctx.cast::<AsyncHandler<F>>() };
+    let _on = h.inline.then(DispatcherGuard::enter);
     callback::catching(call, || deferred::start(call, &h.f, &h.spawn, &h.live))
 }
