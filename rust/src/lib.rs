@@ -88,6 +88,8 @@ pub use log::{set_log, LogLevel};
 pub use request::{Reply, Request};
 pub use response::Response;
 pub use server::{Server, ServerOptions, ServerStats};
+#[doc(hidden)]
+pub use session::live_client_calls;
 pub use session::{BlockingItems, ItemStream, PendingCall, Session};
 pub use stream::{ItemSender, SendItem, StreamItem};
 pub use view::VolatileSlice;

@@ -22,6 +22,7 @@ use std::ffi::c_void;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -387,8 +388,28 @@ struct State {
     waker: Option<Waker>,
 }
 
+/// Calls and streams to clients whose shared state is alive (made, not yet
+/// both answered and dropped): what tests look at for leaks.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// How many calls and streams this process made to clients are still
+/// held somewhere (by their future, stream or the core). For leak checks
+/// in tests; 0 once every [`PendingCall`] and [`ItemStream`] is dropped and
+/// every answer came.
+#[doc(hidden)]
+pub fn live_client_calls() -> usize {
+    LIVE.load(Ordering::Acquire)
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl Pending {
     fn new() -> Arc<Pending> {
+        LIVE.fetch_add(1, Ordering::AcqRel);
         Arc::new(Pending {
             state: Mutex::new(State::default()),
             ready: Condvar::new(),
