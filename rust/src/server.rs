@@ -863,14 +863,19 @@ impl Server {
 
     /// Handles on the server's active sessions (each a counted reference:
     /// see [`Session`]), e.g. to call the handlers of clients outside any
-    /// call of theirs. Any thread.
+    /// call of theirs. A session is listed once a dispatcher serves it: a
+    /// moment after its client's connect returned. Any thread.
     ///
     /// ```
     /// let server = ffb::Server::new()?;
     /// server.start()?;
     /// assert!(server.sessions()?.is_empty());
     /// let client = server.connect_inproc()?;
-    /// let all = server.sessions()?;
+    /// let all = loop {
+    ///     let all = server.sessions()?;
+    ///     if !all.is_empty() { break all; }
+    ///     std::thread::yield_now(); // served a moment after the connect
+    /// };
     /// assert_eq!(all.len(), 1);
     /// # drop(client);
     /// # Ok::<(), ffb::Error>(())
