@@ -120,7 +120,9 @@ impl Session {
     /// handler's panic is `PANIC` with the panic's text), `NOT_FOUND` (no
     /// handler of that name), `PEER_GONE` (the client went), `CLOSED` (the
     /// server stops), `TOO_MANY_CALLS`, `ARENA_FULL`, `INVALID_ARGUMENT`
-    /// (a bad name). The call is sent at once (awaiting only collects the
+    /// (a bad name). A handler should not answer `NOT_FOUND` for errors of
+    /// its own: the core takes it for a handler that went away, looks the
+    /// name up again and calls once more. The call is sent at once (awaiting only collects the
     /// answer); dropping the future before it resolved cancels it: the
     /// handler's context ends. Any thread, also a handler of any kind;
     /// does not block. Works with any executor.

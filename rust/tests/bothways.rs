@@ -162,7 +162,9 @@ fn serve(tag: &str, register: impl FnOnce(&Server)) -> (Server, PathBuf) {
 fn the_session(server: &Server, peer: &Peer) -> Session {
     // The client has its hello a moment before a dispatcher serves (and
     // lists) the session.
-    eventually("the session listed", || server.sessions().unwrap().len() == 1);
+    eventually("the session listed", || {
+        server.sessions().unwrap().len() == 1
+    });
     let all = server.sessions().unwrap();
     assert_eq!(all[0].id(), peer.session);
     all.into_iter().next().unwrap()
