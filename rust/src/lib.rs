@@ -13,6 +13,12 @@
 //!   or forged handle is an [`Error`], never a dangling pointer.
 //! * [`Error`] carries a stable [`Code`] (the table of
 //!   `include/ffb_status.h`) and an optional message.
+//! * [`Session`] (from [`Request::session`], [`AsyncRequest::session`] or
+//!   [`Server::sessions`]) calls the handlers of a client (Go
+//!   `Client.Handle`): [`Session::call`] is a future of the answer,
+//!   [`Session::stream`] a `futures_core::Stream` of items with credit.
+//!   [`Server::register_stream`] and [`Server::register_stream_async`]
+//!   answer a client's stream call with many items.
 //! * [`Client::call_many`] pipelines a batch of calls (one doorbell, answers
 //!   in any order).
 //! * With the default feature `json`: [`to_json`], [`from_json`],
