@@ -326,13 +326,17 @@ unsafe extern "C" fn on_cancel(ctx: *mut c_void) {
     // ffb_call_finish returned, so it is alive.
     let shared = unsafe { &*ctx.cast::<Shared>() };
     shared.cancelled.store(true, Ordering::Release);
-    let waker = shared
-        .waker
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
+    wake_from_c(&shared.waker);
+}
+
+/// Wake the waker in `slot`, if any, from a callback of the core's: a
+/// waker's panic (some executor's) must not unwind into C.
+fn wake_from_c(slot: &Mutex<Option<Waker>>) {
+    let waker = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(w) = waker {
-        w.wake();
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake())) {
+            callback::drop_payload(payload);
+        }
     }
 }
 
@@ -342,17 +346,7 @@ unsafe extern "C" fn on_credit(ctx: *mut c_void) {
     // SAFETY: ctx is the Shared of a call whose driver keeps it alive until
     // after ffb_call_finish returned; the core never runs this after that.
     let shared = unsafe { &*ctx.cast::<Shared>() };
-    let waker = shared
-        .credit_waker
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
-    if let Some(w) = waker {
-        // Some executor's waker panicking must not unwind into C.
-        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake())) {
-            callback::drop_payload(payload);
-        }
-    }
+    wake_from_c(&shared.credit_waker);
 }
 
 /// Drives one kept call: see the module docs.
