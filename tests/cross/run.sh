@@ -74,6 +74,7 @@ expect "$work/crux.out" '^view model ok: true \(kv refreshes:Paris = 2, count = 
 expect "$work/crux.out" '^a failed effect fails its event: INVALID_ARGUMENT ".*404 Not Found"$' "crux failed effect fails its event"
 expect "$work/crux.out" '^bench: crux cycle event -> increment .* p50 [0-9.]+ us p99 [0-9.]+ us$' "crux bench: increment cycle"
 expect "$work/crux.out" '^bench: crux cycle event -> refresh .* p50 [0-9.]+ us p99 [0-9.]+ us$' "crux bench: refresh cycle"
+expect "$work/crux.out" '^bench: Go -> Rust call round trip .* p50 [0-9.]+ us p99 [0-9.]+ us$' "crux bench: Go -> Rust round trip"
 expect "$work/crux.out" '^bench: Rust -> Go call round trip .* p50 [0-9.]+ us p99 [0-9.]+ us$' "crux bench: Rust -> Go round trip"
 expect "$work/crux.out" '^all checks passed$' "crux shell verdict"
 stop_server

@@ -275,6 +275,19 @@ func (s *shell) bench(ctx context.Context, c *ffb.Client, n int) error {
 		fmt.Printf("bench: crux cycle event -> %s -> view, %d cycles: p50 %.1f us p99 %.1f us\n",
 			cy.what, n, us(d[len(d)/2]), us(d[len(d)*99/100]))
 	}
+	// The other direction, for comparison: an event with no effect is one
+	// Go -> Rust call of an async handler (on the core's worker pool).
+	d := make([]time.Duration, 0, n)
+	for range n {
+		t0 := time.Now()
+		if _, err := event(ctx, c, map[string]any{"type": "configure", "api": s.api}); err != nil {
+			return err
+		}
+		d = append(d, time.Since(t0))
+	}
+	slices.Sort(d)
+	fmt.Printf("bench: Go -> Rust call round trip (an async handler, no effect), %d calls: p50 %.1f us p99 %.1f us\n",
+		n, us(d[len(d)/2]), us(d[len(d)*99/100]))
 	out, err := event(ctx, c, map[string]any{"type": "ping", "n": n})
 	if err != nil {
 		return err
