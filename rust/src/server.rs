@@ -15,7 +15,7 @@ use crate::client::{c_string, clamp_u32, Client, ClientOptions};
 use crate::deferred::{self, AsyncRequest, BoxTask, Executor, Live, Spawner};
 use crate::error::{Code, Error, Result};
 use crate::request::{Reply, Request};
-use crate::session::{DispatcherGuard, Session};
+use crate::session::DispatcherGuard;
 use crate::sys;
 
 /// Options for [`Server::with_options`]; unset values keep the core's
@@ -859,53 +859,6 @@ impl Server {
         Error::check(unsafe { sys::ffb_server_connect_inproc(self.raw(), &o, &mut raw) })?;
         // SAFETY: on OK the core gives us a client to own.
         unsafe { Client::from_raw(raw, options) }
-    }
-
-    /// Handles on the server's active sessions (each a counted reference:
-    /// see [`Session`]), e.g. to call the handlers of clients outside any
-    /// call of theirs. A session is listed once a dispatcher serves it: a
-    /// moment after its client's connect returned. Any thread.
-    ///
-    /// ```
-    /// let server = ffb::Server::new()?;
-    /// server.start()?;
-    /// assert!(server.sessions()?.is_empty());
-    /// let client = server.connect_inproc()?;
-    /// let all = loop {
-    ///     let all = server.sessions()?;
-    ///     if !all.is_empty() { break all; }
-    ///     std::thread::yield_now(); // served a moment after the connect
-    /// };
-    /// assert_eq!(all.len(), 1);
-    /// # drop(client);
-    /// # Ok::<(), ffb::Error>(())
-    /// ```
-    pub fn sessions(&self) -> Result<Vec<Session>> {
-        let mut room = 64usize;
-        loop {
-            let mut raw = vec![ptr::null_mut(); room];
-            let mut n = 0u32;
-            // SAFETY: live server; raw has room for `room` pointers, of
-            // which the core fills n with references we then own.
-            Error::check(unsafe {
-                sys::ffb_server_sessions(
-                    self.raw(),
-                    raw.as_mut_ptr(),
-                    clamp_u32(room as u128),
-                    &mut n,
-                )
-            })?;
-            let got: Vec<Session> = raw[..n as usize]
-                .iter()
-                // SAFETY: each a reference the core handed us.
-                .map(|&p| unsafe { Session::from_raw(p) })
-                .collect();
-            if (n as usize) < room {
-                return Ok(got);
-            }
-            drop(got); // maybe more than that: ask again with more room
-            room *= 4;
-        }
     }
 
     /// Stop gracefully and free everything: stop the loop, join its thread

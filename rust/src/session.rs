@@ -1,4 +1,5 @@
-//! [`Session`]: a server's handle on one client session, to call the
+//! [`Session`] (and `Server::sessions`): a server's handle on one client
+//! session, to call the
 //! client's own handlers (Go `Client.Handle`/`HandleStream`) -- the
 //! server-to-client half of PROTOCOL.md §5.7/§5.8 over `ffb_session_*`.
 //!
@@ -27,8 +28,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::client::c_string;
+use crate::client::{c_string, clamp_u32};
 use crate::error::{Code, Error, Result};
+use crate::server::Server;
 use crate::sys;
 
 thread_local! {
@@ -339,6 +341,55 @@ impl Session {
                 pending.lock().end = Some(Err(e));
                 0
             }
+        }
+    }
+}
+
+impl Server {
+    /// Handles on the server's active sessions (each a counted reference:
+    /// see [`Session`]), e.g. to call the handlers of clients outside any
+    /// call of theirs. A session is listed once a dispatcher serves it: a
+    /// moment after its client's connect returned. Any thread.
+    ///
+    /// ```
+    /// let server = ffb::Server::new()?;
+    /// server.start()?;
+    /// assert!(server.sessions()?.is_empty());
+    /// let client = server.connect_inproc()?;
+    /// let all = loop {
+    ///     let all = server.sessions()?;
+    ///     if !all.is_empty() { break all; }
+    ///     std::thread::yield_now(); // served a moment after the connect
+    /// };
+    /// assert_eq!(all.len(), 1);
+    /// # drop(client);
+    /// # Ok::<(), ffb::Error>(())
+    /// ```
+    pub fn sessions(&self) -> Result<Vec<Session>> {
+        let mut room = 64usize;
+        loop {
+            let mut raw = vec![std::ptr::null_mut(); room];
+            let mut n = 0u32;
+            // SAFETY: live server; raw has room for `room` pointers, of
+            // which the core fills n with references we then own.
+            Error::check(unsafe {
+                sys::ffb_server_sessions(
+                    self.as_raw(),
+                    raw.as_mut_ptr(),
+                    clamp_u32(room as u128),
+                    &mut n,
+                )
+            })?;
+            let got: Vec<Session> = raw[..n as usize]
+                .iter()
+                // SAFETY: each a reference the core handed us.
+                .map(|&p| unsafe { Session::from_raw(p) })
+                .collect();
+            if (n as usize) < room {
+                return Ok(got);
+            }
+            drop(got); // maybe more than that: ask again with more room
+            room *= 4;
         }
     }
 }
