@@ -1,7 +1,7 @@
 //! [`Session`] (and `Server::sessions`): a server's handle on one client
-//! session, to call the
-//! client's own handlers (Go `Client.Handle`/`HandleStream`) -- the
-//! server-to-client half of PROTOCOL.md §5.7/§5.8 over `ffb_session_*`.
+//! session, to call the client's own handlers (Go `Client.Handle` /
+//! `HandleStream`) -- the server-to-client half of PROTOCOL.md §5.7/§5.8
+//! over `ffb_session_*`.
 //!
 //! A call is sent when it is made ([`Session::call`]); its answer comes to
 //! a C callback on the session's dispatcher thread, which copies the bytes
