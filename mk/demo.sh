@@ -28,3 +28,11 @@ echo "== C client: ffb ping against the same Rust server"
 echo "== shutting down"
 stop_server
 tail -n 1 "$work/server.log"
+
+echo "== Crux-shaped app: a Rust core (rust/examples/crux_core.rs) and its Go shell (go/examples/crux)"
+(cd "$root/rust" && cargo build --quiet --release --example crux_core)
+(cd "$root/go" && CGO_ENABLED=0 go build -o "$work/crux-shell" ./examples/crux)
+start_server "$work/crux.log" "$root/rust/target/release/examples/crux_core" --socket "$work/crux.sock"
+"$work/crux-shell" -socket "$work/crux.sock"
+stop_server
+tail -n 1 "$work/crux.log"

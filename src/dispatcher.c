@@ -117,6 +117,7 @@ static void take_mail(struct ffb__dispatcher *d)
 		if (got & FFB__MAIL_ADOPT) {
 			s->serving = FFB__SERVING;
 			ffb__list_add_tail(&d->sessions, &s->d_link);
+			ffb__handle_attach(s);
 		}
 		if (got & FFB__MAIL_DETACH)
 			stop_serving(d, s, FFB__DETACHING);

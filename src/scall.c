@@ -51,15 +51,29 @@ ffb_session *ffb__handle_new(struct ffb__session *s)
 	if (!h)
 		return NULL;
 	h->refs = 1; /* the session's own */
-	h->s = s;
+	h->s = NULL; /* until a dispatcher serves it: ffb__handle_attach */
 	h->srv = s->srv;
 	h->id = s->id;
 	h->gone = FFB_ERR_PEER_GONE;
 	pthread_mutex_init(&h->lock, NULL);
-	pthread_mutex_lock(&s->srv->handles_lock);
-	ffb__list_add_tail(&s->srv->handles, &h->link);
-	pthread_mutex_unlock(&s->srv->handles_lock);
+	ffb__list_init(&h->link);
 	return h;
+}
+
+void ffb__handle_attach(struct ffb__session *s)
+{
+	ffb_session *h = s->handle;
+	if (!h)
+		return;
+	/* The client has its hello before a dispatcher adopts the session:
+	 * only now may a call be posted to s (s->disp is set, and the
+	 * dispatcher serves it), so only now is the handle listed. */
+	pthread_mutex_lock(&h->lock);
+	h->s = s;
+	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_lock(&h->srv->handles_lock);
+	ffb__list_add_tail(&h->srv->handles, &h->link);
+	pthread_mutex_unlock(&h->srv->handles_lock);
 }
 
 void ffb__handle_detach(struct ffb__session *s, ffb_status gone)

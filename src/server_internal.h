@@ -377,6 +377,9 @@ void ffb__session_mark_dirty(struct ffb__session *s);
 
 /* scall.c: calls to the client */
 ffb_session *ffb__handle_new(struct ffb__session *s);
+/* Dispatcher, at adoption: s is served; calls may go through its handle,
+ * and ffb_server_sessions lists it. */
+void ffb__handle_attach(struct ffb__session *s);
 /* Dispatcher: s is not served any more; calls through its handle get `gone`. */
 void ffb__handle_detach(struct ffb__session *s, ffb_status gone);
 ffb_status ffb__scalls_init(struct ffb__session *s);

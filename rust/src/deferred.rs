@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use crate::callback::{self, CallbackGuard};
 use crate::error::{Code, Error, Result};
 use crate::request::{call_block, call_input, Reply};
+use crate::session::Session;
 use crate::sys;
 use crate::view::VolatileSlice;
 
@@ -54,10 +55,15 @@ struct Shared {
     call: RwLock<Option<CallPtr>>,
     cancelled: AtomicBool,
     waker: Mutex<Option<Waker>>,
+    /// A stream handler's sender waiting for credit (stream.rs); woken by
+    /// the core's credit callback, whose ctx is this Shared: the driver
+    /// keeps it alive until after ffb_call_finish, past which the core
+    /// never runs that callback.
+    credit_waker: Mutex<Option<Waker>>,
     len: usize,
     capacity: usize,
     function: u32,
-    session: u64,
+    session: Session,
 }
 
 /// The request of an async handler: owned, `Send`, `'static`, so it can
@@ -123,15 +129,19 @@ impl AsyncRequest {
         self.shared.function
     }
 
-    /// The id of the session (client) that made the call.
+    /// The session (client) that made the call: a counted handle that may
+    /// outlive the call, e.g. to await the client's handlers
+    /// (`req.session().call("shell.http.get", url).await`); its id is
+    /// [`Session::id`].
     ///
     /// ```
-    /// # fn h(req: &ffb::AsyncRequest) -> u64 {
-    /// req.session()
+    /// # async fn h(req: ffb::AsyncRequest) -> ffb::Result<ffb::Reply> {
+    /// let answer = req.session().call("shell.http.get", req.to_vec()?).await?;
+    /// Ok(ffb::Reply::bytes(answer))
     /// # }
     /// ```
-    pub fn session(&self) -> u64 {
-        self.shared.session
+    pub fn session(&self) -> Session {
+        self.shared.session.clone()
     }
 
     /// Whether the caller cancelled the call. The handler's future is
@@ -219,6 +229,72 @@ impl AsyncRequest {
         crate::from_json(&self.to_vec()?)
     }
 
+    /// Another handle on the same call (a stream handler's sender).
+    pub(crate) fn share(&self) -> AsyncRequest {
+        AsyncRequest {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The stream credit the caller allows now (0 once answered).
+    pub(crate) fn credit(&self) -> u32 {
+        // SAFETY: the kept call, unanswered while we hold the read lock.
+        self.with_call(|call| unsafe { sys::ffb_call_credit(call) })
+            .unwrap_or(0)
+    }
+
+    /// Send `item` on a stream call, or wait for credit: Pending (woken
+    /// when credit comes or the caller cancels), else the outcome:
+    /// `CANCELLED` once the caller left, `CLOSED` once answered. The
+    /// caller makes sure one item is sent at a time (stream.rs's sender
+    /// is not `Clone` and sends through `&mut self`).
+    pub(crate) fn poll_item(&self, cx: &mut Context<'_>, item: &[u8]) -> Poll<Result<()>> {
+        let Ok(len) = u32::try_from(item.len()) else {
+            return Poll::Ready(Err(Error::with_message(
+                Code::BUFFER_TOO_SMALL,
+                "a stream item is over 4 GiB",
+            )));
+        };
+        let outcome = self.with_call(|call| {
+            {
+                let mut w = self
+                    .shared
+                    .credit_waker
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *w = Some(cx.waker().clone());
+                }
+            }
+            // SAFETY: the kept call, unanswered while we hold the read
+            // lock; item is len readable bytes, copied by the core.
+            let st = unsafe { sys::ffb_call_item(call, item.as_ptr().cast(), len) };
+            match st {
+                sys::FFB_OK => Poll::Ready(Ok(())),
+                sys::FFB_ERR_WOULD_BLOCK => {
+                    let ctx = Arc::as_ptr(&self.shared) as *mut c_void;
+                    // SAFETY: the kept call; ctx is this call's Shared, which
+                    // its driver keeps alive until after ffb_call_finish (the
+                    // core runs the callback never after that). If credit came
+                    // meanwhile the core runs on_credit at once: a wake.
+                    unsafe { sys::ffb_call_on_credit(call, Some(on_credit), ctx) };
+                    Poll::Pending
+                }
+                sys::FFB_ERR_ARENA_FULL => {
+                    // No block now, though credit there is: blocks come back as
+                    // the caller takes items. Yield and try again.
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                st => Poll::Ready(Err(Error::new(Code::from_raw(st)))),
+            }
+        });
+        match outcome {
+            Ok(p) => p,
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
     fn with_call<R>(&self, f: impl FnOnce(*mut sys::ffb_call) -> R) -> Result<R> {
         let call = self.shared.call.read().unwrap_or_else(|p| p.into_inner());
         match call.as_ref() {
@@ -235,7 +311,7 @@ impl std::fmt::Debug for AsyncRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsyncRequest")
             .field("function", &self.shared.function)
-            .field("session", &self.shared.session)
+            .field("session", &self.shared.session.id())
             .field("len", &self.shared.len)
             .field("cancelled", &self.is_cancelled())
             .finish()
@@ -250,14 +326,27 @@ unsafe extern "C" fn on_cancel(ctx: *mut c_void) {
     // ffb_call_finish returned, so it is alive.
     let shared = unsafe { &*ctx.cast::<Shared>() };
     shared.cancelled.store(true, Ordering::Release);
-    let waker = shared
-        .waker
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
+    wake_from_c(&shared.waker);
+}
+
+/// Wake the waker in `slot`, if any, from a callback of the core's: a
+/// waker's panic (some executor's) must not unwind into C.
+fn wake_from_c(slot: &Mutex<Option<Waker>>) {
+    let waker = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(w) = waker {
-        w.wake();
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake())) {
+            callback::drop_payload(payload);
+        }
     }
+}
+
+/// The core's credit callback of a stream handler: runs on a dispatcher
+/// (credit came, or the caller cancelled); only wakes the sender.
+unsafe extern "C" fn on_credit(ctx: *mut c_void) {
+    // SAFETY: ctx is the Shared of a call whose driver keeps it alive until
+    // after ffb_call_finish returned; the core never runs this after that.
+    let shared = unsafe { &*ctx.cast::<Shared>() };
+    wake_from_c(&shared.credit_waker);
 }
 
 /// Drives one kept call: see the module docs.
@@ -407,16 +496,18 @@ where
         return sys::FFB_ERR_SYSTEM;
     };
     let k = kept.as_ptr();
-    // SAFETY: the kept call, ours until finished; these fields are fixed.
+    // SAFETY: the kept call, ours until finished; these fields are fixed,
+    // and the session reference the core hands out is Session's to own.
     let shared = Arc::new(unsafe {
         Shared {
             call: RwLock::new(Some(CallPtr(kept))),
             cancelled: AtomicBool::new(false),
             waker: Mutex::new(None),
+            credit_waker: Mutex::new(None),
             len: sys::ffb_call_len(k) as usize,
             capacity: sys::ffb_call_capacity(k) as usize,
             function: sys::ffb_call_function(k),
-            session: sys::ffb_call_session(k),
+            session: Session::from_raw(sys::ffb_call_session_ref(k)),
         }
     });
     live.n.fetch_add(1, Ordering::AcqRel);

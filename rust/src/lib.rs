@@ -13,6 +13,12 @@
 //!   or forged handle is an [`Error`], never a dangling pointer.
 //! * [`Error`] carries a stable [`Code`] (the table of
 //!   `include/ffb_status.h`) and an optional message.
+//! * [`Session`] (from [`Request::session`], [`AsyncRequest::session`] or
+//!   [`Server::sessions`]) calls the handlers of a client (Go
+//!   `Client.Handle`): [`Session::call`] is a future of the answer,
+//!   [`Session::stream`] a `futures_core::Stream` of items with credit.
+//!   [`Server::register_stream`] and [`Server::register_stream_async`]
+//!   answer a client's stream call with many items.
 //! * [`Client::call_many`] pipelines a batch of calls (one doorbell, answers
 //!   in any order).
 //! * With the default feature `json`: [`to_json`], [`from_json`],
@@ -66,6 +72,8 @@ mod log;
 mod request;
 mod response;
 mod server;
+mod session;
+mod stream;
 pub mod sys;
 pub mod view;
 #[rustfmt::skip] // generated (make gen): the generator's layout is the one compared
@@ -86,6 +94,10 @@ pub use log::{set_log, LogLevel};
 pub use request::{Reply, Request};
 pub use response::Response;
 pub use server::{Server, ServerOptions, ServerStats};
+#[doc(hidden)]
+pub use session::live_client_calls;
+pub use session::{BlockingItems, ItemStream, PendingCall, Session};
+pub use stream::{ItemSender, SendItem, StreamItem};
 pub use view::VolatileSlice;
 
 /// The version string of the linked C core (`ffb_version`), e.g. `"0.1.0"`.

@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use crate::error::{Code, Error, Result};
+use crate::session::Session;
 use crate::sys;
 use crate::view::VolatileSlice;
 
@@ -120,16 +121,21 @@ impl<'call> Request<'call> {
         unsafe { sys::ffb_call_function(self.raw()) }
     }
 
-    /// The id of the session (client) that made the call.
+    /// The session (client) that made the call: a counted handle that may
+    /// outlive the call, to call the client's own handlers
+    /// ([`Session::call`], [`Session::stream`], [`Session::notify`]) or
+    /// to name it ([`Session::id`]).
     ///
     /// ```
-    /// # fn h(req: &ffb::Request<'_>) -> u64 {
-    /// req.session()
-    /// # }
+    /// # fn h(req: &ffb::Request<'_>) -> ffb::Result<ffb::Reply> {
+    /// let who = req.session().id();
+    /// req.session().notify("shell.log", format!("session {who} called"))?;
+    /// # Ok(ffb::Reply::empty()) }
     /// ```
-    pub fn session(&self) -> u64 {
-        // SAFETY: the call is live for 'call.
-        unsafe { sys::ffb_call_session(self.raw()) }
+    pub fn session(&self) -> Session {
+        // SAFETY: the call is live for 'call; the core hands us a new
+        // reference (null only without a session), which Session owns.
+        unsafe { Session::from_raw(sys::ffb_call_session_ref(self.raw())) }
     }
 
     /// The input bytes, in place: `len()` bytes of the input block in the
@@ -259,7 +265,8 @@ impl std::fmt::Debug for Request<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Request")
             .field("function", &self.function())
-            .field("session", &self.session())
+            // SAFETY: the call is live for 'call.
+            .field("session", &unsafe { sys::ffb_call_session(self.raw()) })
             .field("len", &self.len())
             .finish()
     }

@@ -15,6 +15,7 @@ use crate::client::{c_string, clamp_u32, Client, ClientOptions};
 use crate::deferred::{self, AsyncRequest, BoxTask, Executor, Live, Spawner};
 use crate::error::{Code, Error, Result};
 use crate::request::{Reply, Request};
+use crate::session::DispatcherGuard;
 use crate::sys;
 
 /// Options for [`Server::with_options`]; unset values keep the core's
@@ -346,10 +347,10 @@ pub struct Server {
     /// run/start, so both take this lock around their check.
     lifecycle: Mutex<()>,
     /// The pool executor async handlers run on unless a spawner is set.
-    executor: Arc<Executor>,
+    pub(crate) executor: Arc<Executor>,
     spawner: Mutex<Option<Spawner>>,
     /// Async calls not answered yet (drop waits for them, cancelled).
-    live: Arc<Live>,
+    pub(crate) live: Arc<Live>,
 }
 
 // SAFETY: ffb.h: "an ffb_server may be used from any thread (registration
@@ -529,6 +530,12 @@ impl Server {
     where
         F: Fn(&Request<'_>) -> Result<Reply> + Send + Sync + 'static,
     {
+        // On a dispatcher: a blocking wait for a client's answer (which
+        // only this thread could deliver) is refused inside f.
+        let f = move |req: &Request<'_>| {
+            let _on = DispatcherGuard::enter();
+            f(req)
+        };
         let (slot, tramp, ctx) = Slot::new(f);
         self.register_slot(name, slot, tramp, ctx, sys::FFB_CB_INLINE as u32)
     }
@@ -563,11 +570,7 @@ impl Server {
         F: Fn(AsyncRequest) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<Reply>> + Send + 'static,
     {
-        let custom = self
-            .spawner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let custom = self.custom_spawner();
         // On the pool executor the first poll runs where the call starts: a
         // worker. Another executor takes the future from the dispatcher,
         // which only keeps the call and spawns.
@@ -578,6 +581,7 @@ impl Server {
         };
         let handler = AsyncHandler {
             f,
+            inline: custom.is_some(),
             spawn: custom.unwrap_or_else(|| self.executor.spawner()),
             live: Arc::clone(&self.live),
         };
@@ -633,7 +637,15 @@ impl Server {
             Some(deferred::tokio_spawner(handle));
     }
 
-    fn register_slot(
+    /// The spawner set with [`Server::set_spawner`] / `use_tokio`, if any.
+    pub(crate) fn custom_spawner(&self) -> Option<Spawner> {
+        self.spawner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn register_slot(
         &self,
         name: &str,
         slot: Slot,
@@ -910,6 +922,8 @@ impl std::fmt::Debug for Server {
 /// What an async registration's trampoline gets as its ctx.
 struct AsyncHandler<F> {
     f: F,
+    /// Registered inline (a custom spawner): f runs on a dispatcher.
+    inline: bool,
     spawn: Spawner,
     live: Arc<Live>,
 }
@@ -934,5 +948,6 @@ where
     // SAFETY: ctx is the Box<AsyncHandler<F>> of a live slot; shared use
     // from the core's threads is fine (F, Spawner and Live are Sync).
     let h = unsafe { &*ctx.cast::<AsyncHandler<F>>() };
+    let _on = h.inline.then(DispatcherGuard::enter);
     callback::catching(call, || deferred::start(call, &h.f, &h.spawn, &h.live))
 }

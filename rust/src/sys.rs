@@ -42,12 +42,24 @@ pub struct ffb_call {
     _not_send_sync: core::marker::PhantomData<*mut u8>,
 }
 
+/// `struct ffb_session` (opaque; a counted reference to a session).
+#[repr(C)]
+pub struct ffb_session {
+    _private: [u8; 0],
+    _not_send_sync: core::marker::PhantomData<*mut u8>,
+}
+
 // ---- callbacks -------------------------------------------------------------
 
 pub type ffb_log_fn =
     Option<unsafe extern "C" fn(ctx: *mut c_void, level: c_int, msg: *const c_char)>;
 pub type ffb_callback_fn =
     Option<unsafe extern "C" fn(call: *mut ffb_call, ctx: *mut c_void) -> ffb_status>;
+pub type ffb_answer_fn = Option<
+    unsafe extern "C" fn(ctx: *mut c_void, status: ffb_status, data: *const c_void, len: u32),
+>;
+pub type ffb_item_fn =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, data: *const c_void, len: u32)>;
 
 extern "C" {
     pub fn ffb_version() -> *const c_char;
@@ -117,6 +129,57 @@ extern "C" {
         f: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
         ctx: *mut c_void,
     ) -> ffb_status;
+
+    // streams
+    pub fn ffb_call_is_stream(c: *const ffb_call) -> c_int;
+    pub fn ffb_call_credit(c: *const ffb_call) -> u32;
+    pub fn ffb_call_item(c: *mut ffb_call, data: *const c_void, len: u32) -> ffb_status;
+    pub fn ffb_call_on_credit(
+        c: *mut ffb_call,
+        f: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
+        ctx: *mut c_void,
+    ) -> ffb_status;
+
+    // calls from the server to its clients
+    pub fn ffb_call_session_ref(c: *const ffb_call) -> *mut ffb_session;
+    pub fn ffb_server_sessions(
+        s: *mut ffb_server,
+        out: *mut *mut ffb_session,
+        max: u32,
+        n: *mut u32,
+    ) -> ffb_status;
+    pub fn ffb_session_ref(s: *mut ffb_session) -> *mut ffb_session;
+    pub fn ffb_session_unref(s: *mut ffb_session);
+    pub fn ffb_session_id(s: *const ffb_session) -> u64;
+    pub fn ffb_session_call(
+        s: *mut ffb_session,
+        name: *const c_char,
+        data: *const c_void,
+        len: u32,
+        timeout_ns: i64,
+        done: ffb_answer_fn,
+        ctx: *mut c_void,
+        id: *mut u64,
+    ) -> ffb_status;
+    pub fn ffb_session_stream(
+        s: *mut ffb_session,
+        name: *const c_char,
+        data: *const c_void,
+        len: u32,
+        timeout_ns: i64,
+        item: ffb_item_fn,
+        done: ffb_answer_fn,
+        ctx: *mut c_void,
+        id: *mut u64,
+    ) -> ffb_status;
+    pub fn ffb_session_notify(
+        s: *mut ffb_session,
+        name: *const c_char,
+        data: *const c_void,
+        len: u32,
+    ) -> ffb_status;
+    pub fn ffb_session_cancel(s: *mut ffb_session, id: u64) -> ffb_status;
+    pub fn ffb_session_credit(s: *mut ffb_session, id: u64, n: u32) -> ffb_status;
 
     // client
     pub fn ffb_client_options_init(o: *mut ffb_client_options);

@@ -54,5 +54,31 @@ expect "$work/goc.out" '^all checks passed' "Go client verdict against the C ser
 stop_server
 expect "$work/c.log" 'stopped: 1 sessions' "C server graceful shutdown"
 
+echo "== Crux-shaped app: Rust core, Go shell resolving its effects"
+(cd "$root/rust" && cargo build --quiet --release --example crux_core)
+(cd "$root/go" && CGO_ENABLED=0 go build -o "$work/crux-shell" ./examples/crux)
+start_server "$work/crux.log" "$root/rust/target/release/examples/crux_core" --socket "$work/crux.sock"
+"$work/crux-shell" -socket "$work/crux.sock" -bench 200 >"$work/crux.out" 2>&1 || { cat "$work/crux.out"; fail=$((fail + 1)); }
+cat "$work/crux.out"
+expect "$work/crux.out" '^shell: session [0-9]+, weather API at http://127\.0\.0\.1:[0-9]+$' "crux shell connected, weather API on loopback"
+expect "$work/crux.out" '^event \{"api":"http://127\.0\.0\.1:[0-9]+","type":"configure"\} -> 0 effects resolved' "crux configure event"
+expect "$work/crux.out" '^effect kv\.get refreshes:Paris -> ""$' "crux kv.get effect (empty store)"
+expect "$work/crux.out" '^effect http\.get http://127\.0\.0\.1:[0-9]+/weather\?city=Paris -> 200 \{"city":"Paris","sky":"cloudy","temp_c":18\.5\}$' "crux http.get effect against the shell's HTTP server"
+expect "$work/crux.out" '^effect kv\.set refreshes:Paris = "2"$' "crux kv.set effect fed by the previous kv.get"
+expect "$work/crux.out" '^event \{"city":"Tokyo","type":"refresh"\} -> 3 effects resolved$' "crux refresh event resolves 3 effects"
+expect "$work/crux.out" '^effect kv\.set count = "3"$' "crux increment effects"
+expect "$work/crux.out" '^effect time\.ticks -> 3 ticks$' "crux timer stream effect"
+expect "$work/crux.out" '^event \{"ticks":3,"type":"watch"\} -> 1 effects resolved$' "crux watch event consumed the stream"
+expect "$work/crux.out" '^view \{"city":"Tokyo","count":3,"effects_resolved":13,"refreshes":1,"ticks":3,"weather":"Tokyo: 24\.0 °C, sunny"\}$' "crux view model"
+expect "$work/crux.out" '^view model ok: true \(kv refreshes:Paris = 2, count = 3\)$' "crux view model checked by the shell"
+expect "$work/crux.out" '^a failed effect fails its event: INVALID_ARGUMENT ".*404 Not Found"$' "crux failed effect fails its event"
+expect "$work/crux.out" '^bench: crux cycle event -> increment .* p50 [0-9.]+ us p99 [0-9.]+ us$' "crux bench: increment cycle"
+expect "$work/crux.out" '^bench: crux cycle event -> refresh .* p50 [0-9.]+ us p99 [0-9.]+ us$' "crux bench: refresh cycle"
+expect "$work/crux.out" '^bench: Go -> Rust call round trip .* p50 [0-9.]+ us p99 [0-9.]+ us$' "crux bench: Go -> Rust round trip"
+expect "$work/crux.out" '^bench: Rust -> Go call round trip .* p50 [0-9.]+ us p99 [0-9.]+ us$' "crux bench: Rust -> Go round trip"
+expect "$work/crux.out" '^all checks passed$' "crux shell verdict"
+stop_server
+expect "$work/crux.log" '^crux core: shut down cleanly$' "crux core graceful shutdown"
+
 echo "cross: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
