@@ -300,7 +300,7 @@ func (b *batchRun) finishVec(v vecSent) {
 		}
 		out, err := c.finish(r, in)
 		b.set(k, out, err)
-		if err != nil && vb.cached[j] && CodeOf(err) == CodeNotFound {
+		if err != nil && vb.cached[j] && noSuchFunction(err) {
 			b.retryNotFound(k, vb.fn[j])
 		}
 	}
@@ -408,7 +408,7 @@ func (b *batchRun) runPipelined() {
 		head++
 		out, err := w.call.Wait(b.ctx)
 		b.set(w.k, out, err)
-		if err != nil && w.call.cached && CodeOf(err) == CodeNotFound {
+		if err != nil && w.call.cached && noSuchFunction(err) {
 			b.retried = true // Wait retried it already
 		}
 	}

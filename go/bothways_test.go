@@ -572,3 +572,32 @@ func TestStalledServerConsumerStopsTheGoProducer(t *testing.T) {
 		return st.BlocksInUse == 0 && st.ServerBlocksHeld == 0 // in's block too, by the late answer
 	})
 }
+
+// A handler's own NOT_FOUND is its answer: it crosses with a message and
+// the server does not call the handler again (PROTOCOL.md §7).
+func TestHandlersOwnNotFoundRunsOnce(t *testing.T) {
+	s := startServer(t)
+	c := dial(t, s)
+	var runs atomic.Int32
+	c.Handle("go.lookup", func(ctx context.Context, req *ffb.Request) (*ffb.Buffer, error) {
+		runs.Add(1)
+		return nil, &ffb.Error{Code: ffb.CodeNotFound}
+	})
+	_, err := back(context.Background(), t, c, "go.lookup", []byte("key"))
+	var e *ffb.Error
+	if !errors.As(err, &e) || e.Code != ffb.CodeNotFound || e.Message == "" {
+		t.Fatalf("got %v, want NOT_FOUND with a message", err)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("the handler ran %d times for one call", n)
+	}
+	// A function of the server's answering NOT_FOUND on its own is not
+	// retried either (demo.back passes the handler's answer through).
+	before := runs.Load()
+	if _, err := back(context.Background(), t, c, "go.lookup", nil); ffb.CodeOf(err) != ffb.CodeNotFound {
+		t.Fatal(err)
+	}
+	if runs.Load() != before+1 {
+		t.Fatal("a NOT_FOUND answer made the Go client call demo.back again")
+	}
+}

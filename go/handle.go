@@ -354,6 +354,9 @@ func (c *Client) runServed(ctx context.Context, id, inH uint64, data []byte, h h
 			out, err = h.fn(ctx, req)
 		}
 	}()
+	if noSuchFunction(err) { // the handler's own NOT_FOUND: say so, or the server would call again
+		err = newError(CodeNotFound, "not found (the handler's own answer)")
+	}
 	c.endServed(id, inH, out, err)
 }
 

@@ -79,7 +79,7 @@ func (call Call) Wait(ctx context.Context) (*Buffer, error) {
 		return nil, err
 	}
 	out, err := c.finish(res, call.in)
-	if call.cached && CodeOf(err) == CodeNotFound {
+	if call.cached && noSuchFunction(err) {
 		// The name may have been registered again under a new id: resolve
 		// it once more and retry once.
 		c.forget(call.name, call.fn)

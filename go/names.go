@@ -5,6 +5,7 @@ package ffb
 
 import (
 	"context"
+	"errors"
 	"unicode/utf8"
 )
 
@@ -64,4 +65,14 @@ func (c *Client) forget(name string, fn uint32) {
 		delete(c.names, name)
 	}
 	c.namesMu.Unlock()
+}
+
+// noSuchFunction says whether err is the callee's "no function of that
+// id" -- NOT_FOUND with no message -- after which the name may be looked
+// up again (it may have been registered anew). A function's own
+// NOT_FOUND carries a message and is its answer: never retried, so a
+// handler never runs twice for one call (PROTOCOL.md §7).
+func noSuchFunction(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == CodeNotFound && e.Message == ""
 }

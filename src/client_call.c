@@ -450,7 +450,9 @@ ffb_status ffb_client_invoke(ffb_client *c, const char *name, ffb_handle in, uin
 			return st;
 		}
 		st = ffb_client_call(c, id, in, len, timeout_ns, out);
-		if (st != FFB_ERR_NOT_FOUND || attempt == 1)
+		/* NOT_FOUND with a message is the function's own answer; with
+		 * none, no function has that id (PROTOCOL.md §7). */
+		if (st != FFB_ERR_NOT_FOUND || out->handle.id || attempt == 1)
 			return st;
 		/* The name may have been re-registered under a new id. */
 		struct name_cache_entry *e = cache_find(c, name, strlen(name));

@@ -188,6 +188,13 @@ void ffb_call_finish(ffb_call *c, ffb_status status)
 		ffb__log(FFB_LOG_ERROR, "ffb_call_finish on a call that was not kept (ffb_call_defer): ignored");
 		return;
 	}
+	if (status == FFB_ERR_NOT_FOUND && !c->error_msg)
+		ffb_call_set_error(c, FFB__OWN_NOT_FOUND); /* not "no such function": no lookup again */
+	ffb__call_finish(c, status);
+}
+
+void ffb__call_finish(ffb_call *c, ffb_status status)
+{
 	note_close(&c->on_cancel);
 	note_close(&c->on_credit);
 	c->status = status;
@@ -267,5 +274,8 @@ void ffb__call_run_pooled(struct ffb__job *job)
 		}
 	}
 	ffb__pool_release(&srv->pool);
-	ffb_call_finish(c, st);
+	if (st == FFB__NO_FUNCTION) /* unregistered while it waited: not run */
+		ffb__call_finish(c, FFB_ERR_NOT_FOUND);
+	else
+		ffb_call_finish(c, st);
 }

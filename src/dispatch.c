@@ -273,6 +273,8 @@ static enum started start_stream(struct ffb__session *s, const ffb_call *call, f
 	ffb_status st = ffb__registry_invoke(s->srv->reg, k->fn_id, k, false);
 	if (st == FFB__POOLED)
 		wait_for_worker(s, k);
+	else if (st == FFB__NO_FUNCTION)
+		ffb__call_finish(k, FFB_ERR_NOT_FOUND);
 	else if (!k->deferred) /* k is freed only by us, later: safe to look */
 		ffb_call_finish(k, st);
 	return STARTED_KEPT;
@@ -311,6 +313,10 @@ static enum started start_call(struct ffb__session *s, uint64_t call_id, uint32_
 		return start_stream(s, &call, kept);
 	struct ffb_server *srv = s->srv;
 	ffb_status st = ffb__registry_invoke(srv->reg, fn, &call, false);
+	if (st == FFB__NO_FUNCTION)
+		st = FFB_ERR_NOT_FOUND; /* with no message: the client may look again */
+	else if (st == FFB_ERR_NOT_FOUND && !call.moved_to && !call.error_msg)
+		ffb_call_set_error(&call, FFB__OWN_NOT_FOUND);
 	if (st == FFB__POOLED) {
 		ffb_call *k = ffb__call_keep(&call);
 		if (!k) {

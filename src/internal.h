@@ -173,6 +173,10 @@ ffb_status ffb__registry_find(struct ffb__registry *r, const char *name, size_t 
  * on the callback's slot. On a dispatcher (!on_worker) a pooled callback
  * is not run: FFB__POOLED says it belongs to the pool. */
 #define FFB__POOLED ((ffb_status)-1)
+/* ffb__registry_invoke: no live function of that id (nothing ran). The
+ * caller answers NOT_FOUND with no message: the client may look the name
+ * up again (a function's own NOT_FOUND carries a message, PROTOCOL.md §7). */
+#define FFB__NO_FUNCTION ((ffb_status)-2)
 ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *call, bool on_worker);
 
 /* An inline callback ran `ns` past its budget: log it once per

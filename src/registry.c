@@ -184,12 +184,12 @@ ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *
 {
 	uint32_t i = FFB_FN_SLOT(id);
 	if (i >= FFB_MAX_FUNCTIONS || FFB_FN_GEN(id) == 0)
-		return FFB_ERR_NOT_FOUND;
+		return FFB__NO_FUNCTION;
 	struct slot *a = &r->slots[i];
 	/* U1: count ourselves before checking `used`; pairs with U2 */
 	__atomic_fetch_add(&a->active, 1, __ATOMIC_SEQ_CST);
 	struct slot *s = live_slot(r, id);
-	ffb_status st = FFB_ERR_NOT_FOUND;
+	ffb_status st = FFB__NO_FUNCTION;
 	if (s && !on_worker && (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & FFB_CB_POOL)) {
 		st = FFB__POOLED;
 	} else if (s) {

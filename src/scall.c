@@ -562,7 +562,7 @@ bool ffb__scall_result(struct ffb__session *s, const struct ffb_ring_entry *e)
 		data = NULL;
 	}
 	if (c->state == SC_SENT) {
-		if (st == FFB_ERR_NOT_FOUND && !c->retried) { /* the handler may be registered anew */
+		if (st == FFB_ERR_NOT_FOUND && !data && !c->retried) { /* no handler of that id (§7): it may be registered anew */
 			int i = cache_find(s, c->name, c->name_len);
 			if (i >= 0)
 				s->names[i].len = 0;

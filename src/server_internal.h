@@ -356,6 +356,11 @@ void ffb__pool_post(struct ffb__pool *p, struct ffb__job *job);
 void ffb__post(struct ffb__dispatcher *d, struct ffb__post *p);
 /* Dispatcher: the caller granted n more stream items (n may be 0: only
  * tell a producer that waits); fire the call's credit callback. */
+/* ffb_call_finish without its rule for NOT_FOUND (the runtime's own
+ * "no such function"). */
+void ffb__call_finish(ffb_call *c, ffb_status status);
+/* The message a function's own NOT_FOUND gets when it set none. */
+#define FFB__OWN_NOT_FOUND "not found (the function's own answer)"
 void ffb__call_credit(ffb_call *c, uint32_t n);
 void ffb__call_nudge(ffb_call *c);
 /* A heap copy of the stack call c (pooled or deferred); NULL on ENOMEM. */

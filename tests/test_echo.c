@@ -22,6 +22,23 @@ static ffb_status cb_upper(ffb_call *call, void *ctx)
 	return st;
 }
 
+/* Answers NOT_FOUND of its own (a key it does not have), counting runs. */
+static int missing_runs;
+static ffb_status cb_missing(ffb_call *c, void *ctx)
+{
+	(void)c;
+	(void)ctx;
+	missing_runs++;
+	return FFB_ERR_NOT_FOUND;
+}
+
+static ffb_status demo_missing_runs(ffb_call *c, void *ctx)
+{
+	(void)ctx;
+	uint32_t n = (uint32_t)missing_runs;
+	return ffb_call_reply_bytes(c, &n, sizeof(n));
+}
+
 static ffb_status cb_fail(ffb_call *call, void *ctx)
 {
 	(void)ctx;
@@ -40,6 +57,8 @@ static void setup(ffb_server *s)
 {
 	ffb_server_register(s, "test.upper", cb_upper, NULL, NULL);
 	ffb_server_register(s, "test.fail", cb_fail, NULL, NULL);
+	ffb_server_register(s, "test.missing", cb_missing, NULL, NULL);
+	ffb_server_register(s, "test.missing_runs", demo_missing_runs, NULL, NULL);
 	ffb_server_register(s, "test.sleep", cb_sleep, NULL, NULL);
 }
 
@@ -159,6 +178,16 @@ static void unknown_name_is_not_found_and_errors_carry_messages(void **state)
 	assert_int_equal(ffb_client_resolve(c, "bad\xff", &id), FFB_ERR_INVALID_UTF8);
 	/* a stale or made-up function id answers NOT_FOUND, the session lives */
 	assert_int_equal(ffb_client_call(c, FFB_FN_MAKE(77, 1234), (ffb_handle){0}, 0, -1, &r), FFB_ERR_NOT_FOUND);
+	/* a function's own NOT_FOUND carries a message and is not retried
+	 * (PROTOCOL.md §7): it ran once */
+	assert_int_equal(ffb_client_invoke(c, "test.missing", (ffb_handle){0}, 0, -1, &r), FFB_ERR_NOT_FOUND);
+	assert_int_not_equal(r.handle.id, 0);
+	ffb_client_free(c, r.handle);
+	uint32_t *runs;
+	assert_int_equal(ffb_client_invoke(c, "test.missing_runs", (ffb_handle){0}, 0, -1, &r), FFB_OK);
+	ffb_client_data(c, r.handle, (void **)&runs, NULL);
+	assert_int_equal(*runs, 1);
+	ffb_client_free(c, r.handle);
 	assert_int_equal(ffb_client_invoke(c, "test.fail", (ffb_handle){0}, 0, -1, &r), FFB_ERR_SERIALIZATION);
 	assert_int_not_equal(r.handle.id, 0);
 	char *msg;

@@ -69,14 +69,14 @@ static void unregistered_id_goes_stale_and_is_never_reused(void **state)
 	assert_int_equal(ffb__registry_invoke(r, first, &call, true), FFB_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(ffb__registry_remove(r, "a", 1), FFB_OK);
-	assert_int_equal(ffb__registry_invoke(r, first, &call, true), FFB_ERR_NOT_FOUND);
+	assert_int_equal(ffb__registry_invoke(r, first, &call, true), FFB__NO_FUNCTION);
 	assert_int_equal(ffb__registry_add(r, "b", 1, cb_count, &n, false, &again), FFB_OK);
 	assert_int_equal(FFB_FN_SLOT(again), FFB_FN_SLOT(first)); /* same slot... */
 	assert_int_not_equal(again, first);                     /* ...new generation */
-	assert_int_equal(ffb__registry_invoke(r, first, &call, true), FFB_ERR_NOT_FOUND);
+	assert_int_equal(ffb__registry_invoke(r, first, &call, true), FFB__NO_FUNCTION);
 	assert_int_equal(ffb__registry_invoke(r, again, &call, true), FFB_OK);
-	assert_int_equal(ffb__registry_invoke(r, 0, &call, true), FFB_ERR_NOT_FOUND);
-	assert_int_equal(ffb__registry_invoke(r, FFB_FN_MAKE(1, FFB_MAX_FUNCTIONS), &call, true), FFB_ERR_NOT_FOUND);
+	assert_int_equal(ffb__registry_invoke(r, 0, &call, true), FFB__NO_FUNCTION);
+	assert_int_equal(ffb__registry_invoke(r, FFB_FN_MAKE(1, FFB_MAX_FUNCTIONS), &call, true), FFB__NO_FUNCTION);
 	/* churn a slot to its last generation: it retires instead of wrapping */
 	for (int i = 0; i < 70000; i++) {
 		uint32_t id;
@@ -181,7 +181,7 @@ static void *churn_thread(void *arg)
 		if (ffb__registry_invoke(c->r, id, &call, true) != FFB_OK)
 			__atomic_fetch_add(&c->errors, 1, __ATOMIC_RELAXED);
 		if (ffb__registry_remove(c->r, name, strlen(name)) != FFB_OK ||
-		    ffb__registry_invoke(c->r, id, &call, true) != FFB_ERR_NOT_FOUND)
+		    ffb__registry_invoke(c->r, id, &call, true) != FFB__NO_FUNCTION)
 			__atomic_fetch_add(&c->errors, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
@@ -198,7 +198,7 @@ static void *lookup_thread(void *arg)
 		if (ffb__registry_find(c->r, name, strlen(name), &id) == FFB_OK) {
 			ffb_call call = {0};
 			ffb_status st = ffb__registry_invoke(c->r, id, &call, true);
-			if (st != FFB_OK && st != FFB_ERR_NOT_FOUND)
+			if (st != FFB_OK && st != FFB__NO_FUNCTION)
 				__atomic_fetch_add(&c->errors, 1, __ATOMIC_RELAXED);
 		}
 	}

@@ -122,10 +122,11 @@ impl Session {
     /// handler's panic is `PANIC` with the panic's text), `NOT_FOUND` (no
     /// handler of that name), `PEER_GONE` (the client went), `CLOSED` (the
     /// server stops), `TOO_MANY_CALLS`, `ARENA_FULL`, `INVALID_ARGUMENT`
-    /// (a bad name). A handler should not answer `NOT_FOUND` for errors of
-    /// its own: the core takes it for a handler that went away, looks the
-    /// name up again and calls once more. The call is sent at once (awaiting only collects the
-    /// answer); dropping the future before it resolved cancels it: the
+    /// (a bad name). A handler's own `NOT_FOUND` carries a message and is
+    /// its answer (never retried); one with none means no handler of that
+    /// id, and the core looks the name up again once (PROTOCOL.md §7).
+    /// The call is sent at once (awaiting only collects the answer);
+    /// dropping the future before it resolved cancels it: the
     /// handler's context ends. Any thread, also a handler of any kind;
     /// does not block. Works with any executor.
     ///
