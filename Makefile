@@ -26,7 +26,12 @@ HEADERS  := $(wildcard include/*.h ring/*.h src/*.h)
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
 DEPS_BUILD := liburing-dev pkg-config
-DEPS_TEST  := libcmocka-dev valgrind
+DEPS_TEST  := libcmocka-dev valgrind fuse3 libfuse3-dev
+
+# tests/stallfs.h mounts a FUSE file system where libfuse3 is installed
+# (test_socket_side says so when it is not, and runs without it).
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null && echo -DFFB_HAVE_FUSE3)
+FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null)
 
 .PHONY: all gen gen-check test test-c test-go test-rust test-cross test-sanitizers test-miri demo bench bench-quick torture install clean deps-build deps-test
 
@@ -56,10 +61,13 @@ $(BUILD)/ffb: $(wildcard src/tool/*.c src/tool/*.h) $(BUILD)/libffb.a
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(FFB_CFLAGS) -o $@ $(wildcard src/tool/*.c) $(BUILD)/libffb.a $(LIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fake_server.h tests/zfields.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fake_server.h tests/zfields.h tests/stallfs.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(FFB_CFLAGS) -Itests -o $@ $< $(BUILD)/libffb.a -lcmocka $(LIBS)
+	$(Q)$(CC) $(FFB_CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< $(BUILD)/libffb.a -lcmocka $(LIBS) $(TEST_LIBS)
+
+$(BUILD)/tests/test_socket_side: TEST_CFLAGS = $(FUSE_CFLAGS)
+$(BUILD)/tests/test_socket_side: TEST_LIBS = $(FUSE_LIBS)
 
 include mk/reliability.mk
 include mk/fuzz.mk

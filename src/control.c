@@ -7,7 +7,9 @@
  * refuses clients (session.c), hands finished handshakes to a
  * dispatcher, and closes sessions: on a hang-up, a dead peer, a cut a
  * dispatcher asked for, or stop. It never spins: what it costs is paid
- * only when something happens on a socket.
+ * only when something happens on a socket. And it never waits on a
+ * client: every socket call is non-blocking, and no fd a client sent is
+ * ever installed here (session.c), so no close of ours can block.
  */
 #include <errno.h>
 #include <poll.h>

@@ -159,7 +159,10 @@ ffb_status ffb_server_listen(ffb_server *s, const char *path)
 		errno = saved;
 		return FFB_ERR_SYSTEM;
 	}
-	/* From here on the file exists: every failure removes it again. */
+	/* From here on the file exists: every failure removes it again.
+	 * Every connection inherits the listener's SO_PASSRIGHTS, so no
+	 * client can send us an fd, not even before its accept. */
+	ffb__refuse_fds(fd);
 	char *copy = NULL;
 	if (chmod(path, s->opts.socket_mode) != 0 || listen(fd, 128) != 0 || !(copy = strdup(path))) {
 		int saved = errno;
@@ -226,6 +229,20 @@ ffb_status ffb_server_stop(ffb_server *s)
 	ssize_t n = write(s->inbox.fd, &one, sizeof(one)); /* async-signal-safe */
 	(void)n;
 	return FFB_OK;
+}
+
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83 /* Linux 6.16, asm-generic */
+#endif
+
+bool ffb__test_keep_passrights;
+
+bool ffb__refuse_fds(int fd)
+{
+	if (ffb__test_keep_passrights)
+		return false;
+	int off = 0;
+	return setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &off, sizeof(off)) == 0; /* ENOPROTOOPT before 6.16 */
 }
 
 static void *control_thread(void *arg)
@@ -385,6 +402,7 @@ ffb_status ffb_server_connect_inproc(ffb_server *s, const struct ffb_client_opti
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
 		return FFB_ERR_SYSTEM;
+	ffb__refuse_fds(sv[0]);
 	pthread_mutex_lock(&s->adopt_lock);
 	bool room = s->n_adopt < sizeof(s->adopt_fds) / sizeof(s->adopt_fds[0]);
 	if (room)

@@ -252,6 +252,12 @@ bool ffb__session_op_done(struct ffb__op *op);
 /* The dispatcher let go of s: free it once its own ops are done. */
 void ffb__session_detached(struct ffb__session *s);
 void ffb__session_expire_handshakes(struct ffb_server *srv, uint64_t now);
+/* Refuse fds on socket fd (SO_PASSRIGHTS off, where the kernel has it:
+ * a client's sendmsg with SCM_RIGHTS then fails). Returns whether the
+ * kernel refuses them; otherwise they are dropped unread (ffb__recv_plain). */
+bool ffb__refuse_fds(int fd);
+/* Tests only: leave SO_PASSRIGHTS alone, to exercise the drop path. */
+extern bool ffb__test_keep_passrights;
 
 /* dispatcher.c (dispatcher thread) */
 int ffb__dispatcher_init(struct ffb__dispatcher *d, struct ffb_server *srv);

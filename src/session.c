@@ -10,6 +10,11 @@
  * the dispatcher said DETACHED (after every kept call was answered).
  * Admission spreads sessions over the dispatchers: each goes to the one
  * with the fewest.
+ *
+ * Nothing here waits on a client: every socket call is non-blocking, and
+ * the server never takes an fd from a client (SO_PASSRIGHTS off where the
+ * kernel has it, and every read without a control buffer), so no close
+ * of ours can wait on a file system the client chose.
  */
 #include <errno.h>
 #include <poll.h>
@@ -69,6 +74,7 @@ void ffb__session_accept(struct ffb_server *srv, int fd, bool check_creds)
 		close(fd);
 		return;
 	}
+	ffb__refuse_fds(fd); /* the listener's setting should have come with it; make sure */
 	ffb_status refuse = FFB_OK;
 	if (check_creds && !uid_allowed(srv, cred.uid))
 		refuse = FFB_ERR_PERMISSION_DENIED;
@@ -158,15 +164,12 @@ static void on_client_hello(struct ffb__session *s)
 {
 	struct ffb_client_hello hello;
 	size_t len = sizeof(hello);
-	int fds[FFB_MAX_HELLO_FDS];
-	unsigned nfds = 0;
-	ffb_status st = ffb__recv_msg(s->sock, &hello, &len, fds, &nfds, MSG_DONTWAIT);
+	ffb_status st = ffb__recv_plain(s->sock, &hello, &len, MSG_DONTWAIT);
 	if (st == FFB_ERR_WOULD_BLOCK) {
 		ffb__arm_poll(&s->srv->ring, &s->op_sock, &s->ops_pending, s->sock, POLLIN | POLLRDHUP);
 		return;
 	}
-	ffb__close_fds(fds, nfds); /* a client has no business sending us fds */
-	if (st != FFB_OK || len != sizeof(hello) || nfds) {
+	if (st != FFB_OK || len != sizeof(hello)) { /* fds (dropped unread), a short or long message, EOF */
 		ffb__session_close(s, FFB_OK);
 		return;
 	}
@@ -214,10 +217,7 @@ void ffb__session_on_sock(struct ffb__session *s, int res)
 	 * (the client closed or died) or a message it should not send. */
 	char buf[64];
 	size_t len = sizeof(buf);
-	int fds[FFB_MAX_HELLO_FDS];
-	unsigned nfds = 0;
-	ffb_status st = ffb__recv_msg(s->sock, buf, &len, fds, &nfds, MSG_DONTWAIT);
-	ffb__close_fds(fds, nfds);
+	ffb_status st = ffb__recv_plain(s->sock, buf, &len, MSG_DONTWAIT);
 	if (st == FFB_ERR_WOULD_BLOCK && !(res & (POLLHUP | POLLRDHUP | POLLERR))) {
 		ffb__arm_poll(&s->srv->ring, &s->op_sock, &s->ops_pending, s->sock, POLLIN | POLLRDHUP);
 		return;
@@ -240,10 +240,7 @@ static void drain_socket(int sock)
 	for (;;) {
 		char buf[64];
 		size_t len = sizeof(buf);
-		int fds[FFB_MAX_HELLO_FDS];
-		unsigned nfds = 0;
-		ffb_status st = ffb__recv_msg(sock, buf, &len, fds, &nfds, MSG_DONTWAIT);
-		ffb__close_fds(fds, nfds);
+		ffb_status st = ffb__recv_plain(sock, buf, &len, MSG_DONTWAIT);
 		if (st != FFB_OK && st != FFB_ERR_PROTOCOL && st != FFB_ERR_BAD_FD)
 			return; /* empty (WOULD_BLOCK), EOF or an error */
 	}

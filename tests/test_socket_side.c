@@ -1,0 +1,304 @@
+/*
+ * test_socket_side.c — hostile clients on the socket side of a real
+ * server (a forked child; issue 17). What a client does with its socket
+ * must never stall the server's control thread:
+ *
+ *  - fds it sends, in its hello or on a live session: the kernel refuses
+ *    them (SO_PASSRIGHTS, Linux 6.16) or the server drops them unread,
+ *    never installing (and closing, and flushing) one. Run with an fd of
+ *    a FUSE file system that holds every FLUSH (tests/stallfs.h), where
+ *    the machine has libfuse3 and /dev/fuse, else with an eventfd; both
+ *    with the kernel's refusal and with the server's own drop.
+ *
+ * FFB_TEST_LOG=1 prints the figures.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "client_internal.h"
+#include "hostile.h"
+#include "server_internal.h"
+#include "stallfs.h"
+
+#define MS 1000000ll
+
+static bool logging;
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static int raw_connect(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+static const struct ffb_client_hello good_hello = {.magic = FFB_CLIENT_HELLO_MAGIC,
+						   .layout_version = FFB_LAYOUT_VERSION};
+
+/* sendmsg of buf with `fd` attached: 0, or its errno. */
+static int send_with_fd(int sock, const void *buf, size_t len, int fd)
+{
+	int fds[1] = {fd};
+	return ffb__send_msg(sock, buf, len, fds, 1) == FFB_OK ? 0 : errno;
+}
+
+/* The server's last message before it hung up (its bytes, 0 for a bare
+ * EOF), or -1 if it did not hang up within `ms`. */
+static ssize_t until_hangup(int fd, void *buf, size_t len, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+	if (n > 0) {
+		if (poll(&p, 1, ms) != 1)
+			return -1;
+		char x;
+		if (recv(fd, &x, 1, MSG_DONTWAIT) != 0)
+			return -1;
+	}
+	return n < 0 ? 0 : n;
+}
+
+static bool kernel_refuses_fds(void)
+{
+	int sv[2], off = 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+		return false;
+	bool ok = setsockopt(sv[0], SOL_SOCKET, 83 /* SO_PASSRIGHTS */, &off, sizeof(off)) == 0;
+	close(sv[0]);
+	close(sv[1]);
+	return ok;
+}
+
+/* Whether thread `tid` is one of process pid's. */
+static bool is_thread_of(pid_t pid, pid_t tid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, (int)tid);
+	return access(path, F_OK) == 0 || tid == pid;
+}
+
+/* The server's fd count once it holds still for 50 ms. */
+static int settled_fds(pid_t pid)
+{
+	int same = 0, last = -1;
+	for (int i = 0; i < 300 && same < 10; i++) {
+		int f = count_fds(pid);
+		same = f == last ? same + 1 : 0;
+		last = f;
+		usleep(5000);
+	}
+	return last;
+}
+
+/* SIGTERM the server: ms until it exited, or -1 (then it is SIGKILLed). */
+static int stop_within(struct test_server *ts, int ms)
+{
+	uint64_t t0 = test_now_ns();
+	kill(ts->pid, SIGTERM);
+	int status, waited = -1;
+	while (test_now_ns() - t0 < (uint64_t)ms * MS) {
+		if (waitpid(ts->pid, &status, WNOHANG) == ts->pid) {
+			waited = (int)((test_now_ns() - t0) / MS);
+			break;
+		}
+		usleep(1000);
+	}
+	if (waited < 0) {
+		kill(ts->pid, SIGKILL);
+		waitpid(ts->pid, &status, 0);
+	}
+	ts->pid = 0;
+	test_server_stop(ts, 0); /* the directory */
+	return waited;
+}
+
+static ffb_client *connect_within(const char *path, uint32_t ms)
+{
+	struct ffb_client_options o;
+	ffb_client_options_init(&o);
+	o.connect_timeout_ms = ms;
+	ffb_client *c = NULL;
+	ffb_status st = ffb_client_connect(path, &o, &c);
+	return st == FFB_OK ? c : NULL;
+}
+
+static void echo_ok(ffb_client *c, uint32_t n, uint32_t seed)
+{
+	ffb_handle h;
+	uint8_t *d;
+	assert_int_equal(ffb_client_alloc(c, n, &h), FFB_OK);
+	assert_int_equal(ffb_client_data(c, h, (void **)&d, NULL), FFB_OK);
+	fill(d, n, seed);
+	ffb_result r;
+	assert_int_equal(ffb_client_call(c, FFB_FN_ECHO, h, n, 3 * SEC, &r), FFB_OK);
+	assert_int_equal(r.handle.id, h.id);
+	assert_true(check(d, n, seed));
+	assert_int_equal(ffb_client_free(c, h), FFB_OK);
+}
+
+/* n connects (each within 1 s, an echo, a close): how many got in, and
+ * the slowest connect in ms. */
+static int connects_ok(const char *path, int n, uint64_t *worst_ms)
+{
+	int ok = 0;
+	*worst_ms = 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t t0 = test_now_ns();
+		ffb_client *c = connect_within(path, 1000);
+		uint64_t ms = (test_now_ns() - t0) / MS;
+		if (ms > *worst_ms)
+			*worst_ms = ms;
+		if (!c)
+			continue;
+		echo_ok(c, 64, (uint32_t)i);
+		ffb_client_close(c);
+		ok++;
+	}
+	return ok;
+}
+
+static void start(struct test_server *ts, const struct ffb_server_options *o, bool kernel_refusal)
+{
+	ffb__test_keep_passrights = !kernel_refusal; /* the forked server inherits it */
+	test_server_start_opts(ts, NULL, o);
+	ffb__test_keep_passrights = false;
+}
+
+/* ---- fds a client sends ----------------------------------------------- */
+
+/* What a failed test leaves behind (teardown frees it). The file
+ * system's fd is opened only once the server is forked: a forked server
+ * must not hold (and at its exit close, and flush) a copy of it. */
+static struct stallfs g_fs;
+static bool g_fuse;
+static int g_fd = -1;
+static struct test_server g_ts;
+
+static int fd_teardown(void **state)
+{
+	(void)state;
+	if (g_ts.pid > 0) {
+		kill(g_ts.pid, SIGKILL);
+		waitpid(g_ts.pid, NULL, 0);
+		g_ts.pid = 0;
+		test_server_stop(&g_ts, 0);
+	}
+	if (g_fuse)
+		stallfs_release(&g_fs); /* our own close flushes too */
+	if (g_fd >= 0)
+		close(g_fd);
+	g_fd = -1;
+	if (g_fuse)
+		stallfs_stop(&g_fs);
+	g_fuse = false;
+	return 0;
+}
+
+/* The attacks with an fd of the stalling file system (or, without FUSE,
+ * an eventfd), against a server that refuses fds in the kernel or drops
+ * them itself. A FLUSH from any server thread fails. */
+static void fd_attacks(bool kernel_refusal)
+{
+	struct ffb_server_options o;
+	ffb_server_options_init(&o);
+	g_fuse = stallfs_start(&g_fs, 20000);
+	start(&g_ts, &o, kernel_refusal);
+	g_fd = g_fuse ? open(g_fs.file, O_RDONLY | O_CLOEXEC) : eventfd(0, EFD_CLOEXEC);
+	assert_true(g_fd >= 0);
+	int idle_fds = settled_fds(g_ts.pid);
+	ffb_client *by = connect_within(g_ts.path, 2000);
+	assert_non_null(by);
+	echo_ok(by, 100, 1);
+
+	/* (a) the hello carries it: refused by the kernel, or dropped with
+	 * the hello (closed without an answer) */
+	int s = raw_connect(g_ts.path);
+	int err = send_with_fd(s, &good_hello, sizeof(good_hello), g_fd);
+	char buf[128];
+	if (kernel_refusal) {
+		assert_int_equal(err, EPERM);
+	} else {
+		assert_int_equal(err, 0);
+		assert_int_equal(until_hangup(s, buf, sizeof(buf), 1000), 0);
+	}
+	close(s);
+
+	/* (b) after the handshake: cut with PROTOCOL once the control thread
+	 * has read it (refused, the bytes alone are the violation) */
+	ffb_client *h = connect_within(g_ts.path, 2000);
+	assert_non_null(h);
+	err = send_with_fd(h->sock, "fds", 4, g_fd);
+	if (kernel_refusal) {
+		assert_int_equal(err, EPERM);
+		assert_int_equal(send(h->sock, "fds", 4, MSG_NOSIGNAL), 4);
+	} else {
+		assert_int_equal(err, 0);
+	}
+	ffb_result r;
+	assert_true(WAIT_UNTIL(ffb_client_call(h, FFB_FN_ECHO, (ffb_handle){0}, 0, 2 * SEC, &r) == FFB_ERR_PROTOCOL, 2000));
+	ffb_client_close(h);
+
+	/* (c) meanwhile the control thread serves everyone else */
+	uint64_t worst;
+	int ok = connects_ok(g_ts.path, 20, &worst);
+	echo_ok(by, 100, 2);
+	ffb_client_close(by);
+	assert_true(WAIT_UNTIL(count_fds(g_ts.pid) == idle_fds, 2000)); /* no fd of ours stayed */
+
+	/* (d) and stops on SIGTERM */
+	pid_t server = g_ts.pid;
+	int stop_ms = stop_within(&g_ts, 3000);
+	int server_flushes = 0;
+	for (pid_t who; g_fuse && (who = stallfs_next_flush(&g_fs));)
+		server_flushes += is_thread_of(server, who);
+	if (logging)
+		fprintf(stderr, "fds (%s, %s): %d/20 connects in, slowest %llu ms; stop %d ms; FLUSHes from the server %d\n",
+			g_fuse ? "FUSE file" : "eventfd", kernel_refusal ? "kernel refuses" : "server drops", ok,
+			(unsigned long long)worst, stop_ms, server_flushes);
+	assert_int_equal(ok, 20);
+	assert_true(worst < 1000);
+	assert_true(stop_ms >= 0 && stop_ms < 2000);
+	assert_int_equal(server_flushes, 0);
+	fd_teardown(NULL);
+}
+
+/* FAILS before issue 17: the server received the fds into its control
+ * thread and closed them there; on a FUSE file whose daemon holds FLUSH
+ * that close blocks, and with it every handshake, teardown and stop. */
+static void fds_the_kernel_refuses_never_reach_the_server(void **state)
+{
+	(void)state;
+	if (!kernel_refuses_fds()) {
+		fprintf(stderr, "SO_PASSRIGHTS: not in this kernel (6.16+): the kernel's refusal is not tested\n");
+		return;
+	}
+	fd_attacks(true);
+}
+
+static void fds_the_server_drops_never_stall_it(void **state)
+{
+	(void)state;
+	fd_attacks(false);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	logging = getenv("FFB_TEST_LOG") != NULL;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(fds_the_kernel_refuses_never_reach_the_server, fd_teardown),
+		cmocka_unit_test_teardown(fds_the_server_drops_never_stall_it, fd_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
