@@ -33,13 +33,15 @@ void ffb_server_options_init(struct ffb_server_options *o)
 	o->max_arena_size = 1ull << 30;
 	o->socket_mode = 0600;
 	o->spin_ns = 50000;
-	o->handshake_timeout_ms = 2000;
+	o->handshake_timeout_ms = 1000;
 	o->use_futex_doorbell = 1;
 	o->dispatchers = 1;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	o->workers = cpus > 0 ? (uint32_t)cpus : 1;
 	o->worker_spin_ns = 20000;
 	o->inline_budget_ns = 200000;
+	o->max_handshakes = 256;
+	o->max_handshakes_per_uid = 64;
 }
 
 /* Free what create made; every part may be missing (a failed create). */
@@ -56,6 +58,7 @@ static void server_free(struct ffb_server *s)
 	pthread_mutex_destroy(&s->adopt_lock);
 	free(s->path);
 	free(s->uids);
+	free(s->hs_uids);
 	free(s);
 }
 
@@ -70,7 +73,8 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 	}
 	struct ffb_superblock probe_sb;
 	ffb_status st = ffb__layout_compute(o, 1, 1, 0, &probe_sb);
-	if (st || o->max_sessions == 0 || o->dispatchers == 0 || o->dispatchers > 64 || o->workers > 1024)
+	if (st || o->max_sessions == 0 || o->dispatchers == 0 || o->dispatchers > 64 || o->workers > 1024 ||
+	    o->max_handshakes == 0 || o->max_handshakes_per_uid == 0 || o->max_handshakes_per_uid > o->max_handshakes)
 		return FFB_ERR_INVALID_ARGUMENT;
 	if (o->n_allowed_uids && !o->allowed_uids)
 		return FFB_ERR_NULL_POINTER;
@@ -82,6 +86,7 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 	s->listen_fd = -1;
 	s->inbox.fd = -1;
 	s->ring.ring_fd = -1;
+	ffb__list_init(&s->handshakes);
 	ffb__list_init(&s->sessions);
 	ffb__list_init(&s->zombies);
 	pthread_mutex_init(&s->adopt_lock, NULL);
@@ -94,6 +99,9 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 		memcpy(s->uids, o->allowed_uids, sizeof(uid_t) * o->n_allowed_uids);
 	}
 	s->opts.allowed_uids = s->uids;
+	s->hs_uids = calloc(o->max_handshakes, sizeof(*s->hs_uids));
+	if (!s->hs_uids)
+		goto fail;
 	if (ffb__registry_create(&s->reg) || ffb__uring_init(&s->ring) < 0)
 		goto fail;
 	if (ffb__mailbox_init(&s->inbox, FFB__TO_CONTROL) < 0)

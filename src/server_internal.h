@@ -88,9 +88,13 @@ struct ffb__session {
 	struct ffb__heap client_heap; /* geometry only: the client owns it */
 
 	/* Control thread only. */
-	struct ffb__list link;        /* srv->sessions or srv->zombies */
+	struct ffb__list link;        /* srv->handshakes, srv->sessions or srv->zombies */
 	int state;
+	bool in_pool;                 /* on srv->handshakes: no hello read yet */
+	bool admitted;                /* counts against max_sessions */
 	ffb_status refuse;            /* not 0: answer the hello with this, hang up */
+	uid_t uid;                    /* SO_PEERCRED at accept */
+	pid_t pid;                    /* its pid, for the pidfd (0: in-process, none) */
 	int sock, pidfd;
 	uint64_t deadline_ns;         /* handshake deadline */
 	bool awaiting_detached;       /* handed over, DETACH sent, no DETACHED yet */
@@ -176,6 +180,12 @@ struct ffb__pool {
 	int nposted;                  /* atomic */
 };
 
+/* Pre-hello connections of one uid (session.c). */
+struct ffb__uid_count {
+	uid_t uid;
+	uint32_t n;
+};
+
 struct ffb_server {
 	struct ffb_server_options opts;
 	uid_t *uids;
@@ -198,10 +208,13 @@ struct ffb_server {
 	pthread_mutex_t adopt_lock;
 	int adopt_fds[16];
 	unsigned n_adopt;
-	struct ffb__list sessions;    /* handshaking and active */
+	struct ffb__list handshakes;  /* no hello read yet, oldest first (the pre-hello pool) */
+	struct ffb__list sessions;    /* hello read: answered, active */
 	struct ffb__list zombies;     /* closed, waiting for ops or DETACHED */
 	uint32_t nsessions;           /* admitted: counts against max_sessions */
-	uint32_t nrefusing;           /* refused, waiting to read the hello */
+	uint32_t nhandshakes;         /* on `handshakes`: at most max_handshakes */
+	struct ffb__uid_count *hs_uids; /* per uid on `handshakes` (max_handshakes of them) */
+	uint32_t n_hs_uids;
 	uint64_t next_session_id;
 	uint64_t notify_buf;
 	struct ffb__op op_accept, op_notify;
@@ -251,7 +264,11 @@ void ffb__session_close(struct ffb__session *s, ffb_status why);
 bool ffb__session_op_done(struct ffb__op *op);
 /* The dispatcher let go of s: free it once its own ops are done. */
 void ffb__session_detached(struct ffb__session *s);
-void ffb__session_expire_handshakes(struct ffb_server *srv, uint64_t now);
+/* Close pre-hello connections past their deadline; returns the next
+ * deadline (0: none waits). */
+uint64_t ffb__session_expire_handshakes(struct ffb_server *srv, uint64_t now);
+/* Stop: every connection closed, active sessions with a CLOSED goodbye. */
+void ffb__session_close_all(struct ffb_server *srv);
 /* Refuse fds on socket fd (SO_PASSRIGHTS off, where the kernel has it:
  * a client's sendmsg with SCM_RIGHTS then fails). Returns whether the
  * kernel refuses them; otherwise they are dropped unread (ffb__recv_plain). */

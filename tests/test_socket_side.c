@@ -1,14 +1,18 @@
 /*
  * test_socket_side.c — hostile clients on the socket side of a real
  * server (a forked child; issue 17). What a client does with its socket
- * must never stall the server's control thread:
+ * must never stall the server's control thread or keep another client out:
  *
  *  - fds it sends, in its hello or on a live session: the kernel refuses
  *    them (SO_PASSRIGHTS, Linux 6.16) or the server drops them unread,
  *    never installing (and closing, and flushing) one. Run with an fd of
  *    a FUSE file system that holds every FLUSH (tests/stallfs.h), where
  *    the machine has libfuse3 and /dev/fuse, else with an eventfd; both
- *    with the kernel's refusal and with the server's own drop.
+ *    with the kernel's refusal and with the server's own drop;
+ *  - silence: a hundred sockets that never say hello and reconnect as
+ *    soon as the server hangs up do not keep one client that says hello
+ *    out, nor (as root) does another uid's flood evict this uid's slow
+ *    client.
  *
  * FFB_TEST_LOG=1 prints the figures.
  */
@@ -292,6 +296,138 @@ static void fds_the_server_drops_never_stall_it(void **state)
 	fd_attacks(false);
 }
 
+/* ---- silence before the hello ----------------------------------------- */
+
+/* In a child: n sockets that never say hello; each one the server hangs
+ * up on reconnects at once. Runs until killed. */
+static void __attribute__((noreturn)) silent_flood(const char *path, int n)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	struct pollfd p[512];
+	for (int i = 0; i < n; i++)
+		p[i].fd = -1;
+	for (;;) {
+		for (int i = 0; i < n; i++) {
+			if (p[i].fd >= 0)
+				continue;
+			int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+			if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+				close(fd); /* the backlog is full: again next round */
+				fd = -1;
+			}
+			p[i] = (struct pollfd){.fd = fd, .events = POLLIN};
+		}
+		if (poll(p, (nfds_t)n, 5) > 0)
+			for (int i = 0; i < n; i++)
+				if (p[i].fd >= 0 && p[i].revents) {
+					close(p[i].fd);
+					p[i].fd = -1;
+				}
+	}
+}
+
+static pid_t start_flood(const char *path, int n, uid_t as)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (as && setuid(as) != 0)
+			_exit(2);
+		silent_flood(path, n);
+	}
+	usleep(300000); /* the flood is on */
+	return pid;
+}
+
+static void stop_flood(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* FAILS before issue 17: a connection counted against max_sessions from
+ * its accept, so silent sockets held every session slot (and then the 64
+ * places for refusals) and a client that said hello was refused
+ * TOO_MANY_SESSIONS or closed. */
+static void silent_sockets_never_keep_a_client_out(void **state)
+{
+	(void)state;
+	struct test_server ts;
+	struct ffb_server_options o;
+	ffb_server_options_init(&o);
+	o.handshake_timeout_ms = 300;
+	start(&ts, &o, true);
+	pid_t flood = start_flood(ts.path, 100, 0);
+	uint64_t lat[80];
+	int ok = 0;
+	for (int i = 0; i < 80; i++) {
+		uint64_t t0 = test_now_ns();
+		ffb_client *c = connect_within(ts.path, 2000);
+		lat[i] = (test_now_ns() - t0) / 1000;
+		if (c) {
+			echo_ok(c, 64, (uint32_t)i);
+			ffb_client_close(c);
+			ok++;
+		} else {
+			lat[i] = 2000000;
+		}
+		usleep(10000);
+	}
+	stop_flood(flood);
+	uint64_t worst = 0;
+	for (int i = 0; i < 80; i++)
+		worst = lat[i] > worst ? lat[i] : worst;
+	/* p99 of 80 is the slowest but one */
+	uint64_t p99 = 0;
+	for (int i = 0; i < 80; i++)
+		if (lat[i] != worst && lat[i] > p99)
+			p99 = lat[i];
+	if (logging)
+		fprintf(stderr, "silent flood of 100 (same uid): %d/80 connects in, p99 %llu us, worst %llu us\n", ok,
+			(unsigned long long)p99, (unsigned long long)worst);
+	assert_true(stop_within(&ts, 3000) >= 0);
+	assert_int_equal(ok, 80);
+	assert_true(worst < 1000000);
+}
+
+/* As root: 300 silent sockets of another uid (refused for it, but only
+ * once they say hello) fill their uid's share of the pre-hello places
+ * and no more: a client of ours that waits 200 ms before its hello is
+ * still answered. */
+static void another_uids_flood_never_evicts_our_slow_client(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		fprintf(stderr, "not root: the per-uid flood is not tested\n");
+		return;
+	}
+	struct test_server ts;
+	struct ffb_server_options o;
+	ffb_server_options_init(&o);
+	o.socket_mode = 0666;
+	start(&ts, &o, true);
+	assert_int_equal(chmod(ts.dir, 0711), 0); /* mkdtemp made it 0700 */
+	pid_t flood = start_flood(ts.path, 300, 65534);
+	int answered = 0;
+	for (int i = 0; i < 10; i++) {
+		int s = raw_connect(ts.path);
+		usleep(200000);
+		assert_int_equal(send(s, &good_hello, sizeof(good_hello), MSG_NOSIGNAL), sizeof(good_hello));
+		struct ffb_server_hello h;
+		struct pollfd p = {.fd = s, .events = POLLIN};
+		if (poll(&p, 1, 2000) == 1 && recv(s, &h, sizeof(h), MSG_DONTWAIT) == sizeof(h) && h.status == FFB_OK)
+			answered++;
+		close(s);
+	}
+	stop_flood(flood);
+	if (logging)
+		fprintf(stderr, "silent flood of 300 (uid 65534): %d/10 slow clients answered\n", answered);
+	assert_true(stop_within(&ts, 3000) >= 0);
+	assert_int_equal(answered, 10);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -299,6 +435,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(fds_the_kernel_refuses_never_reach_the_server, fd_teardown),
 		cmocka_unit_test_teardown(fds_the_server_drops_never_stall_it, fd_teardown),
+		cmocka_unit_test(silent_sockets_never_keep_a_client_out),
+		cmocka_unit_test(another_uids_flood_never_evicts_our_slow_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
