@@ -231,6 +231,14 @@ static ffb_status start_session(struct ffb__session *s)
 	return st;
 }
 
+/* A hello that this version understands: magic, version, and the
+ * fields it leaves to later versions all 0 (PROTOCOL.md §2.1). */
+static bool hello_ok(const struct ffb_client_hello *h)
+{
+	return h->magic == FFB_CLIENT_HELLO_MAGIC && h->layout_version == FFB_LAYOUT_VERSION && h->flags == 0 &&
+	       h->reserved[0] == 0 && h->reserved[1] == 0;
+}
+
 static void on_client_hello(struct ffb__session *s)
 {
 	struct ffb_client_hello hello;
@@ -251,7 +259,7 @@ static void on_client_hello(struct ffb__session *s)
 	ffb_status why = s->refuse;
 	if (!why && srv->nsessions >= srv->opts.max_sessions)
 		why = FFB_ERR_TOO_MANY_SESSIONS;
-	if (!why && (hello.magic != FFB_CLIENT_HELLO_MAGIC || hello.layout_version != FFB_LAYOUT_VERSION))
+	if (!why && !hello_ok(&hello))
 		why = FFB_ERR_VERSION_MISMATCH;
 	if (why) {
 		send_refusal(s, why);

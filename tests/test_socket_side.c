@@ -12,7 +12,8 @@
  *  - silence: a hundred sockets that never say hello and reconnect as
  *    soon as the server hangs up do not keep one client that says hello
  *    out, nor (as root) does another uid's flood evict this uid's slow
- *    client.
+ *    client;
+ *  - hello fields this version leaves at 0 are refused (VERSION_MISMATCH).
  *
  * FFB_TEST_LOG=1 prints the figures.
  */
@@ -428,11 +429,47 @@ static void another_uids_flood_never_evicts_our_slow_client(void **state)
 	assert_int_equal(answered, 10);
 }
 
+/* ---- hello fields for later versions ---------------------------------- */
+
+static int32_t hello_status(const char *path, const struct ffb_client_hello *hello)
+{
+	int s = raw_connect(path);
+	assert_int_equal(send(s, hello, sizeof(*hello), MSG_NOSIGNAL), sizeof(*hello));
+	struct ffb_server_hello h = {0};
+	struct pollfd p = {.fd = s, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	assert_int_equal(recv(s, &h, sizeof(h), MSG_DONTWAIT), sizeof(h));
+	close(s); /* with the fds of an accepted one: closed unread */
+	return h.status;
+}
+
+/* FAILS before issue 17: non-zero flags and reserved were accepted. */
+static void hello_flags_and_reserved_must_be_zero(void **state)
+{
+	(void)state;
+	struct test_server ts;
+	test_server_start(&ts, NULL);
+	struct ffb_client_hello h = good_hello;
+	assert_int_equal(hello_status(ts.path, &h), FFB_OK);
+	h.flags = 1;
+	assert_int_equal(hello_status(ts.path, &h), FFB_ERR_VERSION_MISMATCH);
+	h.flags = 0x80000000u;
+	assert_int_equal(hello_status(ts.path, &h), FFB_ERR_VERSION_MISMATCH);
+	h = good_hello;
+	h.reserved[0] = 1;
+	assert_int_equal(hello_status(ts.path, &h), FFB_ERR_VERSION_MISMATCH);
+	h = good_hello;
+	h.reserved[1] = 1ull << 63;
+	assert_int_equal(hello_status(ts.path, &h), FFB_ERR_VERSION_MISMATCH);
+	assert_int_equal(test_server_stop(&ts, SIGTERM), 0);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	logging = getenv("FFB_TEST_LOG") != NULL;
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(hello_flags_and_reserved_must_be_zero),
 		cmocka_unit_test_teardown(fds_the_kernel_refuses_never_reach_the_server, fd_teardown),
 		cmocka_unit_test_teardown(fds_the_server_drops_never_stall_it, fd_teardown),
 		cmocka_unit_test(silent_sockets_never_keep_a_client_out),
