@@ -9,7 +9,10 @@
  * A violation fails the session closed (the dispatcher stops serving it,
  * the control thread says goodbye PROTOCOL and disconnects) and touches
  * nothing else. A full response ring is not a violation by itself:
- * the session waits (`blocked`) until the client consumes. A kept call
+ * the session waits (`blocked`) until the client consumes: its
+ * dispatcher looks again when the client publishes a request, and on a
+ * timer that backs off from 1 ms to BLOCKED_MAX_NS while it stays full,
+ * so a client that stopped consuming costs a few wake-ups a second. A kept call
  * holds one response slot back (`reserved`) from the moment it is taken,
  * so its answer always finds room, whenever it comes.
  *
@@ -24,6 +27,8 @@
 #include "server_internal.h"
 
 #define BATCH 64 /* entries (or calls) per session per pass */
+#define BLOCKED_MIN_NS 1000000ull    /* first look again at a full response ring after 1 ms */
+#define BLOCKED_MAX_NS 128000000ull  /* then doubling, up to this */
 
 static void violation(struct ffb__session *s, const char *what)
 {
@@ -378,6 +383,28 @@ static bool do_cancel(struct ffb__session *s, const struct ffb_ring_entry *e)
 	return true;
 }
 
+/* The session found its response ring too full to take what is ready:
+ * when to look again. Retries are at multiples of their interval, so
+ * every session blocked as long shares its dispatcher's wake-ups. */
+static void set_blocked(struct ffb__session *s)
+{
+	uint64_t now = ffb__now_ns();
+	if (!s->blocked)
+		s->backoff_ns = BLOCKED_MIN_NS;
+	else if (now < s->retry_at)
+		return;
+	else if (s->backoff_ns < BLOCKED_MAX_NS)
+		s->backoff_ns *= 2;
+	s->blocked = true;
+	s->retry_at = (now / s->backoff_ns + 1) * s->backoff_ns;
+}
+
+bool ffb__session_has_room(struct ffb__session *s)
+{
+	int free_slots = ffb_ring_prod_free(&s->resp, s->reserved + 1);
+	return free_slots == FFB_RING_CORRUPT || free_slots > (int)s->reserved;
+}
+
 /* Serve up to BATCH requests: as many as are ready and have room for
  * their result (each request has at most one; kept calls hold theirs
  * back), so the loop checks neither ring again per entry. */
@@ -397,7 +424,13 @@ bool ffb__session_service(struct ffb__session *s)
 	uint32_t n = (uint32_t)(ready < room ? ready : room);
 	if (n > BATCH)
 		n = BATCH;
-	s->blocked = room < ready && room < BATCH; /* full before the batch is done */
+	if (room < ready && room < BATCH) { /* full before the batch is done */
+		if (n)
+			s->blocked = false; /* the client made room: start the back-off again */
+		set_blocked(s);
+	} else {
+		s->blocked = false;
+	}
 	if (n == 0)
 		return false;
 	ffb_ring_cons_prefetch_batch(&s->req);

@@ -108,7 +108,9 @@ struct ffb__session {
 	bool cut;                     /* its rings broke the protocol: publish nothing more */
 	struct ffb_ring_cons req;
 	struct ffb_ring_prod resp;
-	bool blocked;                 /* response ring full: retry on a timer */
+	bool blocked;                 /* response ring full: retry on a timer that backs off */
+	uint64_t backoff_ns;          /* while blocked: the retry interval (1 ms, doubling) */
+	uint64_t retry_at;            /* while blocked: when to look again (ffb__now_ns) */
 	bool ring_again;              /* a wake was asked while a ring was in flight */
 	bool dirty;                   /* answers pushed, not yet published */
 	uint64_t ring_one;            /* the 1 written to the client bell */
@@ -293,6 +295,9 @@ void ffb__session_ring_client(struct ffb__session *s);
  * if it did anything); publish answers of kept calls; hand waiting
  * pooled calls to free workers; cancel every kept call of a session. */
 bool ffb__session_service(struct ffb__session *s);
+/* A blocked session: whether its response ring has room again (or is
+ * corrupt: service will say). */
+bool ffb__session_has_room(struct ffb__session *s);
 void ffb__dispatch_answers(struct ffb__dispatcher *d);
 void ffb__dispatch_publish(struct ffb__dispatcher *d);
 void ffb__dispatch_feed_pool(struct ffb__dispatcher *d);

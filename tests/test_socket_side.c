@@ -1,7 +1,7 @@
 /*
  * test_socket_side.c — hostile clients on the socket side of a real
  * server (a forked child; issue 17). What a client does with its socket
- * must never stall the server's control thread or keep another client out:
+ * must never stall the server's control thread, keep another client out, or cost an idle server CPU:
  *
  *  - fds it sends, in its hello or on a live session: the kernel refuses
  *    them (SO_PASSRIGHTS, Linux 6.16) or the server drops them unread,
@@ -13,10 +13,14 @@
  *    soon as the server hangs up do not keep one client that says hello
  *    out, nor (as root) does another uid's flood evict this uid's slow
  *    client;
+ *  - a session that stops consuming with its response ring full costs
+ *    an idle server less than 1% of a core, and is served at once when
+ *    it consumes again;
  *  - hello fields this version leaves at 0 are refused (VERSION_MISMATCH).
  *
  * FFB_TEST_LOG=1 prints the figures.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -91,6 +95,33 @@ static bool is_thread_of(pid_t pid, pid_t tid)
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, (int)tid);
 	return access(path, F_OK) == 0 || tid == pid;
+}
+
+/* CPU time of every thread of `pid`, in ns (schedstat's first field). */
+static uint64_t cpu_ns(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	assert_non_null(d);
+	uint64_t sum = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char p[320];
+		snprintf(p, sizeof(p), "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
+		FILE *f = fopen(p, "r");
+		unsigned long long ns = 0;
+		if (f) {
+			if (fscanf(f, "%llu", &ns) != 1)
+				ns = 0;
+			fclose(f);
+		}
+		sum += ns;
+	}
+	closedir(d);
+	return sum;
 }
 
 /* The server's fd count once it holds still for 50 ms. */
@@ -464,6 +495,62 @@ static void hello_flags_and_reserved_must_be_zero(void **state)
 	assert_int_equal(test_server_stop(&ts, SIGTERM), 0);
 }
 
+/* ---- a session that stops consuming ------------------------------------- */
+
+/* FAILS before issue 17: the server looked at the full ring every
+ * millisecond and spun after each look, 8-9% of a core. */
+static void stalled_session_costs_an_idle_server_nothing(void **state)
+{
+	(void)state;
+	struct test_server ts;
+	struct ffb_server_options o;
+	small_options(&o, 16);
+	test_server_start_opts(&ts, NULL, &o);
+	ffb_client *c = connect_within(ts.path, 2000);
+	assert_non_null(c);
+	/* Its whole in-flight cap answered and not consumed: the response
+	 * ring is full. Then requests past the cap (raw, so the client
+	 * library does not refuse them) that the server cannot take. */
+	uint64_t id;
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(ffb_client_submit(c, FFB_FN_ECHO, (ffb_handle){0}, 0, &id), FFB_OK);
+	assert_int_equal(ffb_client_flush(c), FFB_OK);
+	assert_true(WAIT_UNTIL(ffb_ring_cons_ready(&c->resp) == 16, 2000));
+	for (int i = 0; i < 8; i++) {
+		struct ffb_ring_entry e = {.call_id = 0xdead00000000ull + (uint64_t)i, .kind = FFB_KIND_CALL,
+					   .fn_or_status = FFB_FN_ECHO};
+		assert_true(ffb_ring_prod_free(&c->req, 1) > 0);
+		ffb_ring_prod_push(&c->req, &e);
+	}
+	ffb_client_flush(c);
+	usleep(300000); /* blocked, and backed off */
+	uint64_t t0 = test_now_ns(), cpu0 = cpu_ns(ts.pid);
+	usleep(3000000);
+	uint64_t wall = test_now_ns() - t0, cpu = cpu_ns(ts.pid) - cpu0;
+	/* It consumes: the calls behind the full ring are served (their ids
+	 * are not the client's: dropped), and a new call comes back at once. */
+	struct ffb_completion done[16];
+	uint32_t n = 0, got = 0;
+	while (got < 16 && ffb_client_poll(c, done, 16, &n, 2 * SEC) == FFB_OK)
+		got += n;
+	assert_int_equal(got, 16);
+	uint64_t t1 = test_now_ns();
+	ffb_result r;
+	assert_int_equal(ffb_client_call(c, FFB_FN_ECHO, (ffb_handle){0}, 0, 2 * SEC, &r), FFB_OK);
+	uint64_t resume_us = (test_now_ns() - t1) / 1000;
+	struct ffb_client_stats cs;
+	ffb_client_stats(c, &cs);
+	if (logging)
+		fprintf(stderr, "stalled session: idle server %.3f%% of a core over %.1f s; next call %llu us; %llu dropped\n",
+			100.0 * (double)cpu / (double)wall, (double)wall / 1e9, (unsigned long long)resume_us,
+			(unsigned long long)cs.dropped_responses);
+	assert_true(cpu * 100 < wall); /* < 1% */
+	assert_true(resume_us < 200000);
+	assert_true(WAIT_UNTIL((ffb__client_drain(c), c->stats.dropped_responses == 8), 2000));
+	ffb_client_close(c);
+	assert_int_equal(test_server_stop(&ts, SIGTERM), 0);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -474,6 +561,7 @@ int main(void)
 		cmocka_unit_test_teardown(fds_the_server_drops_never_stall_it, fd_teardown),
 		cmocka_unit_test(silent_sockets_never_keep_a_client_out),
 		cmocka_unit_test(another_uids_flood_never_evicts_our_slow_client),
+		cmocka_unit_test(stalled_session_costs_an_idle_server_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
