@@ -413,6 +413,10 @@ bool ffb__session_service(struct ffb__session *s)
 	int ready = ffb_ring_cons_ready(&s->req); /* a bad tail is found at park */
 	if (ready == 0)
 		return false;
+	/* After ready()'s acquire of the stamps: a request the client made
+	 * after it saw the session closed is never served. */
+	if (__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE))
+		return false;
 	int free_slots = ffb_ring_prod_free(&s->resp, (uint32_t)ready + s->reserved);
 	if (free_slots == FFB_RING_CORRUPT) {
 		violation(s, "response ring head out of range");

@@ -228,6 +228,8 @@ static void park(struct ffb__dispatcher *d)
 	FFB__LIST_FOR_EACH_SAFE(pos, tmp, &d->sessions)
 	{
 		struct ffb__session *s = FFB__CONTAINER_OF(pos, struct ffb__session, d_link);
+		if (__atomic_load_n(&s->closing, __ATOMIC_RELAXED))
+			continue; /* taken no more: its DETACH mail wakes us */
 		uint32_t sleep_on;
 		int r;
 		if (s->blocked) {

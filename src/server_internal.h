@@ -87,6 +87,10 @@ struct ffb__session {
 	struct ffb_superblock sb;     /* private copy: never read back from the arena */
 	struct ffb__heap client_heap; /* geometry only: the client owns it */
 
+	/* Set by control when it closes an active session, read by its
+	 * dispatcher: take no more requests (DETACH mail follows). */
+	int closing;                  /* atomic */
+
 	/* Control thread only. */
 	struct ffb__list link;        /* srv->handshakes, srv->sessions or srv->zombies */
 	int state;

@@ -380,6 +380,13 @@ void ffb__session_close(struct ffb__session *s, ffb_status why)
 	if (s->state == FFB__DEAD)
 		return;
 	bool was_active = s->state == FFB__ACTIVE;
+	if (was_active) {
+		/* Its dispatcher takes no request from now on, even before it
+		 * reads the DETACH below; the fence orders the flag before the
+		 * counters (a test that saw sessions_cut sees no answer after). */
+		__atomic_store_n(&s->closing, 1, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+	}
 	if (why == FFB_ERR_PROTOCOL)
 		FFB__STAT_ADD(srv->stats.sessions_cut, 1);
 	if (was_active)

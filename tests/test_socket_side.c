@@ -16,7 +16,9 @@
  *  - a session that stops consuming with its response ring full costs
  *    an idle server less than 1% of a core, and is served at once when
  *    it consumes again;
- *  - hello fields this version leaves at 0 are refused (VERSION_MISMATCH).
+ *  - hello fields this version leaves at 0 are refused (VERSION_MISMATCH);
+ *  - a session the control thread cut answers nothing more, even while
+ *    its dispatcher is busy with another session.
  *
  * FFB_TEST_LOG=1 prints the figures.
  */
@@ -551,6 +553,79 @@ static void stalled_session_costs_an_idle_server_nothing(void **state)
 	assert_int_equal(test_server_stop(&ts, SIGTERM), 0);
 }
 
+/* ---- a cut session answers nothing more ----------------------------------- */
+
+struct hammer {
+	ffb_server *srv;
+	int stop;
+};
+
+/* Keeps its session's dispatcher busy: pipelined echoes. */
+static void *hammer_run(void *arg)
+{
+	struct hammer *hm = arg;
+	ffb_client *c;
+	if (ffb_server_connect_inproc(hm->srv, NULL, &c) != FFB_OK)
+		return NULL;
+	struct ffb_completion done[64];
+	uint32_t out = 0, n;
+	uint64_t id;
+	while (!__atomic_load_n(&hm->stop, __ATOMIC_RELAXED)) {
+		while (out < 64 && ffb_client_submit(c, FFB_FN_ECHO, (ffb_handle){0}, 0, &id) == FFB_OK)
+			out++;
+		if (ffb_client_poll(c, done, 64, &n, SEC) == FFB_OK)
+			out -= n;
+	}
+	ffb_client_close(c);
+	return NULL;
+}
+
+static uint64_t cut_count(ffb_server *srv)
+{
+	struct ffb_server_stats st;
+	ffb_server_stats(srv, &st);
+	return st.sessions_cut;
+}
+
+/* FAILS before issue 17 (found by fuzz_server_session): the control
+ * thread counted the cut and mailed the dispatcher, which served the
+ * session's next call (OK) before it read its mail. */
+static void a_session_the_control_thread_cut_answers_nothing_more(void **state)
+{
+	(void)state;
+	ffb_server *srv;
+	struct ffb_server_options o;
+	ffb_server_options_init(&o);
+	o.workers = 0;
+	assert_int_equal(ffb_server_create(&o, &srv), FFB_OK);
+	assert_int_equal(ffb_server_start(srv), FFB_OK);
+	struct hammer hm = {.srv = srv};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, hammer_run, &hm), 0);
+	int answered = 0;
+	for (int i = 0; i < 200; i++) {
+		ffb_client *h;
+		assert_int_equal(ffb_server_connect_inproc(srv, NULL, &h), FFB_OK);
+		uint64_t cut0 = cut_count(srv);
+		assert_int_equal(send(h->sock, "junk", 4, MSG_NOSIGNAL), 4);
+		uint64_t end = test_now_ns() + 2 * SEC;
+		while (cut_count(srv) == cut0 && test_now_ns() < end) /* no sleep: call the moment it is cut */
+			ffb_cpu_relax();
+		assert_true(cut_count(srv) > cut0);
+		ffb_result r;
+		ffb_status st = ffb_client_call(h, FFB_FN_ECHO, (ffb_handle){0}, 0, 2 * SEC, &r);
+		answered += st == FFB_OK;
+		assert_true(st == FFB_OK || st == FFB_ERR_PROTOCOL);
+		ffb_client_close(h);
+	}
+	__atomic_store_n(&hm.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(th, NULL);
+	ffb_server_destroy(srv);
+	if (logging)
+		fprintf(stderr, "cut by control: %d of 200 sessions answered a call after the cut\n", answered);
+	assert_int_equal(answered, 0);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -562,6 +637,7 @@ int main(void)
 		cmocka_unit_test(silent_sockets_never_keep_a_client_out),
 		cmocka_unit_test(another_uids_flood_never_evicts_our_slow_client),
 		cmocka_unit_test(stalled_session_costs_an_idle_server_nothing),
+		cmocka_unit_test(a_session_the_control_thread_cut_answers_nothing_more),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
