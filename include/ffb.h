@@ -281,7 +281,7 @@ enum ffb_wait_mode {
 };
 
 struct ffb_client_options {
-	uint32_t connect_timeout_ms; /* handshake deadline (5000) */
+	uint32_t connect_timeout_ms; /* deadline of connect() and handshake (5000) */
 	uint32_t spin_ns;            /* spin before parking (50 us) */
 	uint32_t wait_mode;          /* enum ffb_wait_mode */
 };
@@ -291,7 +291,8 @@ void ffb_client_options_init(struct ffb_client_options *o);
 /* Connect to the server at `path`, check the arena fd (memfd, exact seals,
  * size) before mapping it, then the superblock. Errors: SYSTEM (connect),
  * PERMISSION_DENIED, VERSION_MISMATCH, TOO_MANY_SESSIONS, BAD_FD,
- * PROTOCOL, TIMEOUT. Blocks up to the connect timeout. */
+ * PROTOCOL, TIMEOUT (also while the server's listen backlog stays full).
+ * Blocks up to the connect timeout, connect() included. */
 ffb_status ffb_client_connect(const char *path, const struct ffb_client_options *o, ffb_client **out);
 
 /* Close the session: unmap, close fds. Pending calls are abandoned.

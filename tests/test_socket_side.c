@@ -1,7 +1,8 @@
 /*
  * test_socket_side.c — hostile clients on the socket side of a real
  * server (a forked child; issue 17). What a client does with its socket
- * must never stall the server's control thread, keep another client out, or cost an idle server CPU:
+ * must never stall the server's control thread, keep another client out,
+ * or cost an idle server CPU:
  *
  *  - fds it sends, in its hello or on a live session: the kernel refuses
  *    them (SO_PASSRIGHTS, Linux 6.16) or the server drops them unread,
@@ -18,7 +19,8 @@
  *    it consumes again;
  *  - hello fields this version leaves at 0 are refused (VERSION_MISMATCH);
  *  - a session the control thread cut answers nothing more, even while
- *    its dispatcher is busy with another session.
+ *    its dispatcher is busy with another session;
+ *  - the C client's connect timeout covers connect() into a full backlog.
  *
  * FFB_TEST_LOG=1 prints the figures.
  */
@@ -626,12 +628,73 @@ static void a_session_the_control_thread_cut_answers_nothing_more(void **state)
 	assert_int_equal(answered, 0);
 }
 
+/* ---- the C client's connect timeout --------------------------------------- */
+
+/* FAILS before issue 17: connect() blocked while the backlog stayed full,
+ * whatever connect_timeout_ms said. */
+static void connect_timeout_covers_a_full_backlog(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ffb-backlog-XXXXXX", path[108];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	strcpy(a.sun_path, path);
+	int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 0), 0); /* never accepts */
+	int fill[8], nfill = 0;
+	for (; nfill < 8; nfill++) {
+		fill[nfill] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (connect(fill[nfill], (struct sockaddr *)&a, sizeof(a)) != 0) {
+			assert_int_equal(errno, EAGAIN);
+			close(fill[nfill]);
+			break;
+		}
+	}
+	assert_true(nfill < 8); /* full */
+	int res[2];
+	assert_int_equal(pipe(res), 0);
+	uint64_t t0 = test_now_ns();
+	pid_t child = fork();
+	if (child == 0) {
+		struct ffb_client_options co;
+		ffb_client_options_init(&co);
+		co.connect_timeout_ms = 300;
+		ffb_client *c;
+		int st = ffb_client_connect(path, &co, &c);
+		_exit(write(res[1], &st, sizeof(st)) == sizeof(st) ? 0 : 1);
+	}
+	close(res[1]);
+	struct pollfd p = {.fd = res[0], .events = POLLIN};
+	int got = poll(&p, 1, 3000);
+	int st = -1;
+	if (got == 1 && read(res[0], &st, sizeof(st)) != sizeof(st))
+		st = -1;
+	uint64_t ms = (test_now_ns() - t0) / MS;
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	close(res[0]);
+	for (int i = 0; i < nfill; i++)
+		close(fill[i]);
+	close(l);
+	unlink(path);
+	rmdir(dir);
+	if (logging)
+		fprintf(stderr, "connect into a full backlog, timeout 300 ms: %s after %llu ms\n",
+			got == 1 ? ffb_status_name(st) : "still blocked", (unsigned long long)ms);
+	assert_int_equal(got, 1);
+	assert_int_equal(st, FFB_ERR_TIMEOUT);
+	assert_true(ms < 1500); /* 300 ms, with a loaded machine's slack */
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	logging = getenv("FFB_TEST_LOG") != NULL;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hello_flags_and_reserved_must_be_zero),
+		cmocka_unit_test(connect_timeout_covers_a_full_backlog),
 		cmocka_unit_test_teardown(fds_the_kernel_refuses_never_reach_the_server, fd_teardown),
 		cmocka_unit_test_teardown(fds_the_server_drops_never_stall_it, fd_teardown),
 		cmocka_unit_test(silent_sockets_never_keep_a_client_out),
