@@ -29,6 +29,27 @@ static void wake_server(ffb_client *c)
 	}
 }
 
+/* The async completion FIFO. max_inflight need not be a power of two, so
+ * the positions wrap at nslots by themselves: `counter % nslots` would
+ * jump at the counter's 2^32 wrap. Never more than nslots are queued:
+ * one per pending slot. */
+static void done_push(ffb_client *c, uint32_t slot)
+{
+	c->done_q[c->done_wr] = slot;
+	if (++c->done_wr == c->nslots)
+		c->done_wr = 0;
+	c->done_tail++;
+}
+
+static uint32_t done_pop(ffb_client *c)
+{
+	uint32_t slot = c->done_q[c->done_rd];
+	if (++c->done_rd == c->nslots)
+		c->done_rd = 0;
+	c->done_head++;
+	return slot;
+}
+
 /* The session is over: every call still waiting completes once with `why`. */
 void ffb__client_fail_all(ffb_client *c, ffb_status why)
 {
@@ -45,7 +66,7 @@ void ffb__client_fail_all(ffb_client *c, ffb_status why)
 			p->result = (ffb_result){.status = why};
 			p->state = P_DONE;
 			if (p->async)
-				c->done_q[c->done_tail++ % c->nslots] = i;
+				done_push(c, i);
 		}
 	}
 	c->nrel = 0;
@@ -150,7 +171,7 @@ static void deliver(ffb_client *c, const struct ffb_ring_entry *e)
 	p->result = r;
 	p->state = P_DONE;
 	if (p->async)
-		c->done_q[c->done_tail++ % c->nslots] = i;
+		done_push(c, i);
 }
 
 void ffb__client_drain(ffb_client *c)
@@ -507,7 +528,7 @@ ffb_status ffb_client_poll(ffb_client *c, struct ffb_completion *out, uint32_t m
 			return st;
 	}
 	while (*n < max && c->done_head != c->done_tail) {
-		uint32_t i = c->done_q[c->done_head++ % c->nslots];
+		uint32_t i = done_pop(c);
 		out[*n].call_id = ((uint64_t)c->slots[i].gen << 32) | i;
 		out[*n].result = c->slots[i].result;
 		free_slot(c, i);
