@@ -292,6 +292,34 @@ static bool do_call(struct ffb__session *s, const struct ffb_ring_entry *e, uint
 	return true;
 }
 
+/* A block is lent to one call at a time (PROTOCOL.md §5.4): no two
+ * records of a CALLV may name the same block (whatever the generations
+ * say: the server cannot see them), and none the vector block. Its blocks
+ * go into a small open-addressing table by (class, index); each CALLV
+ * marks its entries with a number of its own, so nothing is cleared. */
+static void lent_begin(struct ffb__dispatcher *d)
+{
+	if (++d->lent_gen == 0) {
+		memset(d->lent_mark, 0, sizeof(d->lent_mark));
+		d->lent_gen = 1;
+	}
+}
+
+/* False if the CALLV lends this client block already. */
+static bool lent_once(struct ffb__dispatcher *d, uint64_t handle)
+{
+	uint32_t key = (uint32_t)(handle & ((1ull << FFB_HANDLE_HEAP_SHIFT) - 1)) + 1; /* class, index */
+	uint32_t i = (key * 0x9E3779B1u) >> 25; /* 7 bits: FFB__LENT_SLOTS */
+	while (d->lent_mark[i] == d->lent_gen) {
+		if (d->lent_key[i] == key)
+			return false;
+		i = (i + 1) & (FFB__LENT_SLOTS - 1);
+	}
+	d->lent_mark[i] = d->lent_gen;
+	d->lent_key[i] = key;
+	return true;
+}
+
 /* A CALLV: the calls of the vector block in (handle, len), each result
  * written over its request; then one RESULT naming the vector block (zero
  * copy) -- at once, or when its last kept record is answered. Inline
@@ -316,12 +344,19 @@ static bool do_callv(struct ffb__session *s, const struct ffb_ring_entry *e, uin
 		return true;
 	}
 	*agg = (struct ffb__vcall){.call_id = e->call_id, .handle = e->handle, .len = e->len, .rec = v};
+	struct ffb__dispatcher *d = s->disp;
+	lent_begin(d);
+	lent_once(d, e->handle);
 	bool ok = true;
 	for (uint32_t i = 0; i < n && ok; i++) {
 		struct ffb_vec_call rq = {FFB_READ_ONCE(v[i].handle), FFB_READ_ONCE(v[i].len),
 					  FFB_READ_ONCE(v[i].fn_or_status)};
 		struct ffb_vec_call r;
 		ffb_call *k;
+		if (rq.handle && (FFB_HANDLE_HEAP(rq.handle) != FFB_HEAP_CLIENT || !lent_once(d, rq.handle))) {
+			ok = false; /* lent twice (or not a client block: input_block would say so too) */
+			break;
+		}
 		switch (start_call(s, e->call_id, i, rq.fn_or_status, rq.handle, rq.len, now, &r, &k)) {
 		case STARTED_BAD: ok = false; break;
 		case STARTED_KEPT:

@@ -137,6 +137,8 @@ struct ffb__session {
 	bool mail_linked[2];
 };
 
+#define FFB__LENT_SLOTS 128 /* > 2 x (FFB_MAX_VEC_CALLS + 1): open addressing */
+
 /* A dispatcher thread: the rings of the sessions it was handed, and the
  * answers of their kept calls. */
 struct ffb__dispatcher {
@@ -156,6 +158,9 @@ struct ffb__dispatcher {
 	bool thread_started;
 	uint32_t nsessions;           /* control thread: sessions handed to it */
 	struct ffb_server_stats stats;
+	/* The blocks one CALLV lends (dispatch.c): keys marked with lent_gen. */
+	uint32_t lent_gen;
+	uint32_t lent_key[FFB__LENT_SLOTS], lent_mark[FFB__LENT_SLOTS];
 };
 
 /* The worker pool (pool.c): a bounded lock-free MPMC queue of calls the

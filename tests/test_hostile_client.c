@@ -448,8 +448,18 @@ static void make_bad_callv(ffb_client *c, int v, struct ffb_ring_entry *e)
 	case 2: recs[1].handle = hostile_set_bits(own_block(c, 64), FFB_HANDLE_CLASS_SHIFT, 4, 15); break;
 	case 3: recs[1].handle = own_block(c, 64); recs[1].len = 65; break; /* len over its block */
 	case 4: recs[1].len = 1; break;                                 /* bytes without a block */
+	case 10: recs[0].handle = recs[1].handle = own_block(c, 64); break; /* one block lent twice */
+	case 11: /* the same block under another generation: the server cannot tell them apart */
+		recs[0].handle = own_block(c, 64);
+		recs[1].handle = recs[0].handle + (1ull << FFB_HANDLE_GEN_SHIFT);
+		break;
 	}
 	e->handle = vector_block(c, recs, n ? n : 1, size);
+	if (v == 12) { /* a record names the vector block itself */
+		struct ffb_vec_call *in;
+		assert_int_equal(ffb_client_data(c, (ffb_handle){e->handle}, (void **)&in, NULL), FFB_OK);
+		in[1] = (struct ffb_vec_call){e->handle, 16, FFB_FN_ECHO};
+	}
 	e->len = n * FFB_VEC_CALL_SIZE;
 	switch (v) {
 	case 5: e->len = FFB_VEC_CALL_SIZE + 1; break;                  /* not whole records */
@@ -460,10 +470,12 @@ static void make_bad_callv(ffb_client *c, int v, struct ffb_ring_entry *e)
 	}
 }
 
+/* Variants 10-12 (a block lent twice in one vector, or the vector block
+ * lent to one of its own records) were served before issue 17. */
 static void bad_vector_call_cuts_the_session(void **state)
 {
 	(void)state;
-	attack_each(make_bad_callv, 10);
+	attack_each(make_bad_callv, 13);
 }
 
 /* ---- (d) len over the block ------------------------------------------- */
