@@ -90,11 +90,19 @@ gen-check: gen
 		{ git status --short; echo "gen-check: run 'make gen' and commit what it changed"; exit 1; }
 
 # ---- tests -----------------------------------------------------------------
-# Every suite runs; the first failure fails `make test`.
-test: test-c $(if $(SANITIZE),,test-go test-rust test-cross model)
+# Every suite runs, whatever the ones before it did (mk/suites.sh): each C
+# test binary, then Go, Rust, the cross-language tests and the model, each
+# with one summary line at the end (its logs in $(BUILD)/test-logs/); one
+# failure fails `make test`, after all of them ran.
+SUITES_C = $(foreach t,$(TESTS),'$(notdir $(t))=FFB_BIN=$(abspath $(BUILD)/ffb) $(t)')
+SUITES_MORE = $(foreach s,go rust cross,'$(s)=$(MAKE) --no-print-directory test-$(s)') 'model=$(MAKE) --no-print-directory model'
+SUITES_RUN = LOGDIR=$(BUILD)/test-logs mk/suites.sh
+
+test: $(TESTS) $(BUILD)/ffb
+	$(Q)$(SUITES_RUN) 'suites=tests/suites_test.sh' $(SUITES_C) $(if $(SANITIZE),,$(SUITES_MORE))
 
 test-c: $(TESTS) $(BUILD)/ffb
-	$(Q)for t in $(TESTS); do echo "== $$t"; FFB_BIN=$(abspath $(BUILD)/ffb) $$t || exit 1; done
+	$(Q)$(SUITES_RUN) $(SUITES_C)
 
 test-go: $(BUILD)/ffb
 	$(Q)if [ -f go/go.mod ]; then cd go && go vet ./... && CGO_ENABLED=0 go build ./... && \
@@ -105,10 +113,13 @@ test-rust:
 
 # ASan+UBSan on every C test; TSan where both ends share a process.
 TSAN_TESTS := test_ring test_registry test_echo test_pool
+# Each sanitizer's run goes on after a failure, and so do the others.
 test-sanitizers:
-	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=address
-	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=undefined
-	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=thread TESTS="$(TSAN_TESTS:%=build-thread/tests/%)"
+	$(Q)rc=0; \
+	$(MAKE) --no-print-directory test-c SANITIZE=address || rc=1; \
+	$(MAKE) --no-print-directory test-c SANITIZE=undefined || rc=1; \
+	$(MAKE) --no-print-directory test-c SANITIZE=thread TESTS="$(TSAN_TESTS:%=build-thread/tests/%)" || rc=1; \
+	exit $$rc
 
 # Miri over the Rust crate's pure-Rust tests (status table, layout mirror);
 # tests that call into the C core are ignored under Miri, which cannot run C.
