@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client_internal.h"
@@ -257,12 +258,13 @@ static void park(ffb_client *c, uint64_t deadline)
 		return;
 	c->stats.parks++;
 	struct pollfd p[2] = {{.fd = c->client_bell, .events = POLLIN}, {.fd = c->sock, .events = POLLIN}};
-	int ms = -1;
+	struct timespec ts, *until = NULL; /* ppoll: a 200 us timeout is not a whole millisecond */
 	if (deadline != UINT64_MAX) {
-		uint64_t now = ffb__now_ns();
-		ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+		uint64_t now = ffb__now_ns(), left = now >= deadline ? 0 : deadline - now;
+		ts = (struct timespec){.tv_sec = (time_t)(left / 1000000000ull), .tv_nsec = (long)(left % 1000000000ull)};
+		until = &ts;
 	}
-	if (poll(p, 2, ms) > 0) {
+	if (ppoll(p, 2, until, NULL) > 0) {
 		if (p[0].revents & POLLIN)
 			ffb__bell_drain(c->client_bell);
 		if (p[1].revents)
