@@ -233,7 +233,7 @@ static uint64_t own_block(ffb_client *c, uint32_t size)
 static void attack_row(ffb_client *h, const void *arg)
 {
 	struct ffb_ring_entry e;
-	assert_true(hostile_entry_build(h, arg, &e));
+	assert_true(hostile_entry_build(h, arg, 3 * SEC, &e));
 	push_raw(h, &e, 1);
 }
 
