@@ -61,7 +61,7 @@ $(BUILD)/ffb: $(wildcard src/tool/*.c src/tool/*.h) $(BUILD)/libffb.a
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(FFB_CFLAGS) -o $@ $(wildcard src/tool/*.c) $(BUILD)/libffb.a $(LIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fake_server.h tests/zfields.h tests/stallfs.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fake_server.h tests/zfields.h tests/stallfs.h tests/attacks.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(FFB_CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< $(BUILD)/libffb.a -lcmocka $(LIBS) $(TEST_LIBS)

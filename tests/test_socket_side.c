@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "attacks.h"
 #include "client_internal.h"
 #include "hostile.h"
 #include "server_internal.h"
@@ -101,33 +102,6 @@ static bool is_thread_of(pid_t pid, pid_t tid)
 	return access(path, F_OK) == 0 || tid == pid;
 }
 
-/* CPU time of every thread of `pid`, in ns (schedstat's first field). */
-static uint64_t cpu_ns(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	DIR *d = opendir(path);
-	assert_non_null(d);
-	uint64_t sum = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		char p[320];
-		snprintf(p, sizeof(p), "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
-		FILE *f = fopen(p, "r");
-		unsigned long long ns = 0;
-		if (f) {
-			if (fscanf(f, "%llu", &ns) != 1)
-				ns = 0;
-			fclose(f);
-		}
-		sum += ns;
-	}
-	closedir(d);
-	return sum;
-}
-
 /* The server's fd count once it holds still for 50 ms. */
 static int settled_fds(pid_t pid)
 {
@@ -173,21 +147,19 @@ static ffb_client *connect_within(const char *path, uint32_t ms)
 	return st == FFB_OK ? c : NULL;
 }
 
-static void echo_ok(ffb_client *c, uint32_t n, uint32_t seed)
+/* The session works: ffi.version answers with the library's version. */
+static void version_ok(ffb_client *c)
 {
-	ffb_handle h;
-	uint8_t *d;
-	assert_int_equal(ffb_client_alloc(c, n, &h), FFB_OK);
-	assert_int_equal(ffb_client_data(c, h, (void **)&d, NULL), FFB_OK);
-	fill(d, n, seed);
 	ffb_result r;
-	assert_int_equal(ffb_client_call(c, FFB_FN_ECHO, h, n, 3 * SEC, &r), FFB_OK);
-	assert_int_equal(r.handle.id, h.id);
-	assert_true(check(d, n, seed));
-	assert_int_equal(ffb_client_free(c, h), FFB_OK);
+	char *v;
+	assert_int_equal(ffb_client_call(c, FFB_FN_VERSION, (ffb_handle){0}, 0, 3 * SEC, &r), FFB_OK);
+	assert_int_equal(r.len, strlen(ffb_version()));
+	assert_int_equal(ffb_client_data(c, r.handle, (void **)&v, NULL), FFB_OK);
+	assert_memory_equal(v, ffb_version(), r.len);
+	assert_int_equal(ffb_client_free(c, r.handle), FFB_OK);
 }
 
-/* n connects (each within 1 s, an echo, a close): how many got in, and
+/* n connects (each within 1 s, a call, a close): how many got in, and
  * the slowest connect in ms. */
 static int connects_ok(const char *path, int n, uint64_t *worst_ms)
 {
@@ -201,7 +173,7 @@ static int connects_ok(const char *path, int n, uint64_t *worst_ms)
 			*worst_ms = ms;
 		if (!c)
 			continue;
-		echo_ok(c, 64, (uint32_t)i);
+		version_ok(c);
 		ffb_client_close(c);
 		ok++;
 	}
@@ -259,7 +231,7 @@ static void fd_attacks(bool kernel_refusal)
 	int idle_fds = settled_fds(g_ts.pid);
 	ffb_client *by = connect_within(g_ts.path, 2000);
 	assert_non_null(by);
-	echo_ok(by, 100, 1);
+	version_ok(by);
 
 	/* (a) the hello carries it: refused by the kernel, or dropped with
 	 * the hello (closed without an answer) */
@@ -292,7 +264,7 @@ static void fd_attacks(bool kernel_refusal)
 	/* (c) meanwhile the control thread serves everyone else */
 	uint64_t worst;
 	int ok = connects_ok(g_ts.path, 20, &worst);
-	echo_ok(by, 100, 2);
+	version_ok(by);
 	ffb_client_close(by);
 	assert_true(WAIT_UNTIL(count_fds(g_ts.pid) == idle_fds, 2000)); /* no fd of ours stayed */
 
@@ -334,35 +306,6 @@ static void fds_the_server_drops_never_stall_it(void **state)
 
 /* ---- silence before the hello ----------------------------------------- */
 
-/* In a child: n sockets that never say hello; each one the server hangs
- * up on reconnects at once. Runs until killed. */
-static void __attribute__((noreturn)) silent_flood(const char *path, int n)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	struct pollfd p[512];
-	for (int i = 0; i < n; i++)
-		p[i].fd = -1;
-	for (;;) {
-		for (int i = 0; i < n; i++) {
-			if (p[i].fd >= 0)
-				continue;
-			int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-			if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-				close(fd); /* the backlog is full: again next round */
-				fd = -1;
-			}
-			p[i] = (struct pollfd){.fd = fd, .events = POLLIN};
-		}
-		if (poll(p, (nfds_t)n, 5) > 0)
-			for (int i = 0; i < n; i++)
-				if (p[i].fd >= 0 && p[i].revents) {
-					close(p[i].fd);
-					p[i].fd = -1;
-				}
-	}
-}
-
 static pid_t start_flood(const char *path, int n, uid_t as)
 {
 	pid_t pid = fork();
@@ -403,7 +346,7 @@ static void silent_sockets_never_keep_a_client_out(void **state)
 		ffb_client *c = connect_within(ts.path, 2000);
 		lat[i] = (test_now_ns() - t0) / 1000;
 		if (c) {
-			echo_ok(c, 64, (uint32_t)i);
+			version_ok(c);
 			ffb_client_close(c);
 			ok++;
 		} else {
