@@ -26,7 +26,12 @@ HEADERS  := $(wildcard include/*.h ring/*.h src/*.h)
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
 DEPS_BUILD := liburing-dev pkg-config
-DEPS_TEST  := libcmocka-dev valgrind
+DEPS_TEST  := libcmocka-dev valgrind fuse3 libfuse3-dev
+
+# tests/stallfs.h mounts a FUSE file system where libfuse3 is installed
+# (test_socket_side says so when it is not, and runs without it).
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null && echo -DFFB_HAVE_FUSE3)
+FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null)
 
 .PHONY: all gen gen-check test test-c test-go test-rust test-cross test-sanitizers test-miri demo bench bench-quick torture install clean deps-build deps-test
 
@@ -56,10 +61,13 @@ $(BUILD)/ffb: $(wildcard src/tool/*.c src/tool/*.h) $(BUILD)/libffb.a
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(FFB_CFLAGS) -o $@ $(wildcard src/tool/*.c) $(BUILD)/libffb.a $(LIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fake_server.h tests/zfields.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fake_server.h tests/zfields.h tests/stallfs.h tests/attacks.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(FFB_CFLAGS) -Itests -o $@ $< $(BUILD)/libffb.a -lcmocka $(LIBS)
+	$(Q)$(CC) $(FFB_CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< $(BUILD)/libffb.a -lcmocka $(LIBS) $(TEST_LIBS)
+
+$(BUILD)/tests/test_socket_side: TEST_CFLAGS = $(FUSE_CFLAGS)
+$(BUILD)/tests/test_socket_side: TEST_LIBS = $(FUSE_LIBS)
 
 # Tests that serve the demo callbacks of `ffb serve` link them in.
 DEMO_TESTS := $(BUILD)/tests/test_scall
@@ -89,11 +97,19 @@ gen-check: gen
 		{ git status --short; echo "gen-check: run 'make gen' and commit what it changed"; exit 1; }
 
 # ---- tests -----------------------------------------------------------------
-# Every suite runs; the first failure fails `make test`.
-test: test-c $(if $(SANITIZE),,test-go test-rust test-cross model)
+# Every suite runs, whatever the ones before it did (mk/suites.sh): each C
+# test binary, then Go, Rust, the cross-language tests and the model, each
+# with one summary line at the end (its logs in $(BUILD)/test-logs/); one
+# failure fails `make test`, after all of them ran.
+SUITES_C = $(foreach t,$(TESTS),'$(notdir $(t))=FFB_BIN=$(abspath $(BUILD)/ffb) $(t)')
+SUITES_MORE = $(foreach s,go rust cross,'$(s)=$(MAKE) --no-print-directory test-$(s)') 'model=$(MAKE) --no-print-directory model'
+SUITES_RUN = LOGDIR=$(BUILD)/test-logs mk/suites.sh
+
+test: $(TESTS) $(BUILD)/ffb
+	$(Q)$(SUITES_RUN) 'suites=tests/suites_test.sh' $(SUITES_C) $(if $(SANITIZE),,$(SUITES_MORE))
 
 test-c: $(TESTS) $(BUILD)/ffb
-	$(Q)for t in $(TESTS); do echo "== $$t"; FFB_BIN=$(abspath $(BUILD)/ffb) $$t || exit 1; done
+	$(Q)$(SUITES_RUN) $(SUITES_C)
 
 test-go: $(BUILD)/ffb
 	$(Q)if [ -f go/go.mod ]; then cd go && go vet ./... && CGO_ENABLED=0 go build ./... && \
@@ -106,10 +122,13 @@ test-rust:
 
 # ASan+UBSan on every C test; TSan where both ends share a process.
 TSAN_TESTS := test_ring test_registry test_echo test_pool
+# Each sanitizer's run goes on after a failure, and so do the others.
 test-sanitizers:
-	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=address
-	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=undefined
-	$(Q)$(MAKE) --no-print-directory test-c SANITIZE=thread TESTS="$(TSAN_TESTS:%=build-thread/tests/%)"
+	$(Q)rc=0; \
+	$(MAKE) --no-print-directory test-c SANITIZE=address || rc=1; \
+	$(MAKE) --no-print-directory test-c SANITIZE=undefined || rc=1; \
+	$(MAKE) --no-print-directory test-c SANITIZE=thread TESTS="$(TSAN_TESTS:%=build-thread/tests/%)" || rc=1; \
+	exit $$rc
 
 # Miri over the Rust crate's pure-Rust tests (status table, layout mirror,
 # the VolatileSlice view);

@@ -72,9 +72,10 @@ type Client struct {
 // Dial connects to the server listening on socketPath, performs the
 // handshake, verifies the arena fd (seals, size) before mapping it and the
 // layout after, and returns a ready Client. It blocks until the session is
-// up, ctx is done, or the connect timeout passes. Errors: SYSTEM (connect),
-// PEER_GONE, TIMEOUT, VERSION_MISMATCH, PERMISSION_DENIED,
-// TOO_MANY_SESSIONS, BAD_FD, PROTOCOL.
+// up, ctx is done, or the connect timeout passes; while the server's listen
+// backlog is full it keeps trying to connect until then. Errors: SYSTEM
+// (connect), PEER_GONE, TIMEOUT (also a backlog that stayed full),
+// VERSION_MISMATCH, PERMISSION_DENIED, TOO_MANY_SESSIONS, BAD_FD, PROTOCOL.
 func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, error) {
 	o := defaultOptions()
 	for _, f := range opts {

@@ -308,7 +308,8 @@ func TestFakeReResolveOnNotFound(t *testing.T) {
 			lookups.Add(1)
 			out.handle, out.len = 0, current.Load() // OK: the function id in len
 		case e.fnOrStatus != current.Load():
-			out.fnOrStatus = uint32(CodeNotFound)
+			// no function of that id: NOT_FOUND with no message
+			out.handle, out.len, out.fnOrStatus = 0, 0, uint32(CodeNotFound)
 		}
 		return out, true
 	})

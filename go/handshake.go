@@ -40,18 +40,45 @@ func handshake(ctx context.Context, path string, timeout time.Duration) (*sessio
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unixpacket", path)
+	conn, err := dialUnix(ctx, path)
 	if err != nil {
-		return nil, wrapError(CodeSystem, "connect "+path, err)
+		return nil, err
 	}
-	conn := c.(*net.UnixConn)
 	s, err := handshakeConn(ctx, conn)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// dialUnix connects to path. A Unix connect fails at once with EAGAIN
+// while the server's listen backlog is full (a flooded or frozen server):
+// it tries again, 1 ms later and then at intervals doubling up to 50 ms,
+// until ctx is done (TIMEOUT), as the C client's blocking connect waits.
+func dialUnix(ctx context.Context, path string) (*net.UnixConn, error) {
+	var d net.Dialer
+	wait := time.Millisecond
+	for {
+		c, err := d.DialContext(ctx, "unixpacket", path)
+		if err == nil {
+			return c.(*net.UnixConn), nil
+		}
+		full := errors.Is(err, unix.EAGAIN)
+		if !full && ctx.Err() == nil {
+			return nil, wrapError(CodeSystem, "connect "+path, err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, &Error{Code: CodeTimeout, Message: "connect " + path + ": deadline passed, the server's backlog full", err: err}
+		case <-t.C:
+		}
+		if wait < 50*time.Millisecond {
+			wait *= 2
+		}
+	}
 }
 
 func handshakeConn(ctx context.Context, conn *net.UnixConn) (*session, error) {

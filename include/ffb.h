@@ -95,7 +95,7 @@ struct ffb_server_options {
 	uint64_t max_arena_size;        /* per-session cap (default 1 GiB) */
 	uint32_t socket_mode;           /* listening socket mode (0600) */
 	uint32_t spin_ns;               /* busy-poll before parking (50 us) */
-	uint32_t handshake_timeout_ms;  /* drop half-open clients (2000) */
+	uint32_t handshake_timeout_ms;  /* drop a client with no hello after (1000) */
 	uint32_t n_allowed_uids;        /* 0: only the server's own uid */
 	const uid_t *allowed_uids;      /* extra uids allowed, copied */
 	int use_futex_doorbell;         /* 1: io_uring FUTEX_WAIT where the
@@ -111,13 +111,21 @@ struct ffb_server_options {
 					 * sleep at once: see pool.c) */
 	uint32_t inline_budget_ns;      /* an inline callback that runs longer
 					 * is slow (200 us) */
+	uint32_t max_handshakes;        /* connections waiting for their hello,
+					 * in all (256); they never count
+					 * against max_sessions */
+	uint32_t max_handshakes_per_uid; /* of those, per peer uid (64): a new
+					 * one past either cap evicts the
+					 * oldest of its uid (of the uid with
+					 * the most, past the total) */
 };
 /* Fill `o` with the defaults listed above. */
 void ffb_server_options_init(struct ffb_server_options *o);
 
 /* Create a server with the built-ins "ffi.echo" and "ffi.version"
  * registered. `o` may be NULL for defaults. Errors: INVALID_ARGUMENT (bad
- * options, arena over the cap), SYSTEM (io_uring setup). */
+ * options, arena over the cap, a handshake cap of 0 or a per-uid cap over
+ * the total), SYSTEM (io_uring setup). */
 ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **out);
 
 /* Bind and listen on a Unix SOCK_SEQPACKET socket at `path` with the
@@ -198,6 +206,8 @@ struct ffb_server_stats {
 	uint64_t server_calls;       /* calls the server made to client handlers */
 	uint64_t stream_items;       /* stream items sent to clients */
 	uint64_t answers_dropped;    /* client answers naming no pending call */
+	uint64_t handshakes_dropped; /* connections closed with no hello read:
+				      * timed out or evicted */
 };
 
 /* Snapshot of the counters (relaxed reads). Any thread. */
@@ -366,7 +376,7 @@ enum ffb_wait_mode {
 };
 
 struct ffb_client_options {
-	uint32_t connect_timeout_ms; /* handshake deadline (5000) */
+	uint32_t connect_timeout_ms; /* deadline of connect() and handshake (5000) */
 	uint32_t spin_ns;            /* spin before parking (50 us) */
 	uint32_t wait_mode;          /* enum ffb_wait_mode */
 };
@@ -376,7 +386,8 @@ void ffb_client_options_init(struct ffb_client_options *o);
 /* Connect to the server at `path`, check the arena fd (memfd, exact seals,
  * size) before mapping it, then the superblock. Errors: SYSTEM (connect),
  * PERMISSION_DENIED, VERSION_MISMATCH, TOO_MANY_SESSIONS, BAD_FD,
- * PROTOCOL, TIMEOUT. Blocks up to the connect timeout. */
+ * PROTOCOL, TIMEOUT (also while the server's listen backlog stays full).
+ * Blocks up to the connect timeout, connect() included. */
 ffb_status ffb_client_connect(const char *path, const struct ffb_client_options *o, ffb_client **out);
 
 /* Close the session: unmap, close fds. Pending calls are abandoned.

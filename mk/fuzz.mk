@@ -4,14 +4,17 @@
 # -fsanitize=fuzzer-no-link,address,undefined (the gcc objects are never
 # reused), and each tests/fuzz/fuzz_*.c links them into $(BUILD)/fuzz/.
 #
-#   make fuzz         every target for FUZZ_TIME seconds (600): on demand
+#   make fuzz         every target, one after the other, for FUZZ_RUNS
+#                     executions (10^6) or FUZZ_TIME seconds (1800), whichever
+#                     comes first: on demand, well under an hour on 2 cores
 #   make fuzz-smoke   every target's seed corpus, then FUZZ_SMOKE_TIME s (25)
 #
 # Both keep the working corpus in $(BUILD)/fuzz/corpus/<target>/ and put
 # crashing inputs in $(BUILD)/fuzz/artifacts/ (mk/fuzz.sh).
 
 CLANG           ?= clang
-FUZZ_TIME       ?= 600
+FUZZ_RUNS       ?= 1000000
+FUZZ_TIME       ?= 1800
 FUZZ_SMOKE_TIME ?= 25
 
 FUZZ_DIR     := $(BUILD)/fuzz
@@ -36,14 +39,16 @@ $(FUZZ_DIR)/obj/%.o: src/%.c $(HEADERS) mk/fuzz.mk | $(BUILD)/.deps-fuzz
 $(FUZZ_DIR)/libffb.a: $(FUZZ_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# --wrap: fuzzutil.h counts the arena mappings as they are made.
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzzutil.h tests/fake_server.h tests/hostile_entries.h $(FUZZ_DIR)/libffb.a
 	@$(if $(Q),echo "  CLANG   $@")
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libffb.a $(LIBS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libffb.a $(LIBS) \
+		-Wl,--wrap=mmap -Wl,--wrap=munmap
 
 fuzz-build: $(FUZZ_BINS)
 
 fuzz: $(FUZZ_BINS)
-	$(Q)BUILD=$(BUILD) mk/fuzz.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
+	$(Q)BUILD=$(BUILD) FUZZ_RUNS=$(FUZZ_RUNS) mk/fuzz.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
 
 fuzz-smoke: $(FUZZ_BINS)
 	$(Q)BUILD=$(BUILD) mk/fuzz.sh $(FUZZ_SMOKE_TIME) $(FUZZ_TARGETS)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Run libFuzzer targets built by mk/fuzz.mk into $BUILD/fuzz/.
-# usage: BUILD=build mk/fuzz.sh SECONDS TARGET...
+# usage: BUILD=build [FUZZ_RUNS=N] mk/fuzz.sh SECONDS TARGET...
 # Each target first runs every file of its committed seed corpus
 # (tests/fuzz/corpus/TARGET/) and of the seeds it writes itself from a
 # shared table (FFB_FUZZ_WRITE_SEEDS=DIR, into $BUILD/fuzz/seeds/TARGET/)
-# once, then fuzzes for SECONDS with its
+# once, then fuzzes for SECONDS (or FUZZ_RUNS executions, if set and
+# reached first) with its
 # working corpus $BUILD/fuzz/corpus/TARGET/ (kept between runs) and the
 # seeds. A crash or property violation fails the run: its input is in
 # $BUILD/fuzz/artifacts/, the whole log in $BUILD/fuzz/TARGET.log. The
@@ -37,7 +38,9 @@ for t in "$@"; do
 		fi
 		echo "== $t: $(ls "$d" | wc -l) seed inputs of $d pass"
 	done
-	if ! "$bin" -max_len=512 -timeout=20 -print_final_stats=1 -max_total_time="$secs" \
+	runs=()
+	[ -n "${FUZZ_RUNS:-}" ] && runs=(-runs="$FUZZ_RUNS")
+	if ! "$bin" -max_len=512 -timeout=20 -print_final_stats=1 -max_total_time="$secs" "${runs[@]}" \
 		-artifact_prefix="$dir/artifacts/$t-" "$work" "${extra[@]}" >"$log" 2>&1; then
 		tail -n 60 "$log"
 		echo "== $t: FAILED (input in $dir/artifacts/, log: $log)"

@@ -271,6 +271,25 @@ static inline int ffb_ring_cons_prepare_park(struct ffb_ring_cons *c, uint32_t *
 	return 1;
 }
 
+/* Consumer that cannot take the entries that are ready (what it would
+ * produce from them has no room): ask to be woken when the producer
+ * publishes again. Returns 1 and the tail to sleep on, or
+ * FFB_RING_CORRUPT as prepare_park does. The caller re-checks whatever
+ * held it back after this (C3 orders the flag before that re-check). */
+static inline int ffb_ring_cons_prepare_wait_more(struct ffb_ring_cons *c, uint32_t *sleep_on)
+{
+	FFB_WRITE_ONCE(c->ctl->c_needs_wakeup, 1u);
+	/* C3: needs_wakeup store before the tail re-load; pairs with P3 */
+	ffb_smp_mb();
+	/* C1: entries below tail are written and stamped; pairs with P1 */
+	uint32_t tail = ffb_load_acquire(&c->ctl->p_tail);
+	int ahead = ffb_ring_cons_tail_ahead(c, tail);
+	if (ahead == FFB_RING_CORRUPT || (ahead > 0 && !ffb_ring_cons_stamped(c)))
+		return FFB_RING_CORRUPT;
+	*sleep_on = tail;
+	return 1;
+}
+
 /* Consumer: back from sleep (or giving up on it); stop asking for wakes.
  * A relaxed store: a stale 1 costs the producer one spurious wake. */
 static inline void ffb_ring_cons_end_park(struct ffb_ring_cons *c)

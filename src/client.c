@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -47,13 +48,22 @@ union hello_buf {
 
 /* PROTOCOL.md §2.3, rules H1-H9, in that order (tests/vectors/
  * superblock.txt is the shared table of what each rule refuses). */
-static ffb_status recv_hello(int sock, const struct ffb_client_options *o, struct ffb_server_hello *out, int *fds,
-			     unsigned *nfds)
+/* Milliseconds left until deadline_ns (CLOCK_MONOTONIC), rounded up. */
+static int ms_left(uint64_t deadline_ns)
+{
+	uint64_t now = ffb__now_ns();
+	if (now >= deadline_ns)
+		return 0;
+	uint64_t ms = (deadline_ns - now + 999999) / 1000000;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static ffb_status recv_hello(int sock, uint64_t deadline_ns, struct ffb_server_hello *out, int *fds, unsigned *nfds)
 {
 	struct pollfd p = {.fd = sock, .events = POLLIN};
 	int rc;
 	do
-		rc = poll(&p, 1, (int)o->connect_timeout_ms);
+		rc = poll(&p, 1, ms_left(deadline_ns));
 	while (rc < 0 && errno == EINTR);
 	if (rc == 0)
 		return FFB_ERR_TIMEOUT;
@@ -124,13 +134,14 @@ static ffb_status setup(ffb_client *c, const struct ffb_server_hello *h, int are
 	return FFB_OK;
 }
 
-ffb_status ffb__client_handshake(int sock, const struct ffb_client_options *o, ffb_client **out)
+static uint64_t deadline_of_connect(const struct ffb_client_options *o)
 {
-	struct ffb_client_options def;
-	if (!o) {
-		ffb_client_options_init(&def);
-		o = &def;
-	}
+	return ffb__now_ns() + (uint64_t)o->connect_timeout_ms * 1000000ull;
+}
+
+/* The handshake on a connected socket (owned from here on), by deadline_ns. */
+static ffb_status handshake_until(int sock, const struct ffb_client_options *o, uint64_t deadline_ns, ffb_client **out)
+{
 	int fds[FFB_MAX_HELLO_FDS] = {-1, -1, -1};
 	unsigned nfds = 0;
 	struct ffb_client_hello hello = {.magic = FFB_CLIENT_HELLO_MAGIC, .layout_version = FFB_LAYOUT_VERSION};
@@ -139,7 +150,7 @@ ffb_status ffb__client_handshake(int sock, const struct ffb_client_options *o, f
 	/* A server that refuses us may have answered and hung up before our
 	 * hello arrived: its answer is still queued, read it. */
 	if (!st || st == FFB_ERR_PEER_GONE)
-		st = recv_hello(sock, o, &h, fds, &nfds);
+		st = recv_hello(sock, deadline_ns, &h, fds, &nfds);
 	ffb_client *c = NULL;
 	if (!st) {
 		c = calloc(1, sizeof(*c));
@@ -165,6 +176,39 @@ ffb_status ffb__client_handshake(int sock, const struct ffb_client_options *o, f
 	return st;
 }
 
+ffb_status ffb__client_handshake(int sock, const struct ffb_client_options *o, ffb_client **out)
+{
+	struct ffb_client_options def;
+	if (!o) {
+		ffb_client_options_init(&def);
+		o = &def;
+	}
+	return handshake_until(sock, o, deadline_of_connect(o), out);
+}
+
+/* connect() within the deadline: a blocking Unix connect waits while the
+ * server's listen backlog is full, up to SO_SNDTIMEO, and then fails with
+ * EAGAIN. 0, or an errno. */
+static int connect_until(int fd, const struct sockaddr_un *addr, uint64_t deadline_ns)
+{
+	for (;;) {
+		uint64_t now = ffb__now_ns();
+		if (now >= deadline_ns)
+			return EAGAIN;
+		uint64_t us = (deadline_ns - now + 999) / 1000;
+		struct timeval tv = {.tv_sec = (time_t)(us / 1000000), .tv_usec = (suseconds_t)(us % 1000000)};
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+			return errno;
+		if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
+			break;
+		if (errno != EINTR)
+			return errno;
+	}
+	struct timeval none = {0};
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none)); /* the handshake never blocks on a send */
+	return 0;
+}
+
 ffb_status ffb_client_connect(const char *path, const struct ffb_client_options *o, ffb_client **out)
 {
 	if (!path || !out)
@@ -173,16 +217,22 @@ ffb_status ffb_client_connect(const char *path, const struct ffb_client_options 
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return FFB_ERR_INVALID_ARGUMENT;
 	strcpy(addr.sun_path, path);
+	struct ffb_client_options def;
+	if (!o) {
+		ffb_client_options_init(&def);
+		o = &def;
+	}
+	uint64_t deadline = deadline_of_connect(o); /* one deadline: connect() and the handshake */
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return FFB_ERR_SYSTEM;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-		int saved = errno;
+	int err = connect_until(fd, &addr, deadline);
+	if (err) {
 		close(fd);
-		errno = saved;
-		return FFB_ERR_SYSTEM;
+		errno = err;
+		return err == EAGAIN || err == EINPROGRESS ? FFB_ERR_TIMEOUT : FFB_ERR_SYSTEM;
 	}
-	return ffb__client_handshake(fd, o, out);
+	return handshake_until(fd, o, deadline, out);
 }
 
 void ffb_client_close(ffb_client *c)

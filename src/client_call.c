@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client_internal.h"
@@ -27,6 +28,27 @@ static void wake_server(ffb_client *c)
 	} else {
 		ffb__bell_ring(c->server_bell);
 	}
+}
+
+/* The async completion FIFO. max_inflight need not be a power of two, so
+ * the positions wrap at nslots by themselves: `counter % nslots` would
+ * jump at the counter's 2^32 wrap. Never more than nslots are queued:
+ * one per pending slot. */
+static void done_push(ffb_client *c, uint32_t slot)
+{
+	c->done_q[c->done_wr] = slot;
+	if (++c->done_wr == c->nslots)
+		c->done_wr = 0;
+	c->done_tail++;
+}
+
+static uint32_t done_pop(ffb_client *c)
+{
+	uint32_t slot = c->done_q[c->done_rd];
+	if (++c->done_rd == c->nslots)
+		c->done_rd = 0;
+	c->done_head++;
+	return slot;
 }
 
 /* The session is over: every call still waiting completes once with `why`. */
@@ -45,7 +67,7 @@ void ffb__client_fail_all(ffb_client *c, ffb_status why)
 			p->result = (ffb_result){.status = why};
 			p->state = P_DONE;
 			if (p->async)
-				c->done_q[c->done_tail++ % c->nslots] = i;
+				done_push(c, i);
 		}
 	}
 	c->nrel = 0;
@@ -152,7 +174,7 @@ static void deliver(ffb_client *c, const struct ffb_ring_entry *e)
 	p->result = r;
 	p->state = P_DONE;
 	if (p->async)
-		c->done_q[c->done_tail++ % c->nslots] = i;
+		done_push(c, i);
 }
 
 void ffb__client_drain(ffb_client *c)
@@ -238,12 +260,13 @@ static void park(ffb_client *c, uint64_t deadline)
 		return;
 	c->stats.parks++;
 	struct pollfd p[2] = {{.fd = c->client_bell, .events = POLLIN}, {.fd = c->sock, .events = POLLIN}};
-	int ms = -1;
+	struct timespec ts, *until = NULL; /* ppoll: a 200 us timeout is not a whole millisecond */
 	if (deadline != UINT64_MAX) {
-		uint64_t now = ffb__now_ns();
-		ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+		uint64_t now = ffb__now_ns(), left = now >= deadline ? 0 : deadline - now;
+		ts = (struct timespec){.tv_sec = (time_t)(left / 1000000000ull), .tv_nsec = (long)(left % 1000000000ull)};
+		until = &ts;
 	}
-	if (poll(p, 2, ms) > 0) {
+	if (ppoll(p, 2, until, NULL) > 0) {
 		if (p[0].revents & POLLIN)
 			ffb__bell_drain(c->client_bell);
 		if (p[1].revents)
@@ -512,7 +535,7 @@ ffb_status ffb_client_poll(ffb_client *c, struct ffb_completion *out, uint32_t m
 			return st;
 	}
 	while (*n < max && c->done_head != c->done_tail) {
-		uint32_t i = c->done_q[c->done_head++ % c->nslots];
+		uint32_t i = done_pop(c);
 		out[*n].call_id = FFB_CALL_MAKE(c->slots[i].gen, FFB_ID_FROM_CLIENT, FFB_ID_ONCE, i);
 		out[*n].result = c->slots[i].result;
 		free_slot(c, i);

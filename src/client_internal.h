@@ -43,7 +43,9 @@ struct ffb_client {
 	struct pending *slots;
 	uint32_t nslots;
 	uint32_t *free_slots, free_top;
-	uint32_t *done_q, done_head, done_tail; /* async completions, FIFO */
+	uint32_t *done_q;            /* async completions, FIFO of nslots slots */
+	uint32_t done_rd, done_wr;   /* its positions, < nslots (which need not be a power of two) */
+	uint32_t done_head, done_tail; /* free-running counts of completions taken and put */
 	uint32_t async_pending;      /* async calls not yet collected */
 	uint64_t *releases;          /* server blocks to give back */
 	uint32_t nrel, relcap;

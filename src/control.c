@@ -3,11 +3,13 @@
  *
  * It sleeps in io_uring on the listening socket, the notify eventfd
  * (stop, in-process adopts, mail from the dispatchers), each session's
- * socket and pidfd, and a timer while a handshake is open. It admits or
- * refuses clients (session.c), hands finished handshakes to a
+ * socket and pidfd, and a timer until the next handshake deadline. It
+ * admits or refuses clients (session.c), hands finished handshakes to a
  * dispatcher, and closes sessions: on a hang-up, a dead peer, a cut a
  * dispatcher asked for, or stop. It never spins: what it costs is paid
- * only when something happens on a socket.
+ * only when something happens on a socket. And it never waits on a
+ * client: every socket call is non-blocking, and no fd a client sent is
+ * ever installed here (session.c), so no close of ours can block.
  */
 #include <errno.h>
 #include <poll.h>
@@ -75,7 +77,8 @@ static void on_completion(void *ctx, struct io_uring_cqe *cqe)
 			ffb__log(FFB_LOG_WARN, "notify read: %s", strerror(errno));
 		take_adopted(srv);
 		take_mail(srv);
-		if (!stopping || !ffb__list_empty(&srv->sessions) || !ffb__list_empty(&srv->zombies))
+		if (!stopping || !ffb__list_empty(&srv->handshakes) || !ffb__list_empty(&srv->sessions) ||
+		    !ffb__list_empty(&srv->zombies))
 			ffb__arm_poll(&srv->ring, &srv->op_notify, NULL, srv->inbox.fd, POLLIN);
 		return;
 	default:
@@ -98,8 +101,7 @@ static unsigned reap(struct ffb_server *srv)
 /* Stop: every session gets a goodbye (CLOSED), no more accepts. */
 static void close_all(struct ffb_server *srv)
 {
-	while (!ffb__list_empty(&srv->sessions))
-		ffb__session_close(FFB__CONTAINER_OF(srv->sessions.next, struct ffb__session, link), FFB_ERR_CLOSED);
+	ffb__session_close_all(srv);
 	ffb__cancel_op(&srv->ring, &srv->op_accept);
 }
 
@@ -114,7 +116,8 @@ void ffb__control_run(struct ffb_server *srv)
 	uint64_t stop_deadline = 0;
 	for (;;) {
 		take_mail(srv);
-		ffb__session_expire_handshakes(srv, ffb__now_ns());
+		uint64_t now = ffb__now_ns();
+		uint64_t next = ffb__session_expire_handshakes(srv, now);
 		if (__atomic_load_n(&srv->stop_flag, __ATOMIC_ACQUIRE) && !closed_all) {
 			close_all(srv);
 			closed_all = true;
@@ -128,17 +131,19 @@ void ffb__control_run(struct ffb_server *srv)
 			srv->leaked = true;
 			break;
 		}
-		if (closed_all && ffb__list_empty(&srv->sessions) && ffb__list_empty(&srv->zombies)) {
+		if (closed_all && ffb__list_empty(&srv->handshakes) && ffb__list_empty(&srv->sessions) &&
+		    ffb__list_empty(&srv->zombies)) {
 			ffb__cancel_op(&srv->ring, &srv->op_notify);
 			if (!srv->op_accept.armed && !srv->op_notify.armed)
 				break;
 		}
-		bool handshaking = false;
-		for (struct ffb__list *l = srv->sessions.next; l != &srv->sessions && !handshaking; l = l->next)
-			handshaking = FFB__CONTAINER_OF(l, struct ffb__session, link)->state == FFB__HANDSHAKE;
+		if (closed_all && (!next || next > now + 100000000ull))
+			next = now + 100000000ull; /* look at the stop deadline */
 		struct io_uring_cqe *cqe;
-		if (handshaking || closed_all) {
-			struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 100000000};
+		if (next) {
+			uint64_t wait = next > now ? next - now : 0;
+			struct __kernel_timespec ts = {.tv_sec = (long long)(wait / 1000000000ull),
+						       .tv_nsec = (long long)(wait % 1000000000ull)};
 			io_uring_submit_and_wait_timeout(&srv->ring, &cqe, 1, &ts, NULL);
 		} else {
 			io_uring_submit_and_wait(&srv->ring, 1);

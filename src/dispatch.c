@@ -9,7 +9,10 @@
  * A violation fails the session closed (the dispatcher stops serving it,
  * the control thread says goodbye PROTOCOL and disconnects) and touches
  * nothing else. A full response ring is not a violation by itself:
- * the session waits (`blocked`) until the client consumes. A kept call
+ * the session waits (`blocked`) until the client consumes: its
+ * dispatcher looks again when the client publishes a request, and on a
+ * timer that backs off from 1 ms to BLOCKED_MAX_NS while it stays full,
+ * so a client that stopped consuming costs a few wake-ups a second. A kept call
  * holds one response slot back (`reserved`) from the moment it is taken,
  * so its answer always finds room, whenever it comes.
  *
@@ -24,6 +27,8 @@
 #include "server_internal.h"
 
 #define BATCH 64 /* entries (or calls) per session per pass */
+#define BLOCKED_MIN_NS 1000000ull    /* first look again at a full response ring after 1 ms */
+#define BLOCKED_MAX_NS 128000000ull  /* then doubling, up to this */
 
 static void violation(struct ffb__session *s, const char *what)
 {
@@ -378,6 +383,34 @@ static bool client_id(uint64_t id, uint32_t kind)
 	return FFB_CALL_ID_VALID(id) && FFB_CALL_DIR(id) == FFB_ID_FROM_CLIENT && FFB_CALL_KIND(id) == kind;
 }
 
+/* A block is lent to one call at a time (PROTOCOL.md §5.4): no two
+ * records of a CALLV may name the same block (whatever the generations
+ * say: the server cannot see them), and none the vector block. Its blocks
+ * go into a small open-addressing table by (class, index); each CALLV
+ * marks its entries with a number of its own, so nothing is cleared. */
+static void lent_begin(struct ffb__dispatcher *d)
+{
+	if (++d->lent_gen == 0) {
+		memset(d->lent_mark, 0, sizeof(d->lent_mark));
+		d->lent_gen = 1;
+	}
+}
+
+/* False if the CALLV lends this client block already. */
+static bool lent_once(struct ffb__dispatcher *d, uint64_t handle)
+{
+	uint32_t key = (uint32_t)(handle & ((1ull << FFB_HANDLE_HEAP_SHIFT) - 1)) + 1; /* class, index */
+	uint32_t i = (key * 0x9E3779B1u) >> 25; /* 7 bits: FFB__LENT_SLOTS */
+	while (d->lent_mark[i] == d->lent_gen) {
+		if (d->lent_key[i] == key)
+			return false;
+		i = (i + 1) & (FFB__LENT_SLOTS - 1);
+	}
+	d->lent_mark[i] = d->lent_gen;
+	d->lent_key[i] = key;
+	return true;
+}
+
 /* A CALLV: the calls of the vector block in (handle, len), each result
  * written over its request; then one RESULT naming the vector block (zero
  * copy) -- at once, or when its last kept record is answered. Inline
@@ -402,12 +435,19 @@ static bool do_callv(struct ffb__session *s, const struct ffb_ring_entry *e, uin
 		return true;
 	}
 	*agg = (struct ffb__vcall){.call_id = e->call_id, .handle = e->handle, .len = e->len, .rec = v};
+	struct ffb__dispatcher *d = s->disp;
+	lent_begin(d);
+	lent_once(d, e->handle);
 	bool ok = true;
 	for (uint32_t i = 0; i < n && ok; i++) {
 		struct ffb_vec_call rq = {FFB_READ_ONCE(v[i].handle), FFB_READ_ONCE(v[i].len),
 					  FFB_READ_ONCE(v[i].fn_or_status)};
 		struct ffb_vec_call r;
 		ffb_call *k;
+		if (rq.handle && (FFB_HANDLE_HEAP(rq.handle) != FFB_HEAP_CLIENT || !lent_once(d, rq.handle))) {
+			ok = false; /* lent twice (or not a client block: input_block would say so too) */
+			break;
+		}
 		switch (start_call(s, e->call_id, i, rq.fn_or_status, rq.handle, rq.len, now, &r, &k)) {
 		case STARTED_BAD: ok = false; break;
 		case STARTED_KEPT:
@@ -491,6 +531,28 @@ static bool do_answer(struct ffb__session *s, const struct ffb_ring_entry *e)
 	return e->kind == FFB_KIND_RESULT ? ffb__scall_result(s, e) : ffb__scall_item(s, e);
 }
 
+/* The session found its response ring too full to take what is ready:
+ * when to look again. Retries are at multiples of their interval, so
+ * every session blocked as long shares its dispatcher's wake-ups. */
+static void set_blocked(struct ffb__session *s)
+{
+	uint64_t now = ffb__now_ns();
+	if (!s->blocked)
+		s->backoff_ns = BLOCKED_MIN_NS;
+	else if (now < s->retry_at)
+		return;
+	else if (s->backoff_ns < BLOCKED_MAX_NS)
+		s->backoff_ns *= 2;
+	s->blocked = true;
+	s->retry_at = (now / s->backoff_ns + 1) * s->backoff_ns;
+}
+
+bool ffb__session_has_room(struct ffb__session *s)
+{
+	int free_slots = ffb_ring_prod_free(&s->resp, s->reserved + 1);
+	return free_slots == FFB_RING_CORRUPT || free_slots > (int)s->reserved;
+}
+
 /* Serve up to BATCH requests: as many as are ready and have room for
  * their result (each request has at most one; kept calls hold theirs
  * back), so the loop checks neither ring again per entry. */
@@ -498,6 +560,10 @@ bool ffb__session_service(struct ffb__session *s)
 {
 	int ready = ffb_ring_cons_ready(&s->req); /* a bad tail is found at park */
 	if (ready == 0)
+		return false;
+	/* After ready()'s acquire of the stamps: a request the client made
+	 * after it saw the session closed is never served. */
+	if (__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE))
 		return false;
 	int free_slots = ffb_ring_prod_free(&s->resp, (uint32_t)ready + s->reserved);
 	if (free_slots == FFB_RING_CORRUPT) {
@@ -510,7 +576,13 @@ bool ffb__session_service(struct ffb__session *s)
 	uint32_t n = (uint32_t)(ready < room ? ready : room);
 	if (n > BATCH)
 		n = BATCH;
-	s->blocked = room < ready && room < BATCH; /* full before the batch is done */
+	if (room < ready && room < BATCH) { /* full before the batch is done */
+		if (n)
+			s->blocked = false; /* the client made room: start the back-off again */
+		set_blocked(s);
+	} else {
+		s->blocked = false;
+	}
 	if (n == 0)
 		return false;
 	ffb_ring_cons_prefetch_batch(&s->req);

@@ -9,8 +9,10 @@
  * needs_wakeup flag (C3), re-checks, and sleeps in io_uring on every
  * session's doorbell (a FUTEX_WAIT op on the request ring's p_tail where
  * the kernel has it, else an eventfd poll), its inbox eventfd (mail, and
- * answers), and a 1 ms timer while a session waits for room in its
- * response ring.
+ * answers), and, while a session waits for room in its response ring, a
+ * timer that backs off (dispatch.c) -- that session's doorbell still
+ * wakes it when the client publishes a request. A wake-up that finds
+ * nothing to do parks again at once, without the spin.
  *
  * A session is the dispatcher's from ADOPT until it says DETACHED: after
  * a DETACH (or its own cut, FAILED) it cancels the session's ops and
@@ -252,17 +254,34 @@ static void park(struct ffb__dispatcher *d, uint64_t deadline)
 		end_park(d);
 		return;
 	}
-	bool timer = false;
+	uint64_t retry_at = UINT64_MAX;
 	struct ffb__list *pos, *tmp;
 	FFB__LIST_FOR_EACH_SAFE(pos, tmp, &d->sessions)
 	{
 		struct ffb__session *s = FFB__CONTAINER_OF(pos, struct ffb__session, d_link);
-		if (s->blocked || s->out_n) {
-			timer = true; /* waiting for the client to make room */
-			continue;
+		if (__atomic_load_n(&s->closing, __ATOMIC_RELAXED))
+			continue; /* taken no more: its DETACH mail wakes us */
+		if (s->out_n && !s->blocked) {
+			/* entries wait in its outgoing queue for the client to
+			 * consume: look again in a millisecond */
+			uint64_t t = ffb__now_ns() + 1000000;
+			if (t < retry_at)
+				retry_at = t;
 		}
 		uint32_t sleep_on;
-		int r = ffb_ring_cons_prepare_park(&s->req, &sleep_on);
+		int r;
+		if (s->blocked) {
+			/* Waiting for the client to consume: a publish of its
+			 * wakes us, and the timer; the re-check after the flag
+			 * (C3) catches room made meanwhile. */
+			r = ffb_ring_cons_prepare_wait_more(&s->req, &sleep_on);
+			if (r == 1 && ffb__session_has_room(s))
+				r = 0;
+			if (s->retry_at < retry_at)
+				retry_at = s->retry_at;
+		} else {
+			r = ffb_ring_cons_prepare_park(&s->req, &sleep_on);
+		}
 		if (r == FFB_RING_CORRUPT) {
 			FFB__STAT_ADD(d->stats.protocol_errors, 1);
 			ffb__dispatcher_fail(s);
@@ -280,12 +299,13 @@ static void park(struct ffb__dispatcher *d, uint64_t deadline)
 	}
 	FFB__STAT_ADD(d->stats.parks, 1);
 	struct io_uring_cqe *cqe;
-	uint64_t wait_ns = timer ? 1000000 : 0, now = deadline ? ffb__now_ns() : 0;
-	if (deadline && (!wait_ns || deadline - now < wait_ns))
-		wait_ns = deadline > now ? deadline - now : 1;
-	if (wait_ns) {
-		struct __kernel_timespec ts = {.tv_sec = (long long)(wait_ns / 1000000000),
-					       .tv_nsec = (long long)(wait_ns % 1000000000)};
+	if (deadline && deadline < retry_at)
+		retry_at = deadline; /* a call to a client times out then */
+	if (retry_at != UINT64_MAX) {
+		uint64_t now = ffb__now_ns();
+		uint64_t wait = retry_at > now ? retry_at - now : 1;
+		struct __kernel_timespec ts = {.tv_sec = (long long)(wait / 1000000000ull),
+					       .tv_nsec = (long long)(wait % 1000000000ull)};
 		io_uring_submit_and_wait_timeout(&d->ring, &cqe, 1, &ts, NULL);
 	} else {
 		io_uring_submit_and_wait(&d->ring, 1);
@@ -307,6 +327,7 @@ void ffb__dispatcher_run(struct ffb__dispatcher *d)
 		arm_inbox(d);
 	uint64_t idle_since = 0; /* 0: busy */
 	unsigned busy = 0, idle = 0;
+	bool woke = false; /* back from a park: no spin before the next if nothing is to do */
 	while (!__atomic_load_n(&d->srv->control_done, __ATOMIC_ACQUIRE)) {
 		/* Hot path: rings only. Mail, io_uring and the clock are
 		 * looked at when idle, and every 256th busy pass so a loaded
@@ -326,6 +347,7 @@ void ffb__dispatcher_run(struct ffb__dispatcher *d)
 			ffb__dispatch_feed_pool(d);
 		if (did) {
 			idle_since = 0;
+			woke = false;
 			if (++busy & 255)
 				continue;
 		}
@@ -339,7 +361,7 @@ void ffb__dispatcher_run(struct ffb__dispatcher *d)
 			idle_since = 0;
 			continue;
 		}
-		if (++idle & 7) { /* the clock every 8th idle pass */
+		if (!woke && ++idle & 7) { /* the clock every 8th idle pass */
 			ffb_cpu_relax();
 			continue;
 		}
@@ -347,11 +369,12 @@ void ffb__dispatcher_run(struct ffb__dispatcher *d)
 		uint64_t deadline = expire(d, now);
 		if (!idle_since)
 			idle_since = now;
-		if (now - idle_since < d->srv->opts.spin_ns)
+		if (!woke && now - idle_since < d->srv->opts.spin_ns)
 			continue;
 		park(d, deadline);
 		reap(d);
 		idle_since = 0;
+		woke = true;
 	}
 	/* Control freed every session, so every one was detached. */
 	ffb__cancel_op(&d->ring, &d->op_inbox);

@@ -4,7 +4,10 @@
  * The handshake is the only traffic on a session's socket besides the
  * goodbye. Receiving is defensive: close-on-exec fds, a truncated control
  * message is an error, and every fd that did arrive is closed on any
- * failure so a hostile peer cannot leak fds into us.
+ * failure so a hostile peer cannot leak fds into us. Where no fd belongs
+ * (all the server ever reads, and a goodbye) the message is read without
+ * a control buffer: the kernel drops whatever fds it carried, and none of
+ * them is ever installed, so none is closed (and flushed) by us.
  */
 #include <errno.h>
 #include <string.h>
@@ -95,6 +98,27 @@ ffb_status ffb__recv_msg(int sock, void *buf, size_t *len, int *fds, unsigned *n
 		*nfds = 0;
 		return FFB_ERR_PROTOCOL;
 	}
+	*len = (size_t)n;
+	return FFB_OK;
+}
+
+ffb_status ffb__recv_plain(int sock, void *buf, size_t *len, int flags)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = *len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1}; /* no msg_control: fds are dropped */
+	ssize_t n;
+	do
+		n = recvmsg(sock, &msg, flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? FFB_ERR_WOULD_BLOCK
+		       : errno == ECONNRESET ? FFB_ERR_PEER_GONE : FFB_ERR_SYSTEM;
+	if (msg.msg_flags & MSG_CTRUNC)
+		return FFB_ERR_BAD_FD; /* it carried fds (or credentials) */
+	if (n == 0)
+		return FFB_ERR_PEER_GONE;
+	if (msg.msg_flags & MSG_TRUNC)
+		return FFB_ERR_PROTOCOL;
 	*len = (size_t)n;
 	return FFB_OK;
 }

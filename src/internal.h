@@ -194,6 +194,13 @@ ffb_status ffb__send_msg(int sock, const void *buf, size_t len, const int *fds, 
  * PEER_GONE on EOF, SYSTEM otherwise. *len in/out. */
 ffb_status ffb__recv_msg(int sock, void *buf, size_t *len, int *fds, unsigned *nfds, int flags);
 
+/* Receive one message where no fd belongs: without a control buffer, so
+ * the kernel drops any fds it carries without installing them (no close,
+ * no flush on our thread). BAD_FD if it carried any (MSG_CTRUNC),
+ * PROTOCOL if longer than *len, PEER_GONE on EOF, WOULD_BLOCK, SYSTEM.
+ * *len in/out. */
+ffb_status ffb__recv_plain(int sock, void *buf, size_t *len, int flags);
+
 void ffb__close_fds(int *fds, unsigned n);
 
 /* ---- doorbells (bell.c) ----------------------------------------------- */

@@ -33,13 +33,15 @@ void ffb_server_options_init(struct ffb_server_options *o)
 	o->max_arena_size = 1ull << 30;
 	o->socket_mode = 0600;
 	o->spin_ns = 50000;
-	o->handshake_timeout_ms = 2000;
+	o->handshake_timeout_ms = 1000;
 	o->use_futex_doorbell = 1;
 	o->dispatchers = 1;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	o->workers = cpus > 0 ? (uint32_t)cpus : 1;
 	o->worker_spin_ns = 20000;
 	o->inline_budget_ns = 200000;
+	o->max_handshakes = 256;
+	o->max_handshakes_per_uid = 64;
 }
 
 /* Free what create made; every part may be missing (a failed create). */
@@ -57,6 +59,7 @@ static void server_free(struct ffb_server *s)
 	pthread_mutex_destroy(&s->handles_lock);
 	free(s->path);
 	free(s->uids);
+	free(s->hs_uids);
 	free(s);
 }
 
@@ -71,7 +74,8 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 	}
 	struct ffb_superblock probe_sb;
 	ffb_status st = ffb__layout_compute(o, 1, 1, 0, &probe_sb);
-	if (st || o->max_sessions == 0 || o->dispatchers == 0 || o->dispatchers > 64 || o->workers > 1024)
+	if (st || o->max_sessions == 0 || o->dispatchers == 0 || o->dispatchers > 64 || o->workers > 1024 ||
+	    o->max_handshakes == 0 || o->max_handshakes_per_uid == 0 || o->max_handshakes_per_uid > o->max_handshakes)
 		return FFB_ERR_INVALID_ARGUMENT;
 	if (o->n_allowed_uids && !o->allowed_uids)
 		return FFB_ERR_NULL_POINTER;
@@ -83,6 +87,7 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 	s->listen_fd = -1;
 	s->inbox.fd = -1;
 	s->ring.ring_fd = -1;
+	ffb__list_init(&s->handshakes);
 	ffb__list_init(&s->sessions);
 	ffb__list_init(&s->zombies);
 	ffb__list_init(&s->handles);
@@ -97,6 +102,9 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 		memcpy(s->uids, o->allowed_uids, sizeof(uid_t) * o->n_allowed_uids);
 	}
 	s->opts.allowed_uids = s->uids;
+	s->hs_uids = calloc(o->max_handshakes, sizeof(*s->hs_uids));
+	if (!s->hs_uids)
+		goto fail;
 	if (ffb__registry_create(&s->reg) || ffb__uring_init(&s->ring) < 0)
 		goto fail;
 	if (ffb__mailbox_init(&s->inbox, FFB__TO_CONTROL) < 0)
@@ -162,7 +170,10 @@ ffb_status ffb_server_listen(ffb_server *s, const char *path)
 		errno = saved;
 		return FFB_ERR_SYSTEM;
 	}
-	/* From here on the file exists: every failure removes it again. */
+	/* From here on the file exists: every failure removes it again.
+	 * Every connection inherits the listener's SO_PASSRIGHTS, so no
+	 * client can send us an fd, not even before its accept. */
+	ffb__refuse_fds(fd);
 	char *copy = NULL;
 	if (chmod(path, s->opts.socket_mode) != 0 || listen(fd, 128) != 0 || !(copy = strdup(path))) {
 		int saved = errno;
@@ -229,6 +240,20 @@ ffb_status ffb_server_stop(ffb_server *s)
 	ssize_t n = write(s->inbox.fd, &one, sizeof(one)); /* async-signal-safe */
 	(void)n;
 	return FFB_OK;
+}
+
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83 /* Linux 6.16, asm-generic */
+#endif
+
+bool ffb__test_keep_passrights;
+
+bool ffb__refuse_fds(int fd)
+{
+	if (ffb__test_keep_passrights)
+		return false;
+	int off = 0;
+	return setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &off, sizeof(off)) == 0; /* ENOPROTOOPT before 6.16 */
 }
 
 static void *control_thread(void *arg)
@@ -388,6 +413,7 @@ ffb_status ffb_server_connect_inproc(ffb_server *s, const struct ffb_client_opti
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
 		return FFB_ERR_SYSTEM;
+	ffb__refuse_fds(sv[0]);
 	pthread_mutex_lock(&s->adopt_lock);
 	bool room = s->n_adopt < sizeof(s->adopt_fds) / sizeof(s->adopt_fds[0]);
 	if (room)

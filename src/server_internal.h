@@ -130,10 +130,18 @@ struct ffb__session {
 	struct ffb_superblock sb;     /* private copy: never read back from the arena */
 	struct ffb__heap client_heap; /* the client owns it; we know what it gave us */
 
+	/* Set by control when it closes an active session, read by its
+	 * dispatcher: take no more requests (DETACH mail follows). */
+	int closing;                  /* atomic */
+
 	/* Control thread only. */
-	struct ffb__list link;        /* srv->sessions or srv->zombies */
+	struct ffb__list link;        /* srv->handshakes, srv->sessions or srv->zombies */
 	int state;
+	bool in_pool;                 /* on srv->handshakes: no hello read yet */
+	bool admitted;                /* counts against max_sessions */
 	ffb_status refuse;            /* not 0: answer the hello with this, hang up */
+	uid_t uid;                    /* SO_PEERCRED at accept */
+	pid_t pid;                    /* its pid, for the pidfd (0: in-process, none) */
 	int sock, pidfd;
 	uint64_t deadline_ns;         /* handshake deadline */
 	bool awaiting_detached;       /* handed over, DETACH sent, no DETACHED yet */
@@ -147,7 +155,9 @@ struct ffb__session {
 	bool cut;                     /* its rings broke the protocol: publish nothing more */
 	struct ffb_ring_cons req;
 	struct ffb_ring_prod resp;
-	bool blocked;                 /* response ring full: retry on a timer */
+	bool blocked;                 /* response ring full: retry on a timer that backs off */
+	uint64_t backoff_ns;          /* while blocked: the retry interval (1 ms, doubling) */
+	uint64_t retry_at;            /* while blocked: when to look again (ffb__now_ns) */
 	bool ring_again;              /* a wake was asked while a ring was in flight */
 	bool dirty;                   /* answers pushed, not yet published */
 	uint64_t ring_one;            /* the 1 written to the client bell */
@@ -182,6 +192,8 @@ struct ffb__session {
 	bool mail_linked[2];
 };
 
+#define FFB__LENT_SLOTS 128 /* > 2 x (FFB_MAX_VEC_CALLS + 1): open addressing */
+
 /* A dispatcher thread: the rings of the sessions it was handed, and the
  * answers of their kept calls. */
 struct ffb__dispatcher {
@@ -201,6 +213,9 @@ struct ffb__dispatcher {
 	bool thread_started;
 	uint32_t nsessions;           /* control thread: sessions handed to it */
 	struct ffb_server_stats stats;
+	/* The blocks one CALLV lends (dispatch.c): keys marked with lent_gen. */
+	uint32_t lent_gen;
+	uint32_t lent_key[FFB__LENT_SLOTS], lent_mark[FFB__LENT_SLOTS];
 };
 
 /* The worker pool (pool.c): a bounded lock-free MPMC queue of calls the
@@ -232,6 +247,12 @@ struct ffb__pool {
 	int nposted;                  /* atomic */
 };
 
+/* Pre-hello connections of one uid (session.c). */
+struct ffb__uid_count {
+	uid_t uid;
+	uint32_t n;
+};
+
 struct ffb_server {
 	struct ffb_server_options opts;
 	uid_t *uids;
@@ -256,10 +277,13 @@ struct ffb_server {
 	pthread_mutex_t adopt_lock;
 	int adopt_fds[16];
 	unsigned n_adopt;
-	struct ffb__list sessions;    /* handshaking and active */
+	struct ffb__list handshakes;  /* no hello read yet, oldest first (the pre-hello pool) */
+	struct ffb__list sessions;    /* hello read: answered, active */
 	struct ffb__list zombies;     /* closed, waiting for ops or DETACHED */
 	uint32_t nsessions;           /* admitted: counts against max_sessions */
-	uint32_t nrefusing;           /* refused, waiting to read the hello */
+	uint32_t nhandshakes;         /* on `handshakes`: at most max_handshakes */
+	struct ffb__uid_count *hs_uids; /* per uid on `handshakes` (max_handshakes of them) */
+	uint32_t n_hs_uids;
 	uint64_t next_session_id;
 	uint64_t notify_buf;
 	struct ffb__op op_accept, op_notify;
@@ -309,7 +333,17 @@ void ffb__session_close(struct ffb__session *s, ffb_status why);
 bool ffb__session_op_done(struct ffb__op *op);
 /* The dispatcher let go of s: free it once its own ops are done. */
 void ffb__session_detached(struct ffb__session *s);
-void ffb__session_expire_handshakes(struct ffb_server *srv, uint64_t now);
+/* Close pre-hello connections past their deadline; returns the next
+ * deadline (0: none waits). */
+uint64_t ffb__session_expire_handshakes(struct ffb_server *srv, uint64_t now);
+/* Stop: every connection closed, active sessions with a CLOSED goodbye. */
+void ffb__session_close_all(struct ffb_server *srv);
+/* Refuse fds on socket fd (SO_PASSRIGHTS off, where the kernel has it:
+ * a client's sendmsg with SCM_RIGHTS then fails). Returns whether the
+ * kernel refuses them; otherwise they are dropped unread (ffb__recv_plain). */
+bool ffb__refuse_fds(int fd);
+/* Tests only: leave SO_PASSRIGHTS alone, to exercise the drop path. */
+extern bool ffb__test_keep_passrights;
 
 /* dispatcher.c (dispatcher thread) */
 int ffb__dispatcher_init(struct ffb__dispatcher *d, struct ffb_server *srv);
@@ -331,6 +365,9 @@ void ffb__session_ring_client(struct ffb__session *s);
  * pooled calls to free workers; cancel every kept call of a session. */
 bool ffb__session_service(struct ffb__session *s);
 void ffb__dispatch_posts(struct ffb__dispatcher *d);
+/* A blocked session: whether its response ring has room again (or is
+ * corrupt: service will say). */
+bool ffb__session_has_room(struct ffb__session *s);
 void ffb__dispatch_publish(struct ffb__dispatcher *d);
 void ffb__dispatch_feed_pool(struct ffb__dispatcher *d);
 void ffb__session_cancel_calls(struct ffb__session *s);

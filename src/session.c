@@ -10,6 +10,11 @@
  * the dispatcher said DETACHED (after every kept call was answered).
  * Admission spreads sessions over the dispatchers: each goes to the one
  * with the fewest.
+ *
+ * Nothing here waits on a client: every socket call is non-blocking, and
+ * the server never takes an fd from a client (SO_PASSRIGHTS off where the
+ * kernel has it, and every read without a control buffer), so no close
+ * of ours can wait on a file system the client chose.
  */
 #include <errno.h>
 #include <poll.h>
@@ -25,8 +30,6 @@
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
 #endif
-
-#define MAX_REFUSING 64 /* refusals waiting for a hello; past that, hang up at once */
 
 /* Answer a client we will not serve, then hang up. Called once its hello
  * is read: closing a socket with unread data would make the client see a
@@ -61,35 +64,107 @@ static int peer_pidfd(int fd, pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+/* ---- the pre-hello pool ------------------------------------------------
+ * A connection whose hello has not been read yet costs the server only a
+ * socket and a struct, and never a session slot: it waits on
+ * srv->handshakes (oldest first) until its hello, its handshake timeout or
+ * its eviction. The pool is bounded in total (max_handshakes) and per uid
+ * (max_handshakes_per_uid); a new connection that finds its uid's share
+ * full evicts that uid's oldest one, and one that finds the pool full
+ * evicts the oldest of the uid with the most. So a flood of silent
+ * sockets recycles its own places and never locks out another uid, nor a
+ * client of its own uid that sends its hello at once. */
+
+static struct ffb__uid_count *uid_count(struct ffb_server *srv, uid_t uid)
+{
+	for (uint32_t i = 0; i < srv->n_hs_uids; i++)
+		if (srv->hs_uids[i].uid == uid)
+			return &srv->hs_uids[i];
+	return NULL;
+}
+
+static void pool_add(struct ffb__session *s)
+{
+	struct ffb_server *srv = s->srv;
+	struct ffb__uid_count *u = uid_count(srv, s->uid);
+	if (!u) { /* fewer distinct uids than places: there is room */
+		u = &srv->hs_uids[srv->n_hs_uids++];
+		*u = (struct ffb__uid_count){.uid = s->uid};
+	}
+	u->n++;
+	srv->nhandshakes++;
+	s->in_pool = true;
+	ffb__list_add_tail(&srv->handshakes, &s->link);
+}
+
+/* s leaves the pool (its hello was read, or it is closed). */
+static void pool_del(struct ffb__session *s)
+{
+	struct ffb_server *srv = s->srv;
+	struct ffb__uid_count *u = uid_count(srv, s->uid);
+	if (--u->n == 0)
+		*u = srv->hs_uids[--srv->n_hs_uids];
+	srv->nhandshakes--;
+	s->in_pool = false;
+	ffb__list_del(&s->link);
+}
+
+/* Drop the oldest pre-hello connection of `uid`. */
+static void evict_oldest(struct ffb_server *srv, uid_t uid)
+{
+	struct ffb__list *pos;
+	for (pos = srv->handshakes.next; pos != &srv->handshakes; pos = pos->next) {
+		struct ffb__session *s = FFB__CONTAINER_OF(pos, struct ffb__session, link);
+		if (s->uid == uid) {
+			FFB__STAT_ADD(srv->stats.handshakes_dropped, 1);
+			ffb__session_close(s, FFB_OK);
+			return;
+		}
+	}
+}
+
+/* Make a place in the pool for a new connection of `uid`. */
+static void pool_make_room(struct ffb_server *srv, uid_t uid)
+{
+	struct ffb__uid_count *u = uid_count(srv, uid);
+	if (u && u->n >= srv->opts.max_handshakes_per_uid) {
+		evict_oldest(srv, uid);
+		return;
+	}
+	if (srv->nhandshakes < srv->opts.max_handshakes)
+		return;
+	struct ffb__uid_count *most = &srv->hs_uids[0];
+	for (uint32_t i = 1; i < srv->n_hs_uids; i++)
+		if (srv->hs_uids[i].n > most->n)
+			most = &srv->hs_uids[i];
+	evict_oldest(srv, most->uid);
+}
+
+static void on_client_hello(struct ffb__session *s);
+
 void ffb__session_accept(struct ffb_server *srv, int fd, bool check_creds)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-		close(fd);
+	if (__atomic_load_n(&srv->stop_flag, __ATOMIC_ACQUIRE) ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		close(fd); /* stopping: close_all has run, nobody would close it */
 		return;
 	}
-	ffb_status refuse = FFB_OK;
-	if (check_creds && !uid_allowed(srv, cred.uid))
-		refuse = FFB_ERR_PERMISSION_DENIED;
-	else if (srv->nsessions >= srv->opts.max_sessions)
-		refuse = FFB_ERR_TOO_MANY_SESSIONS;
-	struct ffb__session *s = NULL;
-	if (!refuse || srv->nrefusing < MAX_REFUSING)
-		s = calloc(1, sizeof(*s));
+	ffb__refuse_fds(fd); /* the listener's setting should have come with it; make sure */
+	pool_make_room(srv, cred.uid);
+	struct ffb__session *s = calloc(1, sizeof(*s));
 	if (!s) {
 		FFB__STAT_ADD(srv->stats.sessions_refused, 1);
 		close(fd);
 		return;
 	}
-	s->refuse = refuse;
-	if (refuse)
-		srv->nrefusing++;
-	else
-		srv->nsessions++;
+	s->refuse = check_creds && !uid_allowed(srv, cred.uid) ? FFB_ERR_PERMISSION_DENIED : FFB_OK;
 	s->srv = srv;
 	s->sock = fd;
-	s->pidfd = check_creds && !refuse ? peer_pidfd(fd, cred.pid) : -1;
+	s->uid = cred.uid;
+	s->pid = check_creds ? cred.pid : 0;
+	s->pidfd = -1;
 	s->client_bell = s->server_bell = -1;
 	s->state = FFB__HANDSHAKE;
 	s->deadline_ns = ffb__now_ns() + (uint64_t)srv->opts.handshake_timeout_ms * 1000000ull;
@@ -103,8 +178,8 @@ void ffb__session_accept(struct ffb_server *srv, int fd, bool check_creds)
 	ffb__list_init(&s->waiting);
 	ffb__list_init(&s->want_link);
 	pthread_mutex_init(&s->heap_lock, NULL);
-	ffb__list_add_tail(&srv->sessions, &s->link);
-	ffb__arm_poll(&srv->ring, &s->op_sock, &s->ops_pending, fd, POLLIN | POLLRDHUP);
+	pool_add(s);
+	on_client_hello(s); /* an honest client's hello is usually here already */
 }
 
 /* Create the arena and the bells, send them: HANDSHAKE -> ACTIVE. */
@@ -114,6 +189,8 @@ static ffb_status start_session(struct ffb__session *s)
 	uint32_t tag = (uint32_t)(ffb__random_u64() % 255u) + 1u;
 	uint32_t flags = FFB_SB_VECTOR_CALLS | (srv->futex_ok ? FFB_SB_FUTEX_DOORBELL : 0);
 	s->id = ++srv->next_session_id;
+	if (s->pid)
+		s->pidfd = peer_pidfd(s->sock, s->pid);
 	ffb_status st = ffb__layout_compute(&srv->opts, s->id, tag, flags, &s->sb);
 	if (st)
 		return st;
@@ -159,37 +236,49 @@ static ffb_status start_session(struct ffb__session *s)
 	return st;
 }
 
+/* A hello that this version understands: magic, version, and the
+ * fields it leaves to later versions all 0 (PROTOCOL.md §2.1). */
+static bool hello_ok(const struct ffb_client_hello *h)
+{
+	return h->magic == FFB_CLIENT_HELLO_MAGIC && h->layout_version == FFB_LAYOUT_VERSION && h->flags == 0 &&
+	       h->reserved[0] == 0 && h->reserved[1] == 0;
+}
+
 static void on_client_hello(struct ffb__session *s)
 {
 	struct ffb_client_hello hello;
 	size_t len = sizeof(hello);
-	int fds[FFB_MAX_HELLO_FDS];
-	unsigned nfds = 0;
-	ffb_status st = ffb__recv_msg(s->sock, &hello, &len, fds, &nfds, MSG_DONTWAIT);
+	ffb_status st = ffb__recv_plain(s->sock, &hello, &len, MSG_DONTWAIT);
 	if (st == FFB_ERR_WOULD_BLOCK) {
 		ffb__arm_poll(&s->srv->ring, &s->op_sock, &s->ops_pending, s->sock, POLLIN | POLLRDHUP);
 		return;
 	}
-	ffb__close_fds(fds, nfds); /* a client has no business sending us fds */
-	if (st != FFB_OK || len != sizeof(hello) || nfds) {
+	struct ffb_server *srv = s->srv;
+	/* Out of the pool: from here on it is answered or closed at once. */
+	pool_del(s);
+	ffb__list_add_tail(&srv->sessions, &s->link);
+	if (st != FFB_OK || len != sizeof(hello)) { /* fds (dropped unread), a short or long message, EOF */
 		ffb__session_close(s, FFB_OK);
 		return;
 	}
 	ffb_status why = s->refuse;
-	if (!why && (hello.magic != FFB_CLIENT_HELLO_MAGIC || hello.layout_version != FFB_LAYOUT_VERSION))
+	if (!why && srv->nsessions >= srv->opts.max_sessions)
+		why = FFB_ERR_TOO_MANY_SESSIONS;
+	if (!why && !hello_ok(&hello))
 		why = FFB_ERR_VERSION_MISMATCH;
 	if (why) {
 		send_refusal(s, why);
 		ffb__session_close(s, FFB_OK);
 		return;
 	}
+	srv->nsessions++;
+	s->admitted = true;
 	st = start_session(s);
 	if (st) {
 		ffb__log(FFB_LOG_WARN, "session setup failed: %s", ffb_status_name(st));
 		ffb__session_close(s, FFB_OK);
 		return;
 	}
-	struct ffb_server *srv = s->srv;
 	s->state = FFB__ACTIVE;
 	FFB__STAT_ADD(srv->stats.sessions_total, 1);
 	FFB__STAT_ADD(srv->stats.sessions_active, 1);
@@ -219,10 +308,7 @@ void ffb__session_on_sock(struct ffb__session *s, int res)
 	 * (the client closed or died) or a message it should not send. */
 	char buf[64];
 	size_t len = sizeof(buf);
-	int fds[FFB_MAX_HELLO_FDS];
-	unsigned nfds = 0;
-	ffb_status st = ffb__recv_msg(s->sock, buf, &len, fds, &nfds, MSG_DONTWAIT);
-	ffb__close_fds(fds, nfds);
+	ffb_status st = ffb__recv_plain(s->sock, buf, &len, MSG_DONTWAIT);
 	if (st == FFB_ERR_WOULD_BLOCK && !(res & (POLLHUP | POLLRDHUP | POLLERR))) {
 		ffb__arm_poll(&s->srv->ring, &s->op_sock, &s->ops_pending, s->sock, POLLIN | POLLRDHUP);
 		return;
@@ -245,10 +331,7 @@ static void drain_socket(int sock)
 	for (;;) {
 		char buf[64];
 		size_t len = sizeof(buf);
-		int fds[FFB_MAX_HELLO_FDS];
-		unsigned nfds = 0;
-		ffb_status st = ffb__recv_msg(sock, buf, &len, fds, &nfds, MSG_DONTWAIT);
-		ffb__close_fds(fds, nfds);
+		ffb_status st = ffb__recv_plain(sock, buf, &len, MSG_DONTWAIT);
 		if (st != FFB_OK && st != FFB_ERR_PROTOCOL && st != FFB_ERR_BAD_FD)
 			return; /* empty (WOULD_BLOCK), EOF or an error */
 	}
@@ -270,9 +353,7 @@ static void session_free(struct ffb__session *s)
 	}
 	int fds[4] = {s->sock, s->pidfd, s->client_bell, s->server_bell};
 	ffb__close_fds(fds, 4);
-	if (s->refuse) /* refused sessions never count against the cap */
-		s->srv->nrefusing--;
-	else /* the slot is free once the arena is unmapped */
+	if (s->admitted) /* the slot is free once the arena is unmapped */
 		s->srv->nsessions--;
 	if (s->disp)
 		s->disp->nsessions--;
@@ -310,13 +391,23 @@ void ffb__session_close(struct ffb__session *s, ffb_status why)
 	if (s->state == FFB__DEAD)
 		return;
 	bool was_active = s->state == FFB__ACTIVE;
+	if (was_active) {
+		/* Its dispatcher takes no request from now on, even before it
+		 * reads the DETACH below; the fence orders the flag before the
+		 * counters (a test that saw sessions_cut sees no answer after). */
+		__atomic_store_n(&s->closing, 1, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+	}
 	if (why == FFB_ERR_PROTOCOL)
 		FFB__STAT_ADD(srv->stats.sessions_cut, 1);
 	if (was_active)
 		FFB__STAT_ADD(srv->stats.sessions_active, (uint64_t)-1);
+	if (s->in_pool)
+		pool_del(s);
+	else
+		ffb__list_del(&s->link);
 	s->state = FFB__DEAD;
 	s->goodbye = was_active ? why : FFB_OK;
-	ffb__list_del(&s->link);
 	if (!was_active) {
 		hang_up(s, false);
 		return;
@@ -349,13 +440,24 @@ void ffb__session_detached(struct ffb__session *s)
 	hang_up(s, true);
 }
 
-void ffb__session_expire_handshakes(struct ffb_server *srv, uint64_t now)
+uint64_t ffb__session_expire_handshakes(struct ffb_server *srv, uint64_t now)
 {
-	struct ffb__list *pos, *tmp;
-	FFB__LIST_FOR_EACH_SAFE(pos, tmp, &srv->sessions)
-	{
-		struct ffb__session *s = FFB__CONTAINER_OF(pos, struct ffb__session, link);
-		if (s->state == FFB__HANDSHAKE && now > s->deadline_ns)
-			ffb__session_close(s, FFB_OK);
+	/* Oldest first, and every connection has the same timeout: the
+	 * first that has time left is the next to expire. */
+	while (!ffb__list_empty(&srv->handshakes)) {
+		struct ffb__session *s = FFB__CONTAINER_OF(srv->handshakes.next, struct ffb__session, link);
+		if (now <= s->deadline_ns)
+			return s->deadline_ns;
+		FFB__STAT_ADD(srv->stats.handshakes_dropped, 1);
+		ffb__session_close(s, FFB_OK);
 	}
+	return 0;
+}
+
+void ffb__session_close_all(struct ffb_server *srv)
+{
+	while (!ffb__list_empty(&srv->handshakes))
+		ffb__session_close(FFB__CONTAINER_OF(srv->handshakes.next, struct ffb__session, link), FFB_OK);
+	while (!ffb__list_empty(&srv->sessions))
+		ffb__session_close(FFB__CONTAINER_OF(srv->sessions.next, struct ffb__session, link), FFB_ERR_CLOSED);
 }

@@ -29,6 +29,11 @@ struct fake_conn {
 	ffb_client *c;
 };
 
+/* Not 0: the max_inflight the next fake_conn_open announces instead of
+ * the ring's size (the C server's is always a power of two; the protocol
+ * allows any value up to the response ring's entries). */
+static uint32_t fake_max_inflight;
+
 /* server_bell: an eventfd to send as the server's bell (taken over), or
  * -1 for the futex doorbell. NULL on success, else the step that failed. */
 static inline const char *fake_conn_open(struct fake_conn *f, const struct ffb_server_options *o,
@@ -37,8 +42,11 @@ static inline const char *fake_conn_open(struct fake_conn *f, const struct ffb_s
 	uint32_t flags = server_bell >= 0 ? 0 : FFB_SB_FUTEX_DOORBELL;
 	f->server_bell = server_bell;
 	int memfd;
-	if (ffb__layout_compute(o, 99, 0x42, flags, &f->sb) != FFB_OK ||
-	    ffb__arena_create(&f->sb, &memfd, &f->base) != FFB_OK)
+	if (ffb__layout_compute(o, 99, 0x42, flags, &f->sb) != FFB_OK)
+		return "fake layout";
+	if (fake_max_inflight)
+		f->sb.max_inflight = fake_max_inflight;
+	if (ffb__arena_create(&f->sb, &memfd, &f->base) != FFB_OK)
 		return "fake arena";
 	uint64_t rings[2] = {f->sb.req_ring_offset, f->sb.resp_ring_offset};
 	uint32_t sizes[2] = {f->sb.req_ring_entries, f->sb.resp_ring_entries};

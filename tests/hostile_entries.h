@@ -139,9 +139,10 @@ static inline uint64_t hostile_set_bits(uint64_t h, unsigned shift, unsigned bit
 }
 
 /* Build row r for client c (allocating its blocks; HB_HELD calls
- * ffi.version). False if a block could not be had (arena full, the
- * session already dead). */
-static inline bool hostile_entry_build(ffb_client *c, const struct hostile_entry *r, struct ffb_ring_entry *e)
+ * ffi.version, waiting up to call_ns). False if a block could not be had
+ * (arena full, the session already dead, no answer in time). */
+static inline bool hostile_entry_build(ffb_client *c, const struct hostile_entry *r, int64_t call_ns,
+				       struct ffb_ring_entry *e)
 {
 	const struct ffb_superblock *sb = ffb_client_superblock(c);
 	uint32_t tag = sb->arena_tag;
@@ -163,7 +164,7 @@ static inline bool hostile_entry_build(ffb_client *c, const struct hostile_entry
 		break;
 	}
 	case HB_HELD:
-		if (ffb_client_call(c, FFB_FN_VERSION, (ffb_handle){0}, 0, 2000000000ll, &res) != FFB_OK ||
+		if (ffb_client_call(c, FFB_FN_VERSION, (ffb_handle){0}, 0, call_ns, &res) != FFB_OK ||
 		    FFB_HANDLE_HEAP(res.handle.id) != FFB_HEAP_SERVER)
 			return false;
 		h = res.handle.id;

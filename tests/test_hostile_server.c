@@ -595,6 +595,41 @@ static void ring_indices_crossing_u32_wrap_deliver_correctly(void **state)
 	fake_conn_close(&f);
 }
 
+/* FAILS before issue 17: the completion FIFO was indexed with
+ * `counter % max_inflight`, which jumps at the counter's 2^32 wrap unless
+ * max_inflight is a power of two: two completions shared a slot, one was
+ * delivered twice and the other never. A server may announce any
+ * max_inflight up to its response ring (3 here, on a ring of 8). */
+static void completion_fifo_of_any_inflight_cap_crosses_the_counter_wrap(void **state)
+{
+	(void)state;
+	struct fake_conn f;
+	fake_max_inflight = 3;
+	fake_start(&f, 8);
+	fake_max_inflight = 0;
+	assert_int_equal(f.c->nslots, 3);
+	f.c->done_head = f.c->done_tail = UINT32_MAX - 7; /* the counters, as after 2^32 - 7 completions */
+	struct ffb_completion done[3];
+	for (uint32_t round = 0; round < 8; round++) {
+		uint64_t ids[3];
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(ffb_client_submit(f.c, FFB_FN_ECHO, (ffb_handle){0}, 0, &ids[i]), FFB_OK);
+		assert_int_equal(ffb_client_flush(f.c), FFB_OK);
+		for (int i = 0; i < 3; i++) {
+			struct ffb_ring_entry t = fake_take(&f);
+			fake_answer(&f, t.call_id, FFB_KIND_RESULT, (int32_t)(40 + round * 3 + (uint32_t)i), 0, 0);
+		}
+		fake_publish(&f);
+		assert_int_equal(poll_all(f.c, done, 3, SEC), 3);
+		for (int k = 0; k < 3; k++) { /* in order, each once, each with its own status */
+			assert_true(done[k].call_id == ids[k]);
+			assert_int_equal(done[k].result.status, 40 + round * 3 + (uint32_t)k);
+		}
+	}
+	assert_true(f.c->done_tail < 100); /* it did wrap */
+	fake_conn_close(&f);
+}
+
 /* FAILS against the current src/ (reported bug): client_call.c
  * wake_server() writes the received server bell with a plain write(2), so
  * the call blocks forever whatever its timeout.
@@ -649,6 +684,7 @@ int main(void)
 		cmocka_unit_test(goodbye_and_garbage_on_socket_end_pending_calls),
 		cmocka_unit_test(long_message_from_server_ends_pending_calls_with_protocol),
 		cmocka_unit_test(ring_indices_crossing_u32_wrap_deliver_correctly),
+		cmocka_unit_test(completion_fifo_of_any_inflight_cap_crosses_the_counter_wrap),
 		cmocka_unit_test(blocking_full_server_bell_cannot_hang_a_call),
 		cmocka_unit_test(random_results_never_reach_the_wrong_call),
 	};

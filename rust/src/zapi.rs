@@ -38,7 +38,7 @@ pub struct ffb_handle {
     pub id: u64,
 }
 
-/// `struct ffb_server_options` (104 bytes).
+/// `struct ffb_server_options` (112 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ffb_server_options {
@@ -56,9 +56,11 @@ pub struct ffb_server_options {
     pub workers: u32,
     pub worker_spin_ns: u32,
     pub inline_budget_ns: u32,
+    pub max_handshakes: u32,
+    pub max_handshakes_per_uid: u32,
 }
 
-/// `struct ffb_server_stats` (128 bytes).
+/// `struct ffb_server_stats` (136 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ffb_server_stats {
@@ -78,6 +80,7 @@ pub struct ffb_server_stats {
     pub server_calls: u64,
     pub stream_items: u64,
     pub answers_dropped: u64,
+    pub handshakes_dropped: u64,
 }
 
 /// `struct ffb_client_options` (12 bytes).
@@ -120,7 +123,7 @@ pub struct ffb_client_stats {
 // The C compiler's sizes and offsets.
 const _: () = assert!(size_of::<ffb_handle>() == 8);
 const _: () = assert!(offset_of!(ffb_handle, id) == 0);
-const _: () = assert!(size_of::<ffb_server_options>() == 104);
+const _: () = assert!(size_of::<ffb_server_options>() == 112);
 const _: () = assert!(offset_of!(ffb_server_options, max_sessions) == 0);
 const _: () = assert!(offset_of!(ffb_server_options, ring_entries) == 4);
 const _: () = assert!(offset_of!(ffb_server_options, class_counts) == 8);
@@ -135,7 +138,9 @@ const _: () = assert!(offset_of!(ffb_server_options, dispatchers) == 84);
 const _: () = assert!(offset_of!(ffb_server_options, workers) == 88);
 const _: () = assert!(offset_of!(ffb_server_options, worker_spin_ns) == 92);
 const _: () = assert!(offset_of!(ffb_server_options, inline_budget_ns) == 96);
-const _: () = assert!(size_of::<ffb_server_stats>() == 128);
+const _: () = assert!(offset_of!(ffb_server_options, max_handshakes) == 100);
+const _: () = assert!(offset_of!(ffb_server_options, max_handshakes_per_uid) == 104);
+const _: () = assert!(size_of::<ffb_server_stats>() == 136);
 const _: () = assert!(offset_of!(ffb_server_stats, sessions_active) == 0);
 const _: () = assert!(offset_of!(ffb_server_stats, sessions_total) == 8);
 const _: () = assert!(offset_of!(ffb_server_stats, sessions_refused) == 16);
@@ -152,6 +157,7 @@ const _: () = assert!(offset_of!(ffb_server_stats, slow_inline_calls) == 96);
 const _: () = assert!(offset_of!(ffb_server_stats, server_calls) == 104);
 const _: () = assert!(offset_of!(ffb_server_stats, stream_items) == 112);
 const _: () = assert!(offset_of!(ffb_server_stats, answers_dropped) == 120);
+const _: () = assert!(offset_of!(ffb_server_stats, handshakes_dropped) == 128);
 const _: () = assert!(size_of::<ffb_client_options>() == 12);
 const _: () = assert!(offset_of!(ffb_client_options, connect_timeout_ms) == 0);
 const _: () = assert!(offset_of!(ffb_client_options, spin_ns) == 4);

@@ -92,6 +92,7 @@ static void fake_start(struct fake *f, bool eventfd_bell, uint32_t start)
 	const char *failed = fake_conn_open(&f->k, &o, bell, start);
 	if (failed)
 		die("%s: %s", failed, strerror(errno));
+	f->k.c->opts.spin_ns = 0; /* waits park at once: no spin on two cores (fuzzutil.h) */
 }
 
 /* ---- bookkeeping and the properties ------------------------------------- */
@@ -464,5 +465,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		die("%d fds open, %d before the input", count_fds(), base_fds);
 	if (count_arena_maps() != 0)
 		die("%d arena mappings left", count_arena_maps());
+	static unsigned inputs;
+	if (++inputs % 64 == 0 && count_arena_maps_proc() != 0) /* what the kernel says, now and then */
+		die("%d arena mappings left in /proc/self/maps", count_arena_maps_proc());
 	return 0;
 }

@@ -14,8 +14,9 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 export FFB_BIN="$PWD/$BUILD/ffb"
 export FFB_TEST_LOG=1
-STEPS=${STEPS:-kill caps backpressure idle}
+STEPS=${STEPS:-kill caps backpressure idle socket}
 CC=${CC:-gcc}
+FUSE_FLAGS=$(pkg-config --cflags --libs fuse3 2>/dev/null && echo -DFFB_HAVE_FUSE3)
 
 failed=()
 step() { # name, command...
@@ -39,7 +40,10 @@ build_c() {
 			-o "$BUILD/torture/caps" tests/torture/caps.c "$BUILD/libffb.a" -lcmocka -luring -lpthread &&
 		$CC -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Iring -Isrc -Itests -O2 -g \
 			-o "$BUILD/torture/backpressure" tests/torture/backpressure.c "$BUILD/libffb.a" \
-			-lcmocka -luring -lpthread
+			-lcmocka -luring -lpthread &&
+		$CC -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Iring -Isrc -Itests -O2 -g \
+			-o "$BUILD/torture/sockattack" tests/torture/sockattack.c "$BUILD/libffb.a" -luring -lpthread \
+			$FUSE_FLAGS
 }
 
 step build build_c || true
@@ -59,6 +63,13 @@ fi
 if want idle; then
 	step "idle CPU and wake-up (Go client, ffb serve)" \
 		bash -c 'set -o pipefail; cd go && FFB_TORTURE=1 timeout 300 go test -count=1 -v -run "TestIdle|TestParkedWaiter" . | grep -v "^=== RUN"'
+fi
+
+if want socket; then
+	server=${FFB_SERVER:-$BUILD/ffb}
+	for attack in fds silent stalled; do
+		step "socket side: $attack ($server)" timeout 300 "$BUILD/torture/sockattack" "$attack" "$server"
+	done
 fi
 
 if [ ${#failed[@]} -ne 0 ]; then
