@@ -301,7 +301,10 @@ static uint64_t pick_call_id(struct fz *f, struct hostile *h)
 	switch (sel % 5) {
 	case 0: return 0;
 	case 1: return next_call_id(h->c); /* collides with its next real call */
-	case 2: return FFB_CALL_MAKE(1 + fz_u8(f), FFB_ID_FROM_CLIENT, fz_u8(f) % 3, fz_u8(f));
+	case 2: { /* a plausible id of either side, of any kind (layout 4) */
+		uint8_t b = fz_u8(f);
+		return FFB_CALL_MAKE(1 + fz_u8(f), b & 1 ? FFB_ID_FROM_SERVER : FFB_ID_FROM_CLIENT, (b >> 1) % 4, fz_u8(f));
+	}
 	case 3: return next_call_id(h->c) + ((uint64_t)fz_u8(f) << 32);
 	default: return fz_u64(f);
 	}
@@ -413,7 +416,7 @@ static void run_op(struct fz *f, struct hostile *h)
 	case 2: { /* an entry built field by field */
 		struct ffb_ring_entry e;
 		uint8_t k = fz_u8(f);
-		e.kind = k < 250 ? 1u + k % 5u : fz_u32(f); /* CALL LOOKUP RELEASE RESULT CALLV */
+		e.kind = k < 250 ? 1u + k % 8u : fz_u32(f); /* CALL LOOKUP RELEASE RESULT CALLV CANCEL ITEM CREDIT */
 		e.call_id = pick_call_id(f, h);
 		e.handle = pick_handle(f, h);
 		e.len = pick_len(f);
