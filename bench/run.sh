@@ -189,6 +189,39 @@ run_work() {
 }
 
 # ---- 4. whole-process comparison (hyperfine) ---------------------------
+# ---- 3c. the Crux-shaped example (issue 13) -----------------------------
+# The Rust core (rust/examples/crux_core.rs) and its Go shell
+# (go/examples/crux) with -bench: event -> effect(s) -> resolve -> view
+# cycles, and both directions of a call between them, p50/p99 each; the
+# shell's "bench:" lines become JSON lines here.
+run_crux() {
+	say crux
+	(cd "$ROOT/rust" && cargo build --quiet --release --example crux_core) 2>>"$LOG" || return 0
+	(cd "$ROOT/go" && CGO_ENABLED=0 go build -o "$BIN/crux-shell" ./examples/crux) 2>>"$LOG" || return 0
+	local sock log
+	sock=$(mktemp -u /tmp/ffb-crux-XXXXXX.sock)
+	log=$(mktemp)
+	"$ROOT/rust/target/release/examples/crux_core" --socket "$sock" >"$log" 2>&1 &
+	local pid=$!
+	for _ in $(seq 1 100); do grep -q '^ready' "$log" && break; sleep 0.1; done
+	local n=2000
+	[ "$MODE" = full ] && n=20000
+	timeout "$STEP_LIMIT" "$BIN/crux-shell" -socket "$sock" -bench "$n" 2>>"$LOG" | python3 -c '
+import json, re, sys
+for line in sys.stdin:
+    m = re.match(r"bench: (.*), (\d+) (?:cycles|calls): p50 ([\d.]+) us p99 ([\d.]+) us", line)
+    if m:
+        what, n, p50, p99 = m.groups()
+        slug = re.sub(r"[^a-z0-9]+", "_", what.lower()).strip("_")
+        print(json.dumps({"name": "crux_" + slug, "group": "crux", "what": what, "iterations": int(n),
+                          "p50_ns": float(p50) * 1000, "p99_ns": float(p99) * 1000, "checked": True,
+                          "placement": "Rust core and Go shell processes unpinned (2 CPUs)"}))
+' >>"$RAW" || say "crux FAILED, see $LOG"
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
+	rm -f "$log"
+}
+
 run_hyperfine() {
 	if ! command -v hyperfine >/dev/null; then
 		say "hyperfine not installed: skipping the whole-process comparison"
@@ -240,6 +273,7 @@ main() {
 	run_peers
 	run_ffb
 	run_work
+	run_crux
 	run_hyperfine
 	run_hyperfine_work
 	python3 -c 'import json,sys; print(json.dumps({"meta_end": {"loadavg_end": open("/proc/loadavg").read().split()[:3]}}))' >>"$RAW"
