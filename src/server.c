@@ -80,9 +80,12 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 	if (o->n_allowed_uids && !o->allowed_uids)
 		return FFB_ERR_NULL_POINTER;
 
-	struct ffb_server *s = calloc(1, sizeof(*s));
-	if (!s)
+	/* The pool's counters sit on their own cache-line pairs: the struct
+	 * needs its declared alignment, which calloc does not give. */
+	struct ffb_server *s = NULL;
+	if (posix_memalign((void **)&s, _Alignof(struct ffb_server), sizeof(*s)))
 		return FFB_ERR_SYSTEM;
+	memset(s, 0, sizeof(*s));
 	s->opts = *o;
 	s->listen_fd = -1;
 	s->inbox.fd = -1;
