@@ -264,13 +264,21 @@ static int cmd_ping(int argc, char **argv)
 	qsort(lat, count, sizeof(uint64_t), cmp_u64);
 	struct ffb_client_stats cs;
 	ffb_client_stats(cl, &cs);
-	printf("ffb ping: %s fn=%s size=%u count=%llu mode=%s cpu=%d\n", path, fn_name, size, (unsigned long long)count,
-	       mode, cpu);
-	printf("echo: same handle back %llu/%llu (%s), payload stamps verified on every call, full payload on %llu "
-	       "calls, %llu mismatches\n",
+	char human[32];
+	if (size >= (1u << 20) && size % (1u << 20) == 0)
+		snprintf(human, sizeof(human), " (%u MiB)", size >> 20);
+	else if (size >= 1024 && size % 1024 == 0)
+		snprintf(human, sizeof(human), " (%u KiB)", size >> 10);
+	else
+		human[0] = 0;
+	printf("ffb ping: %s fn=%s size=%u B%s count=%llu (+%llu warm-up) mode=%s cpu=%d\n", path, fn_name, size,
+	       human, (unsigned long long)count, (unsigned long long)warmup, mode, cpu);
+	printf("echo: same handle back on %llu of %llu calls (%s), payload stamps verified on every call, full "
+	       "payload on %llu calls, %llu mismatches\n",
 	       (unsigned long long)same, (unsigned long long)(warmup + count),
 	       same == warmup + count ? "zero copy" : "COPIED", (unsigned long long)full_checks,
 	       (unsigned long long)bad);
+	printf("timed: the %llu calls after the warm-up\n", (unsigned long long)count);
 	printf("round trip ns: p50=%llu p90=%llu p99=%llu p99.9=%llu max=%llu\n", (unsigned long long)lat[count / 2],
 	       (unsigned long long)lat[count * 90 / 100], (unsigned long long)lat[count * 99 / 100],
 	       (unsigned long long)lat[count * 999 / 1000], (unsigned long long)lat[count - 1]);
