@@ -38,6 +38,11 @@ def rows(recs):
     if c64 and cl:
         out.append(("64 B echo, C client -> C server, spin", f"{ns(c64)} ({c64 / cl:.2f}x)",
                     f"cache-line round trip {ns(cl)}, taken just before"))
+    pe = cell("pool_echo_64", 64)
+    if pe.get("pooled_demo.echo") and pe.get("inline_ffi.echo"):
+        out.append(("64 B echo from a pool worker", f"{ns(pe['pooled_demo.echo']['p50_ns'])} "
+                    f"({spread(vs(pe['pooled_demo.echo'], 'inline_ffi.echo'))})",
+                    f"the inline built-in {ns(pe['inline_ffi.echo']['p50_ns'])}"))
     e1 = cell("echo", 1 << 20).get(FFB)
     if e1 and e64:
         out.append(("1 MiB echo (the same handle back)", f"{ns(e1['p50_ns'])} ({e1['p50_ns'] / e64['p50_ns']:.2f}x the 64 B echo)",

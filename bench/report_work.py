@@ -281,6 +281,16 @@ def bothways_verdicts(c, recs):
                     "met" if r["median"] >= 1.7 else "MISSED",
                     "" if r["median"] >= 1.7 else "the dispatcher and the client's goroutines take CPU from the "
                     "second worker on a 2-CPU machine"))
+    pe = c.get(("pool_echo_64", 64), {})
+    inl, pool = pe.get("inline_ffi.echo"), pe.get("pooled_demo.echo")
+    r = vs(pool, "inline_ffi.echo")
+    if inl and pool and r:
+        ok = r["median"] <= 1.5
+        out.append(("pooled 64 B echo p50 <= 1.5x inline", f"{ns(pool['p50_ns'])} vs {ns(inl['p50_ns'])}: {spread(r)}",
+                    "met" if ok else "MISSED",
+                    "" if ok else "a pooled call crosses to a worker thread and back (the MPSC hand-off, the "
+                    "worker's wake-up or its spin, the answer's return to the dispatcher that publishes it): on "
+                    "2 vCPUs the worker, the dispatcher and the client share the two CPUs"))
     b = c.get(("bothways_call_64", 64), {})
     s2g, g2s = b.get("server_to_go"), b.get("go_to_server")
     r = vs(s2g, "go_to_server")
@@ -318,6 +328,9 @@ def bothways_section(c, recs):
              "`go_to_server`: the Go client calls ffi.echo. `server_to_go`: the server's demo.pingback calls "
              "the Go client's handler bench.back back-to-back and times each round trip on the server; the "
              "figure is the server's own per-call time."),
+            (("pool_echo_64", 64), "Pooled vs inline 64 B echo", "inline_ffi.echo",
+             "`inline_ffi.echo`: the built-in, answered on the dispatcher. `pooled_demo.echo`: the same echo "
+             "from a pool worker (ffb serve's demo.echo)."),
             (("bothways_stream_64", 64), "Stream items vs pipelined calls, 64 B", None,
              "`stream_items`: demo.count streams 64 B items into Go's `Stream` (credit window 256). "
              "`pipelined_dN`: CallBatch of N ffi.echo calls. Figure: items (calls) per second of each slice."),
