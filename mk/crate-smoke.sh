@@ -4,7 +4,10 @@
 # into an empty temporary folder and built there, with nothing of the
 # repository but the build cache (CRATE_SMOKE_TARGET, default
 # rust/target/crate-smoke), into a small program that serves an
-# in-process echo of 64 B and a callback. Called by `make test-rust`.
+# in-process echo of 64 B and a callback; then once more against the
+# system libffb: `make install` into the temporary folder, ffb-sys told
+# FFB_SYS_USE_PKG_CONFIG=1, the program linked to libffb.so. Called by
+# `make test-rust`.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -80,7 +83,28 @@ fn main() -> ffb::Result<()> {
 }
 RUST
 
-out=$(cd "$tmp/smoke" && CARGO_TARGET_DIR=$target cargo run --quiet 2>&1) ||
-	{ printf '%s\n' "$out" >&2; fail "the packaged crates do not build or run"; }
-printf '%s\n' "$out" | grep -q '64 B echoed' || { printf '%s\n' "$out" >&2; fail "no smoke output"; }
-echo "crate-smoke: ffb-sys-$version.crate and ffb-$version.crate verified, built alone, served ($out)"
+# smoke TARGET_DIR [ENV...]: build and run the program, print its line.
+smoke() {
+	dir=$1; shift
+	out=$(cd "$tmp/smoke" && env CARGO_TARGET_DIR="$dir" "$@" cargo run --quiet 2>&1) ||
+		{ printf '%s\n' "$out" >&2; fail "the packaged crates do not build or run"; }
+	printf '%s\n' "$out" | grep -q '64 B echoed' || { printf '%s\n' "$out" >&2; fail "no smoke output"; }
+	printf '%s\n' "$out"
+}
+
+bundled=$(smoke "$target")
+if readelf -d "$target/debug/ffb-crate-smoke" | grep -q 'NEEDED.*libffb'; then
+	fail "the bundled build links a shared libffb"
+fi
+
+# The system library through pkg-config, as `make install PREFIX=...` leaves it.
+prefix=$tmp/prefix
+${MAKE:-make} --no-print-directory -C "$root" install PREFIX="$prefix" >/dev/null ||
+	fail "make install failed"
+system=$(smoke "$target-system" PKG_CONFIG_PATH="$prefix/lib/pkgconfig" \
+	FFB_SYS_USE_PKG_CONFIG=1 LD_LIBRARY_PATH="$prefix/lib")
+readelf -d "$target-system/debug/ffb-crate-smoke" | grep -q 'NEEDED.*libffb\.so' ||
+	fail "FFB_SYS_USE_PKG_CONFIG=1 did not link the installed libffb.so"
+
+echo "crate-smoke: ffb-sys-$version.crate and ffb-$version.crate verified, built alone" \
+	"and served, bundled ($bundled) and against pkg-config's libffb.so ($system)"
