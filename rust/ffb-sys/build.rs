@@ -3,12 +3,13 @@
 //! By default the core is built from the sources this package carries
 //! (`c/src/*.c`, `c/include`, `c/ring`: symlinks to the project's `src/`,
 //! `include/` and `ring/` in the repository, real files in the published
-//! package) with the `cc` crate and the Makefile's warnings, and linked
-//! statically with liburing and pthread. With the `system` feature, or
+//! package) with the `cc` crate and the Makefile's warnings into a static
+//! library, linked with liburing and pthread. With the `system` feature, or
 //! `FFB_SYS_USE_PKG_CONFIG=1` in the environment, the installed libffb is
 //! found through pkg-config (`ffb.pc`, written by `make install`) instead.
 //!
-//! Either way the build exports `DEP_FFB_INCLUDE`, the folder of `ffb.h`,
+//! On docs.rs (`DOCS_RS` set) nothing is built: documentation needs no
+//! link. Otherwise the build exports `DEP_FFB_INCLUDE`, the folder of `ffb.h`,
 //! to the build scripts of crates that depend on this one.
 
 use std::fs;
@@ -19,6 +20,12 @@ const PKG_CONFIG_ENV: &str = "FFB_SYS_USE_PKG_CONFIG";
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed={PKG_CONFIG_ENV}");
+
+    // docs.rs documents the crates without linking them, and has no liburing.
+    println!("cargo:rerun-if-env-changed=DOCS_RS");
+    if std::env::var_os("DOCS_RS").is_some() {
+        return;
+    }
 
     let use_system = std::env::var_os("CARGO_FEATURE_SYSTEM").is_some()
         || std::env::var(PKG_CONFIG_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
