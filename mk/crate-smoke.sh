@@ -1,19 +1,21 @@
 #!/bin/sh
 # mk/crate-smoke.sh — the crates as published: `cargo package` packs and
 # verifies ffb-sys and ffb (rust/), then the two .crate files are unpacked
-# into an empty temporary folder and built there, with nothing of the
-# repository but the build cache (CRATE_SMOKE_TARGET, default
-# rust/target/crate-smoke), into a small program that serves an
-# in-process echo of 64 B and a callback; then once more against the
-# system libffb: `make install` into the temporary folder, ffb-sys told
-# FFB_SYS_USE_PKG_CONFIG=1, the program linked to libffb.so. Called by
+# into an empty temporary folder and built there into a small program that
+# serves an in-process echo of 64 B and a callback; then once more against
+# the system libffb: `make install` into the temporary folder, ffb-sys told
+# FFB_SYS_USE_PKG_CONFIG=1, the program linked to libffb.so. Where a mount
+# namespace is allowed (root, or unprivileged user namespaces) the builds
+# run with the repository covered by an empty tmpfs, so they cannot read
+# it. CRATE_SMOKE_TARGET names a cargo target folder to reuse (outside the
+# repository, or the builds see it); the default is a fresh one. Called by
 # `make test-rust`.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-target=${CRATE_SMOKE_TARGET:-$root/rust/target/crate-smoke}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ffb-crate-smoke.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
+target=${CRATE_SMOKE_TARGET:-$tmp/target}
 
 fail() { echo "crate-smoke: $*" >&2; exit 1; }
 
@@ -83,17 +85,36 @@ fn main() -> ffb::Result<()> {
 }
 RUST
 
-# smoke TARGET_DIR [ENV...]: build and run the program, print its line.
+# A mount namespace that hides the repository, if this machine grants one
+# and nothing the builds use lies inside it.
+hide=
+case "$tmp/ $target/ ${CARGO_HOME:-$HOME/.cargo}/" in
+*"$root/"*) ;;
+*)
+	if [ "$(id -u)" = 0 ]; then ns="unshare --mount"; else ns="unshare --mount --map-root-user"; fi
+	if $ns sh -c 'mount -t tmpfs ffb-hidden "$1"' sh "$root" 2>/dev/null; then hide=$ns; fi
+	;;
+esac
+
+# smoke [ENV...]: build and run the program (the repository hidden where
+# it can be), print its line.
 smoke() {
-	dir=$1; shift
-	out=$(cd "$tmp/smoke" && env CARGO_TARGET_DIR="$dir" "$@" cargo run --quiet 2>&1) ||
+	out=$($hide sh -c '
+		root=$1 dir=$2; shift 2
+		if [ -n "$HIDE" ]; then
+			mount -t tmpfs ffb-hidden "$root" && [ -z "$(ls -A "$root")" ] || exit 97
+		fi
+		cd "$dir" && exec env "$@" cargo run --quiet' \
+		sh "$root" "$tmp/smoke" CARGO_TARGET_DIR="$target" "$@" 2>&1) ||
 		{ printf '%s\n' "$out" >&2; fail "the packaged crates do not build or run"; }
 	printf '%s\n' "$out" | grep -q '64 B echoed' || { printf '%s\n' "$out" >&2; fail "no smoke output"; }
 	printf '%s\n' "$out"
 }
+export HIDE="$hide"
+bin=$target/debug/ffb-crate-smoke
 
-bundled=$(smoke "$target")
-if readelf -d "$target/debug/ffb-crate-smoke" | grep -q 'NEEDED.*libffb'; then
+bundled=$(smoke)
+if readelf -d "$bin" | grep -q 'NEEDED.*libffb'; then
 	fail "the bundled build links a shared libffb"
 fi
 
@@ -101,10 +122,12 @@ fi
 prefix=$tmp/prefix
 ${MAKE:-make} --no-print-directory -C "$root" install PREFIX="$prefix" >/dev/null ||
 	fail "make install failed"
-system=$(smoke "$target-system" PKG_CONFIG_PATH="$prefix/lib/pkgconfig" \
-	FFB_SYS_USE_PKG_CONFIG=1 LD_LIBRARY_PATH="$prefix/lib")
-readelf -d "$target-system/debug/ffb-crate-smoke" | grep -q 'NEEDED.*libffb\.so' ||
+system=$(smoke PKG_CONFIG_PATH="$prefix/lib/pkgconfig" FFB_SYS_USE_PKG_CONFIG=1 \
+	LD_LIBRARY_PATH="$prefix/lib")
+readelf -d "$bin" | grep -q 'NEEDED.*libffb\.so' ||
 	fail "FFB_SYS_USE_PKG_CONFIG=1 did not link the installed libffb.so"
 
+where="the repository hidden"
+[ -n "$hide" ] || where="the repository not hidden (no mount namespace here)"
 echo "crate-smoke: ffb-sys-$version.crate and ffb-$version.crate verified, built alone" \
-	"and served, bundled ($bundled) and against pkg-config's libffb.so ($system)"
+	"($where) and served, bundled ($bundled) and against pkg-config's libffb.so ($system)"
