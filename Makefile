@@ -120,10 +120,14 @@ test-go: $(BUILD)/ffb
 test-docs: $(BUILD)/ffb
 	$(Q)BUILD=$(BUILD) mk/test-docs.sh
 
+# The crate's tests, clippy and rustdoc; then mk/crate-smoke.sh: the crates
+# as `cargo package` packs them, built and run alone in an empty folder.
 test-rust:
 	$(Q)if [ -f rust/Cargo.toml ]; then cd rust && cargo test --quiet && cargo test --quiet --features tokio --test pool && \
 		cargo clippy --quiet --all-targets --features tokio -- -D warnings && \
-		RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --features tokio ; fi
+		cargo clippy --quiet -p ffb-sys --all-targets -- -D warnings && \
+		RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --features tokio && \
+		../mk/crate-smoke.sh ; fi
 
 # ASan+UBSan on every C test; TSan where both ends share a process.
 TSAN_TESTS := test_ring test_registry test_echo test_pool
