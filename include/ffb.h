@@ -133,6 +133,32 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
  * live one is not (SYSTEM, errno EADDRINUSE). Call before run/start. */
 ffb_status ffb_server_listen(ffb_server *s, const char *path);
 
+/* Serve on `fd`, an already listening Unix SOCK_SEQPACKET socket (one a
+ * parent process bound and passed down; see ffb_server_listen_env). The
+ * server makes it non-blocking and close-on-exec, owns it from then on
+ * and closes it at destroy; it unlinks no file (it never named one). On
+ * an error the fd stays the caller's. Call before run/start. Errors:
+ * BAD_FD (not a socket, not AF_UNIX SOCK_SEQPACKET, or not listening:
+ * errno ENOTSOCK/EBADF, EPROTOTYPE, EINVAL), INVALID_ARGUMENT (fd < 0 or
+ * already listening), SYSTEM (fcntl). */
+ffb_status ffb_server_listen_fd(ffb_server *s, int fd);
+
+/* Take what a launcher (the Go package's ffb.Start) passed in the
+ * environment. Call once, early, before other threads read the
+ * environment (it unsets what it read, so the server's own children
+ * inherit neither variable):
+ * - FFB_PARENT_PID=<pid>: the launcher's pid. Arms a parent-death signal
+ *   (prctl PR_SET_PDEATHSIG, SIGTERM, unless one is set already, e.g.
+ *   SIGKILL by the launcher), then checks that getppid() is still <pid>;
+ *   if the parent already died (it did between its fork and this call)
+ *   returns PEER_GONE and the caller should exit.
+ * - FFB_LISTEN_FD=<fd>: ffb_server_listen_fd(s, fd); *used (may be NULL)
+ *   is set to 1. Unset: OK with *used = 0, and the caller listens on a
+ *   path of its own.
+ * Errors: PEER_GONE, INVALID_ARGUMENT (a value that is not a decimal
+ * number), those of ffb_server_listen_fd, SYSTEM (prctl). */
+ffb_status ffb_server_listen_env(ffb_server *s, int *used);
+
 /* Register `name` (UTF-8, 1..FFB_MAX_NAME_LEN bytes) -> fn(ctx). Any
  * thread, also while serving. Returns the function id in *fn_id (may be
  * NULL). Errors: INVALID_UTF8, INVALID_ARGUMENT (length), ALREADY_EXISTS,

@@ -9,10 +9,13 @@
  * dispatchers, pooled ones on the workers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -188,6 +191,86 @@ ffb_status ffb_server_listen(ffb_server *s, const char *path)
 	s->path = copy;
 	s->listen_fd = fd;
 	return FFB_OK;
+}
+
+ffb_status ffb_server_listen_fd(ffb_server *s, int fd)
+{
+	if (!s)
+		return FFB_ERR_NULL_POINTER;
+	if (fd < 0 || s->listen_fd >= 0)
+		return FFB_ERR_INVALID_ARGUMENT;
+	int domain = 0, type = 0, accepting = 0;
+	socklen_t len = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)
+		return FFB_ERR_BAD_FD; /* errno EBADF or ENOTSOCK */
+	len = sizeof(int);
+	if (domain != AF_UNIX || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_SEQPACKET) {
+		errno = EPROTOTYPE;
+		return FFB_ERR_BAD_FD;
+	}
+	len = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting) {
+		errno = EINVAL;
+		return FFB_ERR_BAD_FD;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+		return FFB_ERR_SYSTEM;
+	/* Connections accepted later inherit it (see ffb_server_listen). */
+	ffb__refuse_fds(fd);
+	s->listen_fd = fd;
+	return FFB_OK;
+}
+
+/* Parse a non-negative decimal int; -1 if `v` is not one. */
+static long parse_env_int(const char *v)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < 0 || n > INT32_MAX)
+		return -1;
+	return n;
+}
+
+ffb_status ffb_server_listen_env(ffb_server *s, int *used)
+{
+	if (!s)
+		return FFB_ERR_NULL_POINTER;
+	if (used)
+		*used = 0;
+	const char *ppid = getenv("FFB_PARENT_PID");
+	if (ppid) {
+		long want = parse_env_int(ppid);
+		unsetenv("FFB_PARENT_PID");
+		if (want <= 0) {
+			errno = EINVAL;
+			return FFB_ERR_INVALID_ARGUMENT;
+		}
+		/* A launcher's own death signal (Go's Pdeathsig) wins. */
+		int sig = 0;
+		if (prctl(PR_GET_PDEATHSIG, &sig) == 0 && sig == 0 && prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+			return FFB_ERR_SYSTEM;
+		/* Checked after the death signal is armed: a parent that died
+		 * before (between its fork and here) shows as a new ppid. */
+		if (getppid() != (pid_t)want) {
+			errno = ESRCH;
+			return FFB_ERR_PEER_GONE;
+		}
+	}
+	const char *v = getenv("FFB_LISTEN_FD");
+	if (!v)
+		return FFB_OK;
+	long fd = parse_env_int(v);
+	unsetenv("FFB_LISTEN_FD");
+	if (fd < 0) {
+		errno = EINVAL;
+		return FFB_ERR_INVALID_ARGUMENT;
+	}
+	ffb_status st = ffb_server_listen_fd(s, (int)fd);
+	if (st == FFB_OK && used)
+		*used = 1;
+	return st;
 }
 
 ffb_status ffb_server_register(ffb_server *s, const char *name, ffb_callback_fn fn, void *ctx, uint32_t *fn_id)

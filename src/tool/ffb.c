@@ -50,6 +50,8 @@ static void serve_usage(FILE *f)
 {
 	fprintf(f, "usage: ffb serve --socket PATH [--spin-us N] [--max-sessions N] [--workers N]\n"
 		   "                 [--dispatchers N] [--worker-spin-us N] [--cpu N] [--eventfd] [--quiet]\n"
+		   "With FFB_LISTEN_FD set (ffb.Start does) it serves that inherited socket and\n"
+		   "needs no --socket; with FFB_PARENT_PID set it exits when that parent is gone.\n"
 		   "Serves the built-ins ffi.echo and ffi.version and these demo callbacks\n"
 		   "(u32 = 4 bytes little-endian):\n");
 	for (const struct demo_callback *d = demo_callbacks; d->name; d++)
@@ -89,19 +91,40 @@ static int cmd_serve(int argc, char **argv)
 		default: serve_usage(stderr); return 2;
 		}
 	}
-	if (!path) {
+	/* A launcher (ffb.Start) passes a listening socket: no --socket. */
+	if (!path && !getenv("FFB_LISTEN_FD")) {
 		serve_usage(stderr);
 		return 2;
 	}
 	if (pin_cpu(cpu))
 		return 1;
+	int inherited = 0;
 	ffb_status st = ffb_server_create(&o, &g_server);
-	if (!st)
+	const char *where = "create";
+	char env_where[96];
+	const char *lfd = getenv("FFB_LISTEN_FD"), *ppid = getenv("FFB_PARENT_PID");
+	snprintf(env_where, sizeof(env_where), "FFB_LISTEN_FD=%.16s FFB_PARENT_PID=%.16s", lfd ? lfd : "(unset)",
+		 ppid ? ppid : "(unset)");
+	if (!st) {
+		where = env_where;
+		st = ffb_server_listen_env(g_server, &inherited);
+		if (st == FFB_ERR_BAD_FD)
+			where = "FFB_LISTEN_FD is not a listening Unix SOCK_SEQPACKET socket";
+		else if (st == FFB_ERR_PEER_GONE)
+			where = "FFB_PARENT_PID: the parent is gone, not serving";
+	}
+	if (!st && inherited) {
+		path = "FFB_LISTEN_FD";
+	} else if (!st) {
+		where = path;
 		st = ffb_server_listen(g_server, path);
-	if (!st)
+	}
+	if (!st) {
+		where = "register";
 		st = demo_register(g_server);
+	}
 	if (st) {
-		fprintf(stderr, "ffb serve: %s (%s)\n", ffb_strerror(st), strerror(errno));
+		fprintf(stderr, "ffb serve: %s: %s (%s)\n", where, ffb_strerror(st), strerror(errno));
 		ffb_server_destroy(g_server);
 		return 1;
 	}
