@@ -73,7 +73,8 @@ type Client struct {
 // handshake, verifies the arena fd (seals, size) before mapping it and the
 // layout after, and returns a ready Client. It blocks until the session is
 // up, ctx is done, or the connect timeout passes; while the server's listen
-// backlog is full it keeps trying to connect until then. Errors: SYSTEM
+// backlog is full it keeps trying to connect until then (and while the
+// socket is not there yet, with WithDialRetry). Errors: SYSTEM
 // (connect), PEER_GONE, TIMEOUT (also a backlog that stayed full),
 // VERSION_MISMATCH, PERMISSION_DENIED, TOO_MANY_SESSIONS, BAD_FD, PROTOCOL.
 func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, error) {
@@ -81,7 +82,7 @@ func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, erro
 	for _, f := range opts {
 		f(&o)
 	}
-	s, err := handshake(ctx, socketPath, o.connectTimeout)
+	s, err := handshake(ctx, socketPath, o.connectTimeout, o.retryFor)
 	if err != nil {
 		return nil, err
 	}

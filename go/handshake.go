@@ -34,13 +34,15 @@ func closeFDs(fds []int) {
 
 // handshake dials path and returns a mapped session or a typed error.
 // Blocks until ctx is done or timeout passes.
-func handshake(ctx context.Context, path string, timeout time.Duration) (*session, error) {
+// A connect that finds no socket or no listener is tried again for
+// retryFor (WithDialRetry).
+func handshake(ctx context.Context, path string, timeout, retryFor time.Duration) (*session, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout+retryFor)
 		defer cancel()
 	}
-	conn, err := dialUnix(ctx, path)
+	conn, err := dialUnix(ctx, path, retryFor)
 	if err != nil {
 		return nil, err
 	}
@@ -56,23 +58,31 @@ func handshake(ctx context.Context, path string, timeout time.Duration) (*sessio
 // while the server's listen backlog is full (a flooded or frozen server):
 // it tries again, 1 ms later and then at intervals doubling up to 50 ms,
 // until ctx is done (TIMEOUT), as the C client's blocking connect waits.
-func dialUnix(ctx context.Context, path string) (*net.UnixConn, error) {
+// ENOENT and ECONNREFUSED (a server not up yet) are tried again the same
+// way until retryFor has passed.
+func dialUnix(ctx context.Context, path string, retryFor time.Duration) (*net.UnixConn, error) {
 	var d net.Dialer
 	wait := time.Millisecond
+	retryUntil := time.Now().Add(retryFor)
 	for {
 		c, err := d.DialContext(ctx, "unixpacket", path)
 		if err == nil {
 			return c.(*net.UnixConn), nil
 		}
 		full := errors.Is(err, unix.EAGAIN)
-		if !full && ctx.Err() == nil {
+		early := (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED)) && time.Now().Before(retryUntil)
+		if !full && !early && ctx.Err() == nil {
 			return nil, wrapError(CodeSystem, "connect "+path, err)
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, &Error{Code: CodeTimeout, Message: "connect " + path + ": deadline passed, the server's backlog full", err: err}
+			why := "the server's backlog full"
+			if !full {
+				why = "no server listening yet"
+			}
+			return nil, &Error{Code: CodeTimeout, Message: "connect " + path + ": deadline passed, " + why, err: err}
 		case <-t.C:
 		}
 		if wait < 50*time.Millisecond {

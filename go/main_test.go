@@ -20,6 +20,9 @@ import (
 var socketPath string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(startParentEnv) != "" { // a parent process for start_test.go
+		os.Exit(startParentMain())
+	}
 	os.Exit(runWithServer(m))
 }
 

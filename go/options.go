@@ -1,5 +1,6 @@
 // options.go holds the Dial options: how long to spin before parking,
-// whether to park at all, and the handshake deadline.
+// whether to park at all, the handshake deadline, and how long to retry a
+// socket that is not there yet.
 
 package ffb
 
@@ -17,6 +18,7 @@ type options struct {
 	spin           time.Duration
 	spinOnly       bool
 	connectTimeout time.Duration
+	retryFor       time.Duration
 }
 
 func defaultOptions() options {
@@ -48,4 +50,19 @@ func WithSpinOnly() Option {
 // context bounds it).
 func WithConnectTimeout(d time.Duration) Option {
 	return func(o *options) { o.connectTimeout = d }
+}
+
+// WithDialRetry makes Dial try again while the socket does not exist yet
+// (ENOENT) or nobody listens on it (ECONNREFUSED), as when the server is
+// still starting: at intervals from 1 ms doubling up to 50 ms, for up to d
+// (0, the default: fail at once). The connect timeout is extended by d, so
+// the handshake still gets its own time after the last try. The Dial
+// context bounds it all. Negative values are treated as 0.
+func WithDialRetry(d time.Duration) Option {
+	return func(o *options) {
+		if d < 0 {
+			d = 0
+		}
+		o.retryFor = d
+	}
 }
