@@ -16,12 +16,13 @@
 //! | `demo.fail` | inline | answers `INVALID_ARGUMENT` with a message |
 //! | `demo.panic` | pool | panics on purpose: the client gets `PANIC`, the server goes on |
 //!
-//! It prints `ready ...` once listening, serves until SIGINT or SIGTERM,
-//! then shuts down gracefully and prints how many calls it served.
+//! It prints `ready ...` once listening, serves until SIGINT or SIGTERM
+//! (`Server::run_until_signal`), then shuts down gracefully, removes its
+//! socket file and prints how many calls it served.
 //!
-//! Signals: SIGINT and SIGTERM are blocked in every thread (the core's loop
-//! thread inherits the mask) and the main thread takes them with
-//! `sigwait`, so no code runs in signal-handler context at all.
+//! Started by a launcher (the Go package's `ffb.Start`), it needs no
+//! `--socket`: it serves the socket passed in `FFB_LISTEN_FD` and exits if
+//! its parent (`FFB_PARENT_PID`) is gone (`Server::listen_from_env`).
 
 use std::future::Future;
 use std::io::Write;
@@ -102,54 +103,16 @@ impl Future for Sleep {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: server --socket PATH");
+    eprintln!("usage: server --socket PATH (or with FFB_LISTEN_FD set by a launcher, no arguments)");
     ExitCode::from(2)
-}
-
-/// Block SIGINT and SIGTERM in this thread (and every thread it starts
-/// afterwards); returns the set to `sigwait` on.
-fn block_stop_signals() -> std::io::Result<libc::sigset_t> {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: set is a valid sigset_t for these libc calls; pthread_sigmask
-    // changes only this thread's mask (threads created later inherit it).
-    let rc = unsafe {
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut())
-    };
-    if rc != 0 {
-        return Err(std::io::Error::from_raw_os_error(rc));
-    }
-    Ok(set)
-}
-
-fn wait_for_stop_signal(set: &libc::sigset_t) -> i32 {
-    let mut sig = 0;
-    loop {
-        // SAFETY: set is initialised and sig is a valid out-pointer.
-        let rc = unsafe { libc::sigwait(set, &mut sig) };
-        if rc == 0 {
-            return sig;
-        }
-    }
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let socket = match args.as_slice() {
-        [flag, path] if flag == "--socket" => path.clone(),
+        [flag, path] if flag == "--socket" => Some(path.clone()),
+        [] if std::env::var_os("FFB_LISTEN_FD").is_some() => None,
         _ => return usage(),
-    };
-
-    // Before any thread exists, so all of them have the signals blocked.
-    let signals = match block_stop_signals() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("server: cannot block signals: {e}");
-            return ExitCode::FAILURE;
-        }
     };
 
     // The core's warnings (refused or misbehaving clients) go to stderr.
@@ -168,7 +131,7 @@ fn main() -> ExitCode {
         eprintln!("server: handler panicked ({msg}); answered PANIC, still serving");
     }));
 
-    match serve(&socket, &signals) {
+    match serve(socket.as_deref()) {
         Ok(calls) => {
             println!("server: shut down cleanly, {calls} calls served");
             ExitCode::SUCCESS
@@ -180,8 +143,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(socket: &str, signals: &libc::sigset_t) -> ffb::Result<u64> {
-    let server = Server::bind(socket)?;
+fn serve(socket: Option<&str>) -> ffb::Result<u64> {
+    let server = Server::new()?;
+    // Before any thread of ours reads the environment.
+    let socket = if server.listen_from_env()? {
+        "FFB_LISTEN_FD"
+    } else {
+        let path = socket.unwrap_or_default();
+        server.listen(path)?;
+        path
+    };
     server.register_json("demo.json.sum", sum)?;
     server.register("demo.upper", |req| {
         Ok(Reply::with_capacity(req.len(), |input, out| {
@@ -229,8 +200,6 @@ fn serve(socket: &str, signals: &libc::sigset_t) -> ffb::Result<u64> {
     server.register("demo.panic", |_| -> ffb::Result<Reply> {
         panic!("demo.panic: panicking on purpose")
     })?;
-    server.start()?;
-
     println!(
         "ready socket={socket} version={} futex_doorbell={} handlers=ffi.echo,ffi.version,demo.json.sum,demo.upper,demo.checksum,demo.sleep,demo.fail,demo.panic",
         ffb::version(),
@@ -238,13 +207,7 @@ fn serve(socket: &str, signals: &libc::sigset_t) -> ffb::Result<u64> {
     );
     let _ = std::io::stdout().flush();
 
-    let sig = wait_for_stop_signal(signals);
-    let name = if sig == libc::SIGINT {
-        "SIGINT"
-    } else {
-        "SIGTERM"
-    };
-    eprintln!("server: {name}, stopping");
-    let stats = server.shutdown()?;
+    let stats = server.run_until_signal()?;
+    eprintln!("server: stopped by a signal or stop()");
     Ok(stats.calls)
 }

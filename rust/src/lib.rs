@@ -71,6 +71,7 @@ mod error;
 mod handle;
 #[cfg(feature = "json")]
 mod json;
+mod launch;
 pub mod layout;
 mod log;
 mod request;

@@ -440,6 +440,19 @@ impl Server {
         let path = CString::new(path.as_ref().as_os_str().as_bytes()).map_err(|_| {
             Error::with_message(Code::INVALID_ARGUMENT, "socket path contains a NUL byte")
         })?;
+        self.before_serving(|raw| {
+            // SAFETY: live server, NUL-terminated path; not serving yet,
+            // and the lifecycle lock keeps run/start from beginning.
+            Error::check(unsafe { sys::ffb_server_listen(raw, path.as_ptr()) })
+        })
+    }
+
+    /// Run `f` on the raw server while it is not serving (run/start wait
+    /// for it); `INVALID_ARGUMENT` once serving began.
+    pub(crate) fn before_serving<T>(
+        &self,
+        f: impl FnOnce(*mut sys::ffb_server) -> Result<T>,
+    ) -> Result<T> {
         let _order = self.lifecycle.lock().unwrap_or_else(|p| p.into_inner());
         if self.serving.load(Ordering::Acquire) {
             return Err(Error::with_message(
@@ -447,9 +460,7 @@ impl Server {
                 "listen must come before serving",
             ));
         }
-        // SAFETY: live server, NUL-terminated path; not serving yet, and
-        // the lifecycle lock keeps run/start from beginning meanwhile.
-        Error::check(unsafe { sys::ffb_server_listen(self.raw(), path.as_ptr()) })
+        f(self.raw())
     }
 
     fn raw(&self) -> *mut sys::ffb_server {

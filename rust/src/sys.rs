@@ -72,6 +72,8 @@ extern "C" {
     pub fn ffb_server_create(o: *const ffb_server_options, out: *mut *mut ffb_server)
         -> ffb_status;
     pub fn ffb_server_listen(s: *mut ffb_server, path: *const c_char) -> ffb_status;
+    pub fn ffb_server_listen_fd(s: *mut ffb_server, fd: c_int) -> ffb_status;
+    pub fn ffb_server_listen_env(s: *mut ffb_server, used: *mut c_int) -> ffb_status;
     pub fn ffb_server_register(
         s: *mut ffb_server,
         name: *const c_char,
