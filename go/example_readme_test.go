@@ -10,6 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
+	"os"
+	"os/exec"
+	"time"
 
 	ffb "github.com/ffi-bridge/ffi-bridge/go"
 )
@@ -105,4 +109,30 @@ func Example_bothWays() {
 	// Output:
 	// hello, gopher
 	// 0 1 2
+}
+
+// Starting a server (go/README.md): a child on a private socket, called,
+// then stopped by Close.
+func ExampleStart() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The child's output lines go to this logger (Info); warnings show.
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p, err := ffb.Start(ctx, exec.Command(serverBin, "serve"), ffb.WithLogger(logger))
+	if err != nil {
+		log.Fatal(err)
+	}
+	c := p.Client()
+	in, _ := c.FromBytes([]byte("hello"))
+	out, err := c.Invoke(ctx, "demo.upper", in)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(out.Bytes()))
+	out.Free()
+	in.Free()
+	if err := p.Close(); err != nil { // SIGTERM, SIGKILL after 5 s; nil: exit 0
+		log.Fatal(err)
+	}
+	// Output: HELLO
 }

@@ -19,6 +19,9 @@ import (
 // socketPath is where the shared example server listens.
 var socketPath string
 
+// serverBin is the `ffb serve` binary, for Examples that Start their own.
+var serverBin string
+
 func TestMain(m *testing.M) {
 	if os.Getenv(startParentEnv) != "" { // a parent process for start_test.go
 		os.Exit(startParentMain())
@@ -35,6 +38,7 @@ func runWithServer(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "FAIL: ffb server binary not found at %s: run `make` in the repository root first, or set FFB_BIN\n", bin)
 		return 1
 	}
+	serverBin = bin
 	dir, err := os.MkdirTemp("", "ffbex")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
