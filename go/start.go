@@ -61,7 +61,8 @@ var errCleanExit = errors.New("exit status 0")
 //
 // The child gets SIGKILL if this process dies (Pdeathsig; see
 // supervise.go for why that holds in Go), and the server checks at start
-// that its parent is still the one that forked it.
+// that this process still lives (FFB_PARENT_PID). A wrapper in between
+// (sh -c, cargo run) works if it passes the fd and the environment on.
 //
 // ctx bounds the start only (with DefaultReadyTimeout, WithReadyTimeout);
 // end the child with Close. cmd must not have been started; Start sets

@@ -149,9 +149,10 @@ ffb_status ffb_server_listen_fd(ffb_server *s, int fd);
  * inherit neither variable):
  * - FFB_PARENT_PID=<pid>: the launcher's pid. Arms a parent-death signal
  *   (prctl PR_SET_PDEATHSIG, SIGTERM, unless one is set already, e.g.
- *   SIGKILL by the launcher), then checks that getppid() is still <pid>;
- *   if the parent already died (it did between its fork and this call)
- *   returns PEER_GONE and the caller should exit.
+ *   SIGKILL by the launcher), then checks that getppid() is still <pid>
+ *   or, with a wrapper in between (sh -c, cargo run), that <pid> still
+ *   exists; if the launcher already died (between its fork and this
+ *   call) returns PEER_GONE (errno ESRCH) and the caller should exit.
  * - FFB_LISTEN_FD=<fd>: ffb_server_listen_fd(s, fd); *used (may be NULL)
  *   is set to 1. Unset: OK with *used = 0, and the caller listens on a
  *   path of its own.

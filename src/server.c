@@ -252,11 +252,11 @@ ffb_status ffb_server_listen_env(ffb_server *s, int *used)
 		if (prctl(PR_GET_PDEATHSIG, &sig) == 0 && sig == 0 && prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
 			return FFB_ERR_SYSTEM;
 		/* Checked after the death signal is armed: a parent that died
-		 * before (between its fork and here) shows as a new ppid. */
-		if (getppid() != (pid_t)want) {
-			errno = ESRCH;
+		 * before (between its fork and here) shows as a new ppid. A
+		 * new ppid with the launcher still alive is a wrapper in
+		 * between (sh -c, cargo run), whose death signals us. */
+		if (getppid() != (pid_t)want && kill((pid_t)want, 0) != 0 && errno == ESRCH)
 			return FFB_ERR_PEER_GONE;
-		}
 	}
 	const char *v = getenv("FFB_LISTEN_FD");
 	if (!v)

@@ -3,7 +3,8 @@
  * ffb_server_listen_fd refuses (and leaves open), what it adopts (made
  * non-blocking and close-on-exec, closed at destroy, no file unlinked),
  * and ffb_server_listen_env's contract: FFB_LISTEN_FD used and unset,
- * FFB_PARENT_PID that is not the parent refused with PEER_GONE.
+ * an FFB_PARENT_PID that is gone refused with PEER_GONE, one alive that
+ * is not the parent (a wrapper in between) accepted.
  */
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -129,7 +130,7 @@ static void listen_env_uses_and_unsets_the_variables(void **state)
 	ffb_server_destroy(s);
 }
 
-static void listen_env_refuses_when_the_parent_is_not_ffb_parent_pid(void **state)
+static void listen_env_refuses_when_the_launcher_is_gone(void **state)
 {
 	(void)state;
 	ffb_server *s;
@@ -138,7 +139,12 @@ static void listen_env_refuses_when_the_parent_is_not_ffb_parent_pid(void **stat
 	char v[16];
 	snprintf(v, sizeof(v), "%d", fd);
 	setenv("FFB_LISTEN_FD", v, 1);
-	snprintf(v, sizeof(v), "%d", (int)getpid()); /* never our own parent */
+	pid_t dead = fork(); /* a launcher that is gone */
+	if (dead == 0)
+		_exit(0);
+	assert_true(dead > 0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	snprintf(v, sizeof(v), "%d", (int)dead);
 	setenv("FFB_PARENT_PID", v, 1);
 	int used = 7;
 	assert_int_equal(ffb_server_listen_env(s, &used), FFB_ERR_PEER_GONE);
@@ -148,6 +154,13 @@ static void listen_env_refuses_when_the_parent_is_not_ffb_parent_pid(void **stat
 	assert_true(fd_open(fd)); /* not taken: the caller exits */
 	close(fd);
 	unsetenv("FFB_LISTEN_FD");
+
+	/* Alive but not the parent: a wrapper between (sh -c) is fine. */
+	snprintf(v, sizeof(v), "%d", (int)getpid());
+	setenv("FFB_PARENT_PID", v, 1);
+	assert_int_equal(ffb_server_listen_env(s, &used), FFB_OK);
+	assert_int_equal(used, 0);
+	prctl(PR_SET_PDEATHSIG, 0);
 	ffb_server_destroy(s);
 }
 
@@ -157,7 +170,7 @@ int main(void)
 		cmocka_unit_test(refuses_what_is_not_a_listening_seqpacket_socket_and_leaves_it_open),
 		cmocka_unit_test(adopts_a_listening_socket_serves_it_and_closes_it_at_destroy),
 		cmocka_unit_test(listen_env_uses_and_unsets_the_variables),
-		cmocka_unit_test(listen_env_refuses_when_the_parent_is_not_ffb_parent_pid),
+		cmocka_unit_test(listen_env_refuses_when_the_launcher_is_gone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,8 +33,8 @@ impl Server {
 
     /// Take what a launcher passed (`ffb_server_listen_env`): with
     /// `FFB_PARENT_PID` set, arm a parent-death signal (SIGTERM, unless
-    /// the launcher armed one) and check the parent still lives
-    /// (`PEER_GONE` if not); with `FFB_LISTEN_FD` set, serve that
+    /// the launcher armed one) and check the launcher still lives
+    /// (`PEER_GONE` if not: exit then); with `FFB_LISTEN_FD` set, serve that
     /// listening socket and return `true`. Both variables are removed from
     /// the environment. `false`: no socket was passed, listen on a path of
     /// your own. Call early in `main`, while no other thread reads or

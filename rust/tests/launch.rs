@@ -1,8 +1,8 @@
 //! The example server as a launcher (the Go package's `ffb.Start`) runs
 //! it: SIGTERM and SIGINT stop `Server::run_until_signal` cleanly (exit 0,
 //! the socket file gone), it serves a listening socket passed in
-//! `FFB_LISTEN_FD`, and it refuses to start when `FFB_PARENT_PID` is not
-//! its parent.
+//! `FFB_LISTEN_FD`, and it refuses to start when the launcher named by
+//! `FFB_PARENT_PID` is gone.
 
 mod common;
 
@@ -138,10 +138,12 @@ fn serves_the_listening_socket_of_ffb_listen_fd() {
 }
 
 #[test]
-fn refuses_to_start_when_the_parent_is_not_ffb_parent_pid() {
+fn refuses_to_start_when_the_launcher_is_gone() {
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap(); // reaped: its pid names no process
     let out = Command::new(example_server())
         .env("FFB_LISTEN_FD", "0")
-        .env("FFB_PARENT_PID", "1")
+        .env("FFB_PARENT_PID", gone.id().to_string())
         .output()
         .unwrap();
     assert!(!out.status.success(), "started under a dead parent");
