@@ -103,7 +103,9 @@ impl Future for Sleep {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: server --socket PATH (or with FFB_LISTEN_FD set by a launcher, no arguments)");
+    eprintln!(
+        "usage: server --socket PATH (or with FFB_LISTEN_FD set by a launcher, no arguments)"
+    );
     ExitCode::from(2)
 }
 

@@ -56,7 +56,10 @@ fn signal_and_wait(child: &mut Child, sig: libc::c_int) -> ExitStatus {
         if let Some(s) = child.try_wait().unwrap() {
             return s;
         }
-        assert!(Instant::now() < deadline, "server did not exit after signal {sig}");
+        assert!(
+            Instant::now() < deadline,
+            "server did not exit after signal {sig}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -113,7 +116,10 @@ fn serves_the_listening_socket_of_ffb_listen_fd() {
             addr.sun_path[i] = *b as libc::c_char;
         }
         let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-        assert_eq!(libc::bind(fd, (&addr as *const libc::sockaddr_un).cast(), len), 0);
+        assert_eq!(
+            libc::bind(fd, (&addr as *const libc::sockaddr_un).cast(), len),
+            0
+        );
         assert_eq!(libc::listen(fd, 16), 0);
         fd
     };
