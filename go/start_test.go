@@ -33,7 +33,9 @@ const startParentEnv = "FFB_TEST_START_PARENT"
 func startParentMain() int {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p, err := ffb.Start(ctx, exec.Command(os.Getenv(startParentEnv), "serve"), ffb.WithLogger(slog.New(slog.DiscardHandler)))
+	cmd := exec.Command(os.Getenv(startParentEnv), "serve")
+	cmd.Dir = os.Getenv("TMPDIR") // the test checks it stays empty
+	p, err := ffb.Start(ctx, cmd, ffb.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		fmt.Println("error:", err)
 		return 1
@@ -166,8 +168,9 @@ func TestStartParentKilledChildGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dir := t.TempDir()
 	parent := exec.Command(self)
-	parent.Env = append(os.Environ(), startParentEnv+"="+ffbBin(t))
+	parent.Env = append(os.Environ(), startParentEnv+"="+ffbBin(t), "TMPDIR="+dir)
 	parent.Stderr = os.Stderr
 	out, _ := parent.StdoutPipe()
 	if err := parent.Start(); err != nil {
@@ -193,6 +196,9 @@ func TestStartParentKilledChildGone(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	t.Logf("parent SIGKILLed -> child gone in %v", time.Since(t0))
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files left in the child's dir: %v", ents)
+	}
 }
 
 // alive: pid exists and is not a zombie (a reparented child may wait to
