@@ -319,3 +319,24 @@ func TestDialRetryWaitsForTheServer(t *testing.T) {
 	}
 	c.Close()
 }
+
+func TestStartCloseKillsAfterTheGracePeriod(t *testing.T) {
+	// sh ignores SIGTERM and keeps ffb serve as its child, which its own
+	// death signal then stops (the wrapper case of FFB_PARENT_PID).
+	cmd := serveCmd(t)
+	cmd.Args = []string{"sh", "-c", `trap "" TERM; "$0" serve --workers 1; exit 0`, cmd.Path}
+	cmd.Path = "/bin/sh"
+	p := start(t, cmd, ffb.WithLogger(slog.New(&logSink{})), ffb.WithGracePeriod(200*time.Millisecond))
+	if err := echo(t, p.Client(), "wrapped"); err != nil {
+		t.Fatalf("call through a wrapper: %v", err)
+	}
+	t0 := time.Now()
+	err := p.Close()
+	if took := time.Since(t0); took < 200*time.Millisecond || took > 3*time.Second {
+		t.Errorf("Close took %v, want the 200 ms grace period and a little", took)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || !strings.Contains(err.Error(), "killed after the grace period") {
+		t.Errorf("Close of a child that ignores SIGTERM: got %v, want killed after the grace period", err)
+	}
+}
