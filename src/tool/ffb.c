@@ -15,6 +15,7 @@
 
 #include "demo.h"
 #include "ffb.h"
+#include "stat.h"
 
 static ffb_server *g_server;
 
@@ -275,7 +276,8 @@ static int cmd_ping(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fprintf(stderr, "usage: ffb serve|ping|version [options]\n");
+		fprintf(stderr, "usage: ffb serve|ping|stat|version [options]\n"
+				"  stat --socket PATH [--watch [S]] [--json]   a running server's figures (ffb stat --help)\n");
 		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "version")) {
@@ -286,6 +288,8 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "ping"))
 		return cmd_ping(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stat"))
+		return cmd_stat(argc - 1, argv + 1);
 	fprintf(stderr, "ffb: unknown command '%s'\n", argv[1]);
 	return 2;
 }
