@@ -186,8 +186,13 @@ static void print_text(const char *path, const struct sample *cur, const struct 
 			printf(" %s %llu", ffb_status_name(c == FFB_STATS_STATUS_SLOTS - 1 ? FFB_ERR_UNKNOWN : (int)c),
 			       (unsigned long long)s->results[c]);
 	printf("\n%-32s %12s %10s %8s %8s %8s\n", "function", "calls", "calls/s", "errors", "p50", "p99");
+	uint32_t idle = 0;
 	for (uint32_t i = 0; i < cur->n; i++) {
 		const struct ffb_stats_fn *f = &cur->fns[i];
+		if (!f->calls) { /* --json lists them all */
+			idle++;
+			continue;
+		}
 		struct ffb_stats_fn d = fn_delta(f, prev);
 		char p50[16], p99[16];
 		fmt_ns(p50, sizeof(p50), ffb_stats_quantile_ns(d.latency, 0.50));
@@ -195,8 +200,10 @@ static void print_text(const char *path, const struct sample *cur, const struct 
 		printf("%-32.*s %12llu %10.1f %8llu %8s %8s\n", (int)f->name_len, (const char *)f->name, (unsigned long long)f->calls,
 		       secs > 0 ? (double)d.calls / secs : 0.0, (unsigned long long)f->errors, p50, p99);
 	}
+	if (idle)
+		printf("(%u more functions, no calls yet)\n", idle);
 	if (cur->total > cur->n)
-		printf("(%u more functions not shown)\n", cur->total - cur->n);
+		printf("(%u more functions not in the reply)\n", cur->total - cur->n);
 	fflush(stdout);
 }
 
