@@ -297,12 +297,52 @@ static void test_refused_uid_gets_permission_denied(void **state)
 	assert_int_equal(st.sessions_refused, 0); /* a refused stats request is no refused session */
 }
 
+/* A stats request waits in the pre-hello pool like any connection: with
+ * room for two, two silent connections of our uid and a stats request
+ * make the oldest go, and the reply sees the one left waiting. */
+static void test_a_stats_request_takes_a_place_in_the_pre_hello_pool(void **state)
+{
+	(void)state;
+	struct ffb_server_options o;
+	ffb_server_options_init(&o);
+	o.max_handshakes = 2;
+	o.max_handshakes_per_uid = 2;
+	struct test_server ts;
+	test_server_start_opts(&ts, NULL, &o);
+	int silent[2];
+	for (int i = 0; i < 2; i++) {
+		silent[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		strcpy(a.sun_path, ts.path);
+		assert_int_equal(connect(silent[i], (struct sockaddr *)&a, sizeof(a)), 0);
+	}
+	struct ffb_server_stats st;
+	for (int i = 0; i < 200; i++) { /* until the server has accepted both */
+		assert_int_equal(ffb_stats_query(ts.path, 1000, &st, NULL, 0, NULL, NULL), FFB_OK);
+		if (st.handshakes_dropped + st.sessions_handshaking >= 2)
+			break;
+		usleep(5000);
+	}
+	assert_int_equal(ffb_stats_query(ts.path, 1000, &st, NULL, 0, NULL, NULL), FFB_OK);
+	assert_true(st.handshakes_dropped >= 1);
+	assert_int_equal(st.sessions_handshaking, 1);
+	assert_int_equal(st.sessions_total, 0);
+	struct pollfd p = {.fd = silent[0], .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 2000), 1); /* the oldest was closed */
+	char b;
+	assert_int_equal(recv(silent[0], &b, 1, MSG_DONTWAIT), 0);
+	close(silent[0]);
+	close(silent[1]);
+	test_server_stop(&ts, SIGTERM);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counters_match_the_calls_made),
 		cmocka_unit_test(test_malformed_requests_are_refused_and_touch_no_session),
 		cmocka_unit_test(test_refused_uid_gets_permission_denied),
+		cmocka_unit_test(test_a_stats_request_takes_a_place_in_the_pre_hello_pool),
 	};
 	return cmocka_run_group_tests(tests, start, stop);
 }
