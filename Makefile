@@ -33,7 +33,7 @@ DEPS_TEST  := libcmocka-dev valgrind fuse3 libfuse3-dev
 FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null && echo -DFFB_HAVE_FUSE3)
 FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null)
 
-.PHONY: all gen gen-check test test-c test-go test-rust test-cross test-sanitizers test-miri demo bench bench-quick torture install clean deps-build deps-test
+.PHONY: all gen gen-check test test-c test-go test-rust test-docs test-cross test-sanitizers test-miri demo bench bench-quick torture install clean deps-build deps-test
 
 all: $(BUILD)/libffb.a $(BUILD)/libffb.so $(BUILD)/ffb
 
@@ -102,7 +102,7 @@ gen-check: gen
 # with one summary line at the end (its logs in $(BUILD)/test-logs/); one
 # failure fails `make test`, after all of them ran.
 SUITES_C = $(foreach t,$(TESTS),'$(notdir $(t))=FFB_BIN=$(abspath $(BUILD)/ffb) $(t)')
-SUITES_MORE = $(foreach s,go rust cross,'$(s)=$(MAKE) --no-print-directory test-$(s)') 'model=$(MAKE) --no-print-directory model'
+SUITES_MORE = $(foreach s,go rust cross docs,'$(s)=$(MAKE) --no-print-directory test-$(s)') 'model=$(MAKE) --no-print-directory model'
 SUITES_RUN = LOGDIR=$(BUILD)/test-logs mk/suites.sh
 
 test: $(TESTS) $(BUILD)/ffb
@@ -115,10 +115,19 @@ test-go: $(BUILD)/ffb
 	$(Q)if [ -f go/go.mod ]; then cd go && go vet ./... && CGO_ENABLED=0 go build ./... && \
 		FFB_BIN=$(abspath $(BUILD)/ffb) go test -race -count=1 ./... ; fi
 
+# The READMEs' code blocks: checked against the files the tests compile,
+# and the C ones built against `make install` through pkg-config and run.
+test-docs: $(BUILD)/ffb
+	$(Q)BUILD=$(BUILD) mk/test-docs.sh
+
+# The crate's tests, clippy and rustdoc; then mk/crate-smoke.sh: the crates
+# as `cargo package` packs them, built and run alone in an empty folder.
 test-rust:
 	$(Q)if [ -f rust/Cargo.toml ]; then cd rust && cargo test --quiet && cargo test --quiet --features tokio --test pool && \
 		cargo clippy --quiet --all-targets --features tokio -- -D warnings && \
-		RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --features tokio ; fi
+		cargo clippy --quiet -p ffb-sys --all-targets -- -D warnings && \
+		RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --features tokio && \
+		../mk/crate-smoke.sh ; fi
 
 # ASan+UBSan on every C test; TSan where both ends share a process.
 TSAN_TESTS := test_ring test_registry test_echo test_pool

@@ -154,13 +154,14 @@ def verdicts(recs):
         bd = c.get(("breakdown", 1 << 20), {})
         rc, sm, cg, em = (bd.get(k) for k in ("ffi-bridge readcopy", "ffi-bridge checksum", "cgo-rust checksum",
                                               "ffi-bridge empty call"))
-        if not ok and rc and sm and cg:
-            why = (f"breakdown cell (same run, interleaved): the server copying the 1 MiB input out of shared memory "
-                   f"(work.readcopy, today's copy-only Request API) takes {ns(rc['p50_ns'])} "
-                   f"({spread(vs(rc, 'ffi-bridge checksum'))} of the whole call); the whole checksum "
-                   f"{ns(sm['p50_ns'])}, cgo's {ns(cg['p50_ns'])}, an empty call {ns(em['p50_ns']) if em else '—'}. "
-                   f"The copy (which also pulls every line from the client's core) is the gap; the zero-copy "
-                   f"input view being added to the crate removes the copy, not the cross-core transfer")
+        if not ok:
+            why = ("the handler reads the input in place (Request::input, no copy): what remains is the cross-core "
+                   "transfer -- the 1 MiB the client wrote on its CPU is pulled line by line into the server's CPU, "
+                   "where cgo's function reads it from the caller's own cache")
+            if rc and sm and cg:
+                why += (f". Breakdown cell (same run, interleaved): the whole checksum {ns(sm['p50_ns'])}, cgo's "
+                        f"{ns(cg['p50_ns'])}, an empty call {ns(em['p50_ns']) if em else '—'}; the safe copying path "
+                        f"(work.readcopy: copy the input out, compute nothing) alone takes {ns(rc['p50_ns'])}")
         out.append(("checksum 1 MiB <= 1.1x cgo -> Rust", f"{ns(f1['p50_ns'])} vs {ns(row('checksum', 1 << 20, 'cgo-rust')['p50_ns'])}: "
                     f"{spread(r)}", "met" if ok else "MISSED", why))
     lost = []
@@ -182,15 +183,14 @@ def verdicts(recs):
     if r:
         ok = r["median"] < 1
         why = "" if ok else (
-            "cgo's Rust code writes the output straight into a Go slice (no copy, same core); the ffi-bridge "
-            "handler, with today's API, copies each 64 KiB chunk out of shared memory (read_at), uppercases it and "
-            "copies it back (write_at), and the client's core must then pull the 1 MiB back: two copies and two "
-            "cross-core transfers of N bytes")
+            "the handler uppercases the input in place in its block (no copy), but the 1 MiB crosses the CPUs "
+            "twice: the server's CPU pulls the lines the client wrote, and the client's CPU pulls them back to "
+            "read the answer; cgo's function works in the caller's own cache")
         bd = c.get(("breakdown", 1 << 20), {})
         rc, ft, ct = (bd.get(k) for k in ("ffi-bridge readcopy", "ffi-bridge transform", "cgo-rust transform"))
         if not ok and rc and ft and ct:
-            why += (f". Breakdown cell (same run): copying the input out alone takes {ns(rc['p50_ns'])}; "
-                    f"the whole transform {ns(ft['p50_ns'])} against cgo's {ns(ct['p50_ns'])}")
+            why += (f". Breakdown cell (same run): the whole transform {ns(ft['p50_ns'])} against cgo's "
+                    f"{ns(ct['p50_ns'])}; copying the input out alone (work.readcopy) {ns(rc['p50_ns'])}")
         out.append(("transform 1 MiB ahead of cgo -> Rust", f"{ns(t1['p50_ns'])} vs "
                     f"{ns(row('transform', 1 << 20, 'cgo-rust')['p50_ns'])}: {spread(r)}",
                     "met" if ok else "MISSED", why))
@@ -255,19 +255,100 @@ def verdicts(recs):
         iters, call = spin_calibration(recs)
         cap = 1e9 / call if call else None
         g64, g64p = row("concurrency", 64), row("concurrency", 64, FFB_PARKING)
-        why = "" if ok else "the server runs every callback on its one ring thread"
+        why = ""
         if not ok and cap and g64:
-            why = (f"the server runs every callback on its one ring thread, so calls of ~{ns(call)} cap it at "
-                   f"~{cap:,.0f} calls/s whatever the goroutines (measured at 8: {g8['calls_per_s_median']:,.0f}"
-                   + (f", parking client {g8p['calls_per_s_median']:,.0f}" if g8p else "")
-                   + f"; at 64: {g64['calls_per_s_median']:,.0f}"
-                   + (f", parking client {g64p['calls_per_s_median']:,.0f}: spinning waiters also take CPU "
-                      f"from that thread" if g64p else "")
-                   + "), while cgo runs one call per goroutine's thread on both CPUs. Needs the worker pool "
-                     "being built for Server::register")
+            why = (f"calls of ~{ns(call)} on 2 CPUs cap any runner at ~{2 * cap:,.0f} calls/s; the pooled "
+                   f"server measured {g8['calls_per_s_median']:,.0f} at 8 goroutines"
+                   + (f" (parking client {g8p['calls_per_s_median']:,.0f})" if g8p else "")
+                   + f", {g64['calls_per_s_median']:,.0f} at 64: the client's waiting goroutines, the "
+                     "dispatcher and the workers share the same 2 CPUs the work needs, while cgo's callers "
+                     "do the work themselves")
         out.append(("8 goroutines: >= 0.8x cgo's calls/s", f"{best['peer']}: {best['calls_per_s_median']:,.0f} "
-                    f"calls/s: {spread(rb)}", "met" if ok else "MISSED (waits for the worker pool)", why))
+                    f"calls/s: {spread(rb)}", "met" if ok else "MISSED", why))
+    out += bothways_verdicts(c, recs)
     return out
+
+
+def bothways_verdicts(c, recs):
+    """Issue 12's workers target and issue 13's calls-both-ways targets."""
+    out = []
+    w = c.get(("work_workers_g8", 16), {})
+    one, two = w.get("ffi-bridge, 1 worker(s)"), w.get("ffi-bridge, 2 worker(s)")
+    r = vs(two, "ffi-bridge, 1 worker(s)")
+    if one and two and r:
+        out.append(("two pool workers >= 1.7x one worker's calls/s (8 goroutines, CPU-bound ~200 µs)",
+                    f"{two['calls_per_s_median']:,.0f} vs {one['calls_per_s_median']:,.0f} calls/s: {spread(r)}",
+                    "met" if r["median"] >= 1.7 else "MISSED",
+                    "" if r["median"] >= 1.7 else "the dispatcher and the client's goroutines take CPU from the "
+                    "second worker on a 2-CPU machine"))
+    pe = c.get(("pool_echo_64", 64), {})
+    inl, pool = pe.get("inline_ffi.echo"), pe.get("pooled_demo.echo")
+    r = vs(pool, "inline_ffi.echo")
+    if inl and pool and r:
+        ok = r["median"] <= 1.5
+        out.append(("pooled 64 B echo p50 <= 1.5x inline", f"{ns(pool['p50_ns'])} vs {ns(inl['p50_ns'])}: {spread(r)}",
+                    "met" if ok else "MISSED",
+                    "" if ok else "a pooled call crosses to a worker thread and back (the MPSC hand-off, the "
+                    "worker's wake-up or its spin, the answer's return to the dispatcher that publishes it): on "
+                    "2 vCPUs the worker, the dispatcher and the client share the two CPUs"))
+    b = c.get(("bothways_call_64", 64), {})
+    s2g, g2s = b.get("server_to_go"), b.get("go_to_server")
+    r = vs(s2g, "go_to_server")
+    if s2g and g2s and r:
+        ok = r["median"] <= 1.2
+        out.append(("server -> Go 64 B call p50 <= 1.2x the Go -> server one",
+                    f"{ns(s2g['p50_ns'])} vs {ns(g2s['p50_ns'])}: {spread(r)}", "met" if ok else "MISSED",
+                    "" if ok else "a server call goes through the Go client's handler goroutine hand-off "
+                    "(ring reader -> worker goroutine -> answer), where a Go call is answered on the dispatcher "
+                    "thread that read it"))
+    st = c.get(("bothways_stream_64", 64), {})
+    items, pipe = st.get("stream_items"), next((v for k, v in st.items() if k.startswith("pipelined_d")), None)
+    r = vs(items, pipe["peer"]) if pipe else None
+    if items and pipe and r:
+        ok = r["median"] >= 1
+        per = 1e9 / items["calls_per_s_median"] if items.get("calls_per_s_median") else None
+        out.append(("stream items/s at 64 B >= the pipelined call rate",
+                    f"{items['calls_per_s_median']:,.0f} items/s ({ns(per)} an item) vs "
+                    f"{pipe['calls_per_s_median']:,.0f} calls/s ({pipe['peer']}): {spread(r)}",
+                    "met" if ok else "MISSED",
+                    "" if ok else "each item is a ring entry of its own with a credit round trip every window, "
+                    "where a pipelined CallBatch packs up to 64 calls in one vector entry"))
+    crux = [r for r in recs.values() if r.get("group") == "crux"]
+    cyc = next((r for r in crux if "cycle" in r.get("what", "")), None)
+    if cyc:
+        out.append(("the Crux example's event -> effect -> resolve -> view cycle, p50 (reported)",
+                    f"{ns(cyc['p50_ns'])} (p99 {ns(cyc['p99_ns'])}, {cyc['iterations']} cycles)", "reported", ""))
+    return out
+
+
+def bothways_section(c, recs):
+    md = []
+    for key, title, base, note in [
+            (("bothways_call_64", 64), "Calls both ways: server -> Go vs Go -> server, 64 B", "go_to_server",
+             "`go_to_server`: the Go client calls ffi.echo. `server_to_go`: the server's demo.pingback calls "
+             "the Go client's handler bench.back back-to-back and times each round trip on the server; the "
+             "figure is the server's own per-call time."),
+            (("pool_echo_64", 64), "Pooled vs inline 64 B echo", "inline_ffi.echo",
+             "`inline_ffi.echo`: the built-in, answered on the dispatcher. `pooled_demo.echo`: the same echo "
+             "from a pool worker (ffb serve's demo.echo)."),
+            (("bothways_stream_64", 64), "Stream items vs pipelined calls, 64 B", None,
+             "`stream_items`: demo.count streams 64 B items into Go's `Stream` (credit window 256). "
+             "`pipelined_dN`: CallBatch of N ffi.echo calls. Figure: items (calls) per second of each slice."),
+            (("work_workers_g8", 16), "Pool workers: 8 goroutines calling a CPU-bound ~200 µs callback", None,
+             "The same work server started with 1 and with 2 pool workers; clients park at once. "
+             "Figure: calls per second of each slice.")]:
+        cell = c.get(key)
+        if not cell:
+            continue
+        base = base or next(k for k in cell if k != "limit")
+        md += [f"### {title}", "", note, ""] + subjects_table(cell, base) + [""]
+    crux = sorted((r for r in recs.values() if r.get("group") == "crux"), key=lambda r: r["name"])
+    if crux:
+        md += ["### The Crux-shaped example (rust/examples/crux_core.rs, go/examples/crux)", "",
+               crux[0].get("placement", ""), "", "| what | n | p50 | p99 |", "| --- | --- | --- | --- |"]
+        md += [f"| {r['what']} | {r['iterations']} | {ns(r['p50_ns'])} | {ns(r['p99_ns'])} |" for r in crux]
+        md += [""]
+    return md
 
 
 def plots(c, outdir):
@@ -379,9 +460,9 @@ def section(recs, outdir, hf_meta):
                "Per-call figures: a CallBatch round's time over its depth; cgo and purego timed over groups of "
                "1000 back-to-back calls.", ""] + subjects_table(c[("pipelined", 0)], "cgo-rust") + [""]
     if ("breakdown", 1 << 20) in c:
-        md += ["### Where a 1 MiB checksum's and transform's time goes (ffi-bridge, today's Request API)", "",
-               "`ffi-bridge readcopy`: the server copies the input out of shared memory in 64 KiB chunks, as "
-               "the checksum handler does, and computes nothing.", ""] + \
+        md += ["### Where a 1 MiB checksum's and transform's time goes (ffi-bridge)", "",
+               "`ffi-bridge readcopy`: the server copies the input out of shared memory in 64 KiB chunks (the "
+               "safe copying path) and computes nothing; the checksum and transform handlers read in place.", ""] + \
               subjects_table(c[("breakdown", 1 << 20)], "ffi-bridge checksum") + [""]
     if any(k[0] == "concurrency" for k in c):
         it, call = spin_calibration(recs)
@@ -391,6 +472,7 @@ def section(recs, outdir, hf_meta):
                "before it parks (its default 50 µs is shorter than one call: a lone caller would then park and "
                "be woken on every call). Figure: calls/s of each slice, median over rounds.", ""] + \
               concurrency_table(c) + [""]
+    md += bothways_section(c, recs)
     md += ["### Plots", ""] + plots(c, outdir)
     md += ["### Whole process with start-up (hyperfine)", ""] + \
         hyperfine_table(os.path.join(outdir, "latest-hyperfine-work.json"), hf_meta) + [""]

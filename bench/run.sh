@@ -283,6 +283,10 @@ main() {
 	if [ -f "$BENCH/report.py" ]; then
 		python3 "$BENCH/report.py" "$RES/latest.jsonl" || say "report.py failed"
 	fi
+	# The README's headline table comes from full runs only.
+	if [ "$MODE" = full ]; then
+		python3 "$BENCH/headline.py" "$RES/latest.jsonl" "$ROOT/README.md" || say "headline.py failed"
+	fi
 	say "done: $RAW"
 }
 

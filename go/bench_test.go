@@ -156,3 +156,41 @@ func benchEchoBatch(b *testing.B, depth int) {
 func BenchmarkEchoBatch32(b *testing.B)   { benchEchoBatch(b, 32) }
 func BenchmarkEchoBatch128(b *testing.B)  { benchEchoBatch(b, 128) }
 func BenchmarkEchoBatch1024(b *testing.B) { benchEchoBatch(b, 1024) }
+
+// BenchmarkServerCallsGo: the server's 64-byte calls of a Go handler
+// (demo.pingback, 1000 back-to-back calls per iteration, each timed on the
+// server); ns/op is per server call, p50-ns the server's own median.
+// Compare with BenchmarkEchoSpin of the same run.
+func BenchmarkServerCallsGo(b *testing.B) {
+	c := dial(b, startServer(b), ffb.WithSpinOnly())
+	ctx := context.Background()
+	if err := c.Handle("bench.back", func(ctx context.Context, req *ffb.Request) (*ffb.Buffer, error) {
+		return req.Client().FromBytes(req.Bytes())
+	}); err != nil {
+		b.Fatal(err)
+	}
+	const per = 1000
+	in, err := c.FromBytes(append(binary.LittleEndian.AppendUint32(nil, per), "bench.back"...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Free()
+	var rtts []int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i += per {
+		out, err := c.Invoke(ctx, "demo.pingback", in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := out.Bytes()
+		if len(p) != 8*per {
+			b.Fatalf("demo.pingback answered %d bytes", len(p))
+		}
+		for k := 0; k < per; k++ {
+			rtts = append(rtts, int64(binary.LittleEndian.Uint64(p[8*k:])))
+		}
+		out.Free()
+	}
+	b.StopTimer()
+	reportPercentiles(b, rtts)
+}

@@ -58,6 +58,10 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+// The C core: ffb-sys builds (or finds) libffb and links it; the
+// declarations in `sys` are this crate's own.
+use ffb_sys as _;
+
 mod batch;
 mod buffer;
 mod callback;

@@ -1,7 +1,8 @@
 /*
  * ffb.c — the ffb command: `serve` (a server with the built-ins and a few
  * demo callbacks), `ping` (an echo benchmark that verifies its payload and
- * prints round-trip percentiles), and `version`.
+ * prints round-trip percentiles), `stat` (a running server's figures,
+ * stat.c) and `version`.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -156,6 +157,16 @@ static int stamp_ok(const unsigned char *p, uint32_t n, uint64_t v)
 	return !memcmp(p, &v, 8) && !memcmp(p + n / 2 - (n / 2) % 8, &v, 8) && !memcmp(p + n - 8, &v, 8);
 }
 
+static void ping_usage(FILE *f)
+{
+	fprintf(f, "usage: ffb ping --socket PATH [--size N] [--count K] [--mode spin|park] [--cpu N]\n"
+		   "                [--warmup K] [--fn NAME]\n"
+		   "Calls an echo (--fn: ffi.echo, the default, or demo.echo) K times (100000) with\n"
+		   "N bytes (64) after K warm-up calls (1000), verifying every answer, and prints the\n"
+		   "round trip's p50/p90/p99/p99.9 in ns and calls/s. spin: never sleep; park: sleep\n"
+		   "on the doorbell (the wake-up path). --cpu pins the client.\n");
+}
+
 static int cmd_ping(int argc, char **argv)
 {
 	static const struct option opts[] = {{"socket", required_argument, 0, 's'},
@@ -165,12 +176,13 @@ static int cmd_ping(int argc, char **argv)
 					     {"cpu", required_argument, 0, 'c'},
 					     {"warmup", required_argument, 0, 'w'},
 					     {"fn", required_argument, 0, 'f'},
+					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	const char *path = NULL, *mode = "spin", *fn_name = "ffi.echo";
 	uint32_t size = 64;
 	uint64_t count = 100000, warmup = 1000;
 	int cpu = -1, c;
-	while ((c = getopt_long(argc, argv, "s:n:k:m:c:w:f:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:n:k:m:c:w:f:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': path = optarg; break;
 		case 'n': size = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -179,12 +191,12 @@ static int cmd_ping(int argc, char **argv)
 		case 'c': cpu = atoi(optarg); break;
 		case 'w': warmup = strtoull(optarg, NULL, 10); break;
 		case 'f': fn_name = optarg; break;
-		default: return 2;
+		case 'h': ping_usage(stdout); return 0;
+		default: ping_usage(stderr); return 2;
 		}
 	}
 	if (!path || count == 0 || (strcmp(mode, "spin") && strcmp(mode, "park"))) {
-		fprintf(stderr, "usage: ffb ping --socket PATH [--size N] [--count K] [--mode spin|park] [--cpu N]\n"
-				"                [--warmup K] [--fn NAME (an echo: ffi.echo, demo.echo)]\n");
+		ping_usage(stderr);
 		return 2;
 	}
 	if (pin_cpu(cpu))
@@ -254,13 +266,21 @@ static int cmd_ping(int argc, char **argv)
 	qsort(lat, count, sizeof(uint64_t), cmp_u64);
 	struct ffb_client_stats cs;
 	ffb_client_stats(cl, &cs);
-	printf("ffb ping: %s fn=%s size=%u count=%llu mode=%s cpu=%d\n", path, fn_name, size, (unsigned long long)count,
-	       mode, cpu);
-	printf("echo: same handle back %llu/%llu (%s), payload stamps verified on every call, full payload on %llu "
-	       "calls, %llu mismatches\n",
+	char human[32];
+	if (size >= (1u << 20) && size % (1u << 20) == 0)
+		snprintf(human, sizeof(human), " (%u MiB)", size >> 20);
+	else if (size >= 1024 && size % 1024 == 0)
+		snprintf(human, sizeof(human), " (%u KiB)", size >> 10);
+	else
+		human[0] = 0;
+	printf("ffb ping: %s fn=%s size=%u B%s count=%llu (+%llu warm-up) mode=%s cpu=%d\n", path, fn_name, size,
+	       human, (unsigned long long)count, (unsigned long long)warmup, mode, cpu);
+	printf("echo: same handle back on %llu of %llu calls (%s), payload stamps verified on every call, full "
+	       "payload on %llu calls, %llu mismatches\n",
 	       (unsigned long long)same, (unsigned long long)(warmup + count),
 	       same == warmup + count ? "zero copy" : "COPIED", (unsigned long long)full_checks,
 	       (unsigned long long)bad);
+	printf("timed: the %llu calls after the warm-up\n", (unsigned long long)count);
 	printf("round trip ns: p50=%llu p90=%llu p99=%llu p99.9=%llu max=%llu\n", (unsigned long long)lat[count / 2],
 	       (unsigned long long)lat[count * 90 / 100], (unsigned long long)lat[count * 99 / 100],
 	       (unsigned long long)lat[count * 999 / 1000], (unsigned long long)lat[count - 1]);
@@ -276,8 +296,12 @@ static int cmd_ping(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fprintf(stderr, "usage: ffb serve|ping|stat|version [options]\n"
-				"  stat --socket PATH [--watch [S]] [--json]   a running server's figures (ffb stat --help)\n");
+		FILE *f = argc < 2 ? stderr : stdout;
+		fprintf(f, "usage: ffb COMMAND [options]   (ffb COMMAND --help for its options)\n"
+			   "  serve    a server with the built-ins and the demo callbacks\n"
+			   "  ping     an echo benchmark that checks every answer\n"
+			   "  stat     a running server's figures, without a session (--watch, --json)\n"
+			   "  version  the library's version and layout version\n");
 		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "version")) {

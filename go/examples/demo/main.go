@@ -58,6 +58,9 @@ func run(socket string, cServer bool, n int) error {
 			return err
 		}
 	}
+	if err := upperAndFail(ctx, c); err != nil {
+		return err
+	}
 	if cServer {
 		fmt.Println("demo.json.sum: skipped (-c-server: served only by the Rust example server)")
 	} else if err := jsonSum(ctx, c); err != nil {
@@ -89,10 +92,47 @@ func zeroCopyEcho(ctx context.Context, c *ffb.Client, size int) error {
 	}
 	same := out == buf && out.Handle() == h
 	verified := bytes.Equal(out.Bytes(), want)
-	fmt.Printf("zero-copy echo %8d B: same handle back: %v (%#x), all %d bytes verified: %v, %v\n",
-		size, same, h, size, verified, el.Round(time.Microsecond/10))
+	fmt.Printf("zero-copy echo %-5s (%7d B): same handle back: %v (%#x), all %d bytes verified: %v, %v\n",
+		sizeName(size), size, same, h, size, verified, el.Round(time.Microsecond/10))
 	if !same || !verified {
 		return fmt.Errorf("echo of %d B: same handle %v, bytes verified %v", size, same, verified)
+	}
+	return nil
+}
+
+// sizeName is "64 B", "4 KiB", "1 MiB".
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// upperAndFail shows a callback's new reply block and a callback's own
+// error with its message.
+func upperAndFail(ctx context.Context, c *ffb.Client) error {
+	in, err := c.FromBytes([]byte("hello, arena"))
+	if err != nil {
+		return err
+	}
+	defer in.Free()
+	out, err := c.Invoke(ctx, "demo.upper", in)
+	if err != nil {
+		return fmt.Errorf("demo.upper: %w", err)
+	}
+	got := string(out.Bytes())
+	out.Free()
+	fmt.Printf("demo.upper \"hello, arena\" -> %q (a new block of the server's)\n", got)
+	if got != "HELLO, ARENA" {
+		return fmt.Errorf("demo.upper: got %q", got)
+	}
+	_, err = c.Invoke(ctx, "demo.fail", in)
+	fmt.Printf("demo.fail -> %v; errors.Is(err, ffb.ErrInvalidArgument) = %v\n", err, errors.Is(err, ffb.ErrInvalidArgument))
+	if !errors.Is(err, ffb.ErrInvalidArgument) {
+		return fmt.Errorf("demo.fail: got %v, want INVALID_ARGUMENT", err)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ package main
 //     (timed in Go) against the server's 64-byte call of a Go handler
 //     (demo.pingback: timed on the server, from its ffb_session_call to
 //     its answer callback; every answer is checked there);
+//   - pool_echo_64: 64-byte echo by the inline built-in ffi.echo against
+//     demo.echo, the same echo from a pool worker;
 //   - bothways_stream_64: items per second of a credit-paced stream of
 //     64-byte items (demo.count; every byte of every item checked)
 //     against pipelined 64-byte echo calls, 32 in flight.
@@ -77,6 +79,16 @@ func bothways(o opts) error {
 	} else {
 		emitCell("bothways_call_64", 64, interleave.P50, o.config(), res)
 	}
+	// Issue 12: a pooled callback's 64 B echo (demo.echo, answered from
+	// a worker) against the inline built-in.
+	pool := []interleave.Subject{namedEchoSubject(ctx, c, "inline_ffi.echo", "ffi.echo"),
+		namedEchoSubject(ctx, c, "pooled_demo.echo", "demo.echo")}
+	fmt.Fprintln(os.Stderr, "ffbwork: pooled echo 64")
+	if res, err := interleave.Run(probe, pool, interleave.P50, o.config()); err != nil {
+		fail("pool_echo_64", err)
+	} else {
+		emitCell("pool_echo_64", 64, interleave.P50, o.config(), res)
+	}
 	rate := []interleave.Subject{streamSubject(ctx, c), pipelinedSubject(ctx, c, 32)}
 	fmt.Fprintln(os.Stderr, "ffbwork: bothways stream 64")
 	if res, err := interleave.Run(probe, rate, interleave.CallsPerS, o.config()); err != nil {
@@ -88,8 +100,14 @@ func bothways(o opts) error {
 }
 
 func echoSubject(ctx context.Context, c *ffb.Client) interleave.Subject {
+	return namedEchoSubject(ctx, c, "go_to_server", "ffi.echo")
+}
+
+// namedEchoSubject times 64-byte calls of fn, an echo (the same block
+// back, its stamp checked).
+func namedEchoSubject(ctx context.Context, c *ffb.Client, subject, fn string) interleave.Subject {
 	var seq uint64
-	return interleave.Subject{Name: "go_to_server", Placement: bothPlacement, Run: func(stop time.Time) (interleave.Samples, error) {
+	return interleave.Subject{Name: subject, Placement: bothPlacement, Run: func(stop time.Time) (interleave.Samples, error) {
 		in, err := c.Alloc(64)
 		if err != nil {
 			return interleave.Samples{}, err
@@ -99,7 +117,7 @@ func echoSubject(ctx context.Context, c *ffb.Client) interleave.Subject {
 			seq++
 			measure.Stamp(in.Bytes(), seq)
 			t0 := time.Now()
-			out, err := c.Invoke(ctx, "ffi.echo", in)
+			out, err := c.Invoke(ctx, fn, in)
 			d := time.Since(t0)
 			if err != nil {
 				return 0, err
