@@ -10,6 +10,8 @@ const (
 	serverHelloMagic    = 0x4f4c4c4548424646 // FFB_SERVER_HELLO_MAGIC
 	clientHelloMagic    = 0x4e45494c43424646 // FFB_CLIENT_HELLO_MAGIC
 	goodbyeMagic        = 0x4559424447424646 // FFB_GOODBYE_MAGIC
+	statsHelloMagic     = 0x5354415453424646 // FFB_STATS_HELLO_MAGIC
+	statsReplyMagic     = 0x594c504553424646 // FFB_STATS_REPLY_MAGIC
 	superblockSize      = 1024               // FFB_SUPERBLOCK_SIZE
 	regionAlign         = 4096               // FFB_REGION_ALIGN
 	maxClasses          = 16                 // FFB_MAX_CLASSES
@@ -66,6 +68,11 @@ const (
 	fdClientBell        = 1                  // FFB_FD_CLIENT_BELL
 	fdServerBell        = 2                  // FFB_FD_SERVER_BELL
 	maxHelloFDs         = 3                  // FFB_MAX_HELLO_FDS
+	statsLatBuckets     = 32                 // FFB_STATS_LAT_BUCKETS
+	statsStatusSlots    = 32                 // FFB_STATS_STATUS_SLOTS
+	statsMaxFunctions   = 64                 // FFB_STATS_MAX_FUNCTIONS
+	statsNameLen        = 48                 // FFB_STATS_NAME_LEN
+	statsMaxReply       = 32768              // FFB_STATS_MAX_REPLY
 	arenaSeals          = 0x7                // FFB_ARENA_SEALS
 )
 
@@ -169,4 +176,28 @@ const (
 	offGoodbyeMagic    = 0  // uint64_t, 8 bytes
 	offGoodbyeStatus   = 8  // int32_t, 4 bytes
 	offGoodbyeReserved = 12 // uint32_t, 4 bytes
+)
+
+// struct ffb_stats_reply: size and field offsets.
+const (
+	sizeofStatsReply           = 56
+	offStatsReplyMagic         = 0  // uint64_t, 8 bytes
+	offStatsReplyLayoutVersion = 8  // uint32_t, 4 bytes
+	offStatsReplyStatus        = 12 // int32_t, 4 bytes
+	offStatsReplyNcounters     = 16 // uint32_t, 4 bytes
+	offStatsReplyNfuncs        = 20 // uint32_t, 4 bytes
+	offStatsReplyFuncsTotal    = 24 // uint32_t, 4 bytes
+	offStatsReplyReserved0     = 28 // uint32_t, 4 bytes
+	offStatsReplyReserved      = 32 // uint64_t[3], 24 bytes
+)
+
+// struct ffb_stats_fn: size and field offsets.
+const (
+	sizeofStatsFn     = 328
+	offStatsFnFnID    = 0  // uint32_t, 4 bytes
+	offStatsFnNameLen = 4  // uint32_t, 4 bytes
+	offStatsFnName    = 8  // uint8_t[48], 48 bytes
+	offStatsFnCalls   = 56 // uint64_t, 8 bytes
+	offStatsFnErrors  = 64 // uint64_t, 8 bytes
+	offStatsFnLatency = 72 // uint64_t[32], 256 bytes
 )

@@ -235,10 +235,42 @@ struct ffb_server_stats {
 	uint64_t answers_dropped;    /* client answers naming no pending call */
 	uint64_t handshakes_dropped; /* connections closed with no hello read:
 				      * timed out or evicted */
+	uint64_t sessions_handshaking; /* connections whose hello is not read yet (now) */
+	uint64_t stats_requests;     /* stats requests answered (not sessions) */
+	uint64_t stats_refused;      /* stats requests refused (credentials, malformed) */
+	uint64_t pool_waiting;       /* pooled calls waiting for a free worker (now) */
+	uint64_t pool_busy;          /* workers running a pooled call (now) */
+	uint64_t uptime_ns;          /* since ffb_server_create */
+	uint64_t results[FFB_STATS_STATUS_SLOTS]; /* calls answered, by status code
+						   * (results[0]: OK; 31: 31 and up) */
 };
 
-/* Snapshot of the counters (relaxed reads). Any thread. */
+/* Snapshot of the counters (relaxed reads: each may be a moment older
+ * than another). Any thread. */
 ffb_status ffb_server_stats(ffb_server *s, struct ffb_server_stats *out);
+
+/* Per-function figures of the registered functions, lowest slot first:
+ * up to `max` entries in out[] (names cut to FFB_STATS_NAME_LEN bytes),
+ * the number registered in *total (may exceed max; NULL: not wanted).
+ * Calls of a function are counted by the dispatchers when answered;
+ * the latency histogram is of ns from request taken to answer pushed.
+ * Any thread; takes the registry's lock briefly. */
+ffb_status ffb_server_fn_stats(ffb_server *s, struct ffb_stats_fn *out, uint32_t max, uint32_t *n,
+			       uint32_t *total);
+
+/* The q-quantile (0 < q <= 1) of a latency histogram, in ns: the upper
+ * bound of the bucket it falls in (0 if the histogram is empty). Pure. */
+uint64_t ffb_stats_quantile_ns(const uint64_t latency[FFB_STATS_LAT_BUCKETS], double q);
+
+/* Ask the server at socket_path for its counters without becoming a
+ * session (a stats request, PROTOCOL.md §2.5): fills *out, up to `max`
+ * function entries in fns (may be NULL with max 0), *nfns of them, and
+ * *total with the number registered (either may be NULL). Blocks up to
+ * timeout_ms (<= 0: 1000). Any thread. Errors: PEER_GONE (no server, or
+ * it closed without an answer: an old server may answer VERSION_MISMATCH),
+ * PERMISSION_DENIED, PROTOCOL (a malformed reply), TIMEOUT, SYSTEM. */
+ffb_status ffb_stats_query(const char *socket_path, int timeout_ms, struct ffb_server_stats *out,
+			   struct ffb_stats_fn *fns, uint32_t max, uint32_t *nfns, uint32_t *total);
 
 /* Whether the loop parks on io_uring FUTEX_WAIT (1) or eventfds (0):
  * decided by probing the kernel at create time. */

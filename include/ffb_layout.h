@@ -24,6 +24,8 @@
 #define FFB_SERVER_HELLO_MAGIC 0x4F4C4C4548424646ull /* "FFBHELLO" */
 #define FFB_CLIENT_HELLO_MAGIC 0x4E45494C43424646ull /* "FFBCLIEN" */
 #define FFB_GOODBYE_MAGIC      0x4559424447424646ull /* "FFBGDBYE" */
+#define FFB_STATS_HELLO_MAGIC  0x5354415453424646ull /* "FFBSTATS" */
+#define FFB_STATS_REPLY_MAGIC  0x594C504553424646ull /* "FFBSREPY" */
 
 /* ---- arena geometry --------------------------------------------------- */
 
@@ -283,6 +285,42 @@ struct ffb_goodbye {
 	uint32_t reserved;
 };
 
+/* ---- stats request (PROTOCOL.md §2.5) ---------------------------------
+ * A connection whose first message is an ffb_client_hello with magic
+ * FFB_STATS_HELLO_MAGIC asks for the server's counters instead of a
+ * session: the server answers with one ffb_stats_reply message and closes.
+ * The message is the header, then `ncounters` uint64_t (the fields of
+ * struct ffb_server_stats of include/ffb.h, in order; a reader ignores
+ * those past the ones it knows, and takes missing ones as 0), then
+ * `nfuncs` struct ffb_stats_fn. */
+#define FFB_STATS_LAT_BUCKETS  32u  /* latency[b]: calls of [2^(b-1), 2^b) ns; b = 31: >= 2^30 ns */
+#define FFB_STATS_STATUS_SLOTS 32u  /* results[code]; codes >= 31 (UNKNOWN) count in 31 */
+#define FFB_STATS_MAX_FUNCTIONS 64u /* function entries in one reply, lowest slots first */
+#define FFB_STATS_NAME_LEN     48u  /* bytes of a name in a reply; longer ones are cut */
+#define FFB_STATS_MAX_REPLY    32768u /* no reply is longer (a reader's buffer) */
+
+struct ffb_stats_reply {
+	uint64_t magic;              /**< FFB_STATS_REPLY_MAGIC */
+	uint32_t layout_version;     /**< FFB_LAYOUT_VERSION */
+	int32_t status;              /**< ffb_status: not 0, refused, nothing follows */
+	uint32_t ncounters;          /**< uint64_t counters after this header */
+	uint32_t nfuncs;             /**< ffb_stats_fn entries after the counters */
+	uint32_t funcs_total;        /**< functions registered (may exceed nfuncs) */
+	uint32_t reserved0;
+	uint64_t reserved[3];
+};
+
+/* One function's figures: calls answered, by how long they took from the
+ * dispatcher taking the request to the answer being pushed. */
+struct ffb_stats_fn {
+	uint32_t fn_id;
+	uint32_t name_len;           /**< bytes of name (at most FFB_STATS_NAME_LEN) */
+	uint8_t name[FFB_STATS_NAME_LEN]; /**< UTF-8, no NUL (name_len bytes) */
+	uint64_t calls;              /**< answered (a cancelled one too) */
+	uint64_t errors;             /**< answered with a status other than OK */
+	uint64_t latency[FFB_STATS_LAT_BUCKETS]; /**< histogram, log2 of ns */
+};
+
 /* The exact seal set a receiver requires on the arena memfd:
  * F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW (Linux's 0x1 | 0x2 | 0x4). */
 #define FFB_ARENA_SEALS 0x7u
@@ -353,6 +391,22 @@ FFB__PIN(ffb_server_hello, max_inflight, 40);
 _Static_assert(sizeof(struct ffb_goodbye) == 16, "goodbye size");
 FFB__PIN(ffb_goodbye, magic, 0);
 FFB__PIN(ffb_goodbye, status, 8);
+
+_Static_assert(sizeof(struct ffb_stats_reply) == 56, "stats_reply size");
+FFB__PIN(ffb_stats_reply, magic, 0);
+FFB__PIN(ffb_stats_reply, layout_version, 8);
+FFB__PIN(ffb_stats_reply, status, 12);
+FFB__PIN(ffb_stats_reply, ncounters, 16);
+FFB__PIN(ffb_stats_reply, nfuncs, 20);
+FFB__PIN(ffb_stats_reply, funcs_total, 24);
+
+_Static_assert(sizeof(struct ffb_stats_fn) == 328, "stats_fn size");
+FFB__PIN(ffb_stats_fn, fn_id, 0);
+FFB__PIN(ffb_stats_fn, name_len, 4);
+FFB__PIN(ffb_stats_fn, name, 8);
+FFB__PIN(ffb_stats_fn, calls, 56);
+FFB__PIN(ffb_stats_fn, errors, 64);
+FFB__PIN(ffb_stats_fn, latency, 72);
 
 _Static_assert(FFB_CLASS_BLOCK_SIZE(FFB_NUM_CLASSES - 1) == FFB_MAX_BLOCK_SIZE, "class 9 is 16 MiB");
 _Static_assert(FFB_FN_ECHO == 0x10000u && FFB_FN_VERSION == 0x10001u, "built-in ids");

@@ -141,6 +141,7 @@ static void answer(struct ffb__session *s, ffb_call *c)
 	struct ffb__dispatcher *d = s->disp;
 	ffb__list_del(&c->link);
 	FFB__STAT_ADD(d->stats.calls_in_flight, (uint64_t)-1);
+	ffb__stat_call(d, c->fn_id, (uint32_t)c->status, c->ran, ffb__ticks() - c->t0);
 	if (c->deferred)
 		FFB__STAT_ADD(d->stats.deferred_calls, 1);
 	struct ffb__vcall *v = c->vec;
@@ -225,6 +226,7 @@ void ffb__dispatch_feed_pool(struct ffb__dispatcher *d)
 		ffb_call *c = FFB__CONTAINER_OF(s->waiting.next, ffb_call, wait_link);
 		ffb__list_del(&c->wait_link);
 		ffb__list_del(&s->want_link);
+		FFB__STAT_ADD(d->stats.pool_waiting, (uint64_t)-1);
 		if (!ffb__list_empty(&s->waiting)) /* round-robin: its next call after the others' */
 			ffb__list_add_tail(&d->wanting, &s->want_link);
 		ffb__pool_submit(p, &c->job);
@@ -238,12 +240,14 @@ static void wait_for_worker(struct ffb__session *s, ffb_call *k)
 	if (ffb__list_empty(&s->want_link))
 		ffb__list_add_tail(&s->disp->wanting, &s->want_link);
 	FFB__STAT_ADD(s->disp->stats.pooled_calls, 1);
+	FFB__STAT_ADD(s->disp->stats.pool_waiting, 1);
 }
 
 static void cancel_call(struct ffb__session *s, ffb_call *c)
 {
 	if (!ffb__list_empty(&c->wait_link)) { /* no worker has it yet: answer it now */
 		ffb__list_del(&c->wait_link);
+		FFB__STAT_ADD(s->disp->stats.pool_waiting, (uint64_t)-1);
 		if (ffb__list_empty(&s->waiting))
 			ffb__list_del(&s->want_link);
 		__atomic_store_n(&c->cancelled, 1, __ATOMIC_RELAXED);
@@ -278,8 +282,10 @@ static enum started start_stream(struct ffb__session *s, const ffb_call *call, f
 	ffb_status st = ffb__registry_invoke(s->srv->reg, k->fn_id, k, false);
 	if (st == FFB__POOLED)
 		wait_for_worker(s, k);
-	else if (st == FFB__NO_FUNCTION)
+	else if (st == FFB__NO_FUNCTION) {
+		k->ran = false;
 		ffb__call_finish(k, FFB_ERR_NOT_FOUND);
+	}
 	else if (!k->deferred) /* k is freed only by us, later: safe to look */
 		ffb_call_finish(k, st);
 	return STARTED_KEPT;
@@ -312,14 +318,18 @@ static enum started start_call(struct ffb__session *s, uint64_t call_id, uint32_
 	call.notify = FFB_CALL_KIND(call_id) == FFB_ID_NOTIFY;
 	call.credit = 0;
 	call.moved_to = NULL;
+	call.ran = true;
+	call.t0 = *now;
 	if (!input_block(s, handle, len, &call))
 		return STARTED_BAD;
 	if (FFB_CALL_KIND(call_id) == FFB_ID_STREAM)
 		return start_stream(s, &call, kept);
 	struct ffb_server *srv = s->srv;
 	ffb_status st = ffb__registry_invoke(srv->reg, fn, &call, false);
-	if (st == FFB__NO_FUNCTION)
+	if (st == FFB__NO_FUNCTION) {
 		st = FFB_ERR_NOT_FOUND; /* with no message: the client may look again */
+		call.ran = false;
+	}
 	else if (st == FFB_ERR_NOT_FOUND && !call.moved_to && !call.error_msg)
 		ffb_call_set_error(&call, FFB__OWN_NOT_FOUND);
 	if (st == FFB__POOLED) {
@@ -348,9 +358,11 @@ static enum started start_call(struct ffb__session *s, uint64_t call_id, uint32_
 		if (call.reply_handle && call.reply_handle != call.in_handle)
 			ffb__sheap_free(s, call.reply_handle, FFB__BLOCK_OWNED);
 		*out = (struct ffb_vec_call){0, 0, (uint32_t)st};
+		ffb__stat_call(s->disp, fn, (uint32_t)st, call.ran, end - call.t0);
 		return STARTED_DONE;
 	}
 	*out = wire_result(s, &call, st);
+	ffb__stat_call(s->disp, fn, out->fn_or_status, call.ran, end - call.t0);
 	return STARTED_DONE;
 }
 

@@ -20,6 +20,7 @@
  * them) and for every kept call to be answered first.
  */
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -31,13 +32,19 @@ int ffb__dispatcher_init(struct ffb__dispatcher *d, struct ffb_server *srv)
 	memset(d, 0, sizeof(*d));
 	d->srv = srv;
 	d->inbox.fd = -1;
+	d->fn_counts = calloc(FFB_MAX_FUNCTIONS, sizeof(*d->fn_counts)); /* untouched pages cost nothing */
+	if (!d->fn_counts)
+		return -1;
 	ffb__list_init(&d->sessions);
 	ffb__list_init(&d->zombies);
 	ffb__list_init(&d->wanting);
-	if (ffb__uring_init(&d->ring) < 0)
+	if (ffb__uring_init(&d->ring) < 0) {
+		free(d->fn_counts);
 		return -1;
+	}
 	if (ffb__mailbox_init(&d->inbox, FFB__TO_DISPATCHER) < 0) {
 		io_uring_queue_exit(&d->ring);
+		free(d->fn_counts);
 		return -1;
 	}
 	d->op_inbox.kind = FFB__OP_INBOX;
@@ -50,6 +57,7 @@ void ffb__dispatcher_destroy(struct ffb__dispatcher *d)
 		return;
 	io_uring_queue_exit(&d->ring);
 	ffb__mailbox_destroy(&d->inbox);
+	free(d->fn_counts);
 	d->srv = NULL;
 }
 

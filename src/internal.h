@@ -181,6 +181,10 @@ ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *
 
 /* An inline callback ran `ns` past its budget: log it once per
  * registration, with its name. */
+/* Fill up to max entries (fn_id, name; counts zeroed) with the
+ * registered functions, lowest slot first; returns how many there are.
+ * Takes the lock. */
+uint32_t ffb__registry_list(struct ffb__registry *r, struct ffb_stats_fn *out, uint32_t max);
 void ffb__registry_note_slow(struct ffb__registry *r, uint32_t id, uint64_t ns);
 
 /* ---- handshake messages (handshake.c) --------------------------------- */
@@ -276,6 +280,8 @@ struct ffb_call {
 	bool deferred;          /* its callback took it with ffb_call_defer */
 	bool stream;            /* the caller asked for a stream (answers: items, then one) */
 	bool notify;            /* the caller wants no answer at all */
+	bool ran;               /* its function exists (counted in its figures, stats.c) */
+	uint64_t t0;            /* ffb__ticks() when the dispatcher took it */
 	struct ffb_call *moved_to; /* a stack call that was deferred: its heap copy */
 	ffb_status status;      /* the answer (ffb_call_finish) */
 	int cancelled;          /* atomic: the caller cancelled */

@@ -202,6 +202,27 @@ ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *
 	return st;
 }
 
+uint32_t ffb__registry_list(struct ffb__registry *r, struct ffb_stats_fn *out, uint32_t max)
+{
+	uint32_t n = 0;
+	pthread_mutex_lock(&r->lock);
+	for (uint32_t i = 0; i < FFB_MAX_FUNCTIONS; i++) {
+		const struct slot *s = &r->slots[i];
+		if (!s->used)
+			continue;
+		if (n < max) {
+			struct ffb_stats_fn *f = &out[n];
+			memset(f, 0, sizeof(*f));
+			f->fn_id = FFB_FN_MAKE(s->gen, i);
+			f->name_len = s->name_len < FFB_STATS_NAME_LEN ? s->name_len : FFB_STATS_NAME_LEN;
+			memcpy(f->name, s->name, f->name_len);
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
 void ffb__registry_note_slow(struct ffb__registry *r, uint32_t id, uint64_t ns)
 {
 	uint32_t i = FFB_FN_SLOT(id);

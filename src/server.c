@@ -100,6 +100,7 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 	pthread_mutex_init(&s->handles_lock, NULL);
 	pthread_mutex_init(&s->adopt_lock, NULL);
 	s->budget_ticks = ffb__ticks_from_ns(o->inline_budget_ns);
+	s->created_ns = ffb__now_ns();
 	st = FFB_ERR_SYSTEM;
 	if (o->n_allowed_uids) {
 		s->uids = malloc(sizeof(uid_t) * o->n_allowed_uids);
@@ -300,21 +301,6 @@ ffb_status ffb_server_lookup(ffb_server *s, const char *name, uint32_t *fn_id)
 	if (!s || !name)
 		return FFB_ERR_NULL_POINTER;
 	return ffb__registry_find(s->reg, name, strlen(name), fn_id);
-}
-
-ffb_status ffb_server_stats(ffb_server *s, struct ffb_server_stats *out)
-{
-	if (!s || !out)
-		return FFB_ERR_NULL_POINTER;
-	/* Each thread counts in its own block: sum them. */
-	uint64_t *dst = (uint64_t *)out;
-	const size_t n = sizeof(*out) / sizeof(uint64_t);
-	for (size_t i = 0; i < n; i++) {
-		dst[i] = __atomic_load_n(&((uint64_t *)&s->stats)[i], __ATOMIC_RELAXED);
-		for (uint32_t d = 0; d < s->ndisp; d++)
-			dst[i] += __atomic_load_n(&((uint64_t *)&s->disp[d].stats)[i], __ATOMIC_RELAXED);
-	}
-	return FFB_OK;
 }
 
 ffb_status ffb_server_stop(ffb_server *s)

@@ -192,6 +192,13 @@ struct ffb__session {
 	bool mail_linked[2];
 };
 
+/* One function's figures on one dispatcher (stats.c reads them). */
+struct ffb__fn_count {
+	uint32_t gen;                 /* the tenant counted: another one starts from 0 */
+	uint64_t calls, errors;
+	uint64_t latency[FFB_STATS_LAT_BUCKETS];
+};
+
 #define FFB__LENT_SLOTS 128 /* > 2 x (FFB_MAX_VEC_CALLS + 1): open addressing */
 
 /* A dispatcher thread: the rings of the sessions it was handed, and the
@@ -213,6 +220,7 @@ struct ffb__dispatcher {
 	bool thread_started;
 	uint32_t nsessions;           /* control thread: sessions handed to it */
 	struct ffb_server_stats stats;
+	struct ffb__fn_count *fn_counts; /* FFB_MAX_FUNCTIONS, by slot: only this thread writes */
 	/* The blocks one CALLV lends (dispatch.c): keys marked with lent_gen. */
 	uint32_t lent_gen;
 	uint32_t lent_key[FFB__LENT_SLOTS], lent_mark[FFB__LENT_SLOTS];
@@ -274,6 +282,7 @@ struct ffb_server {
 	struct ffb__mailbox inbox;    /* FAILED, DETACHED; its fd is the notify eventfd */
 	pthread_t thread;
 	bool thread_started;
+	uint64_t created_ns;          /* ffb__now_ns() at create */
 	pthread_mutex_t adopt_lock;
 	int adopt_fds[16];
 	unsigned n_adopt;
@@ -299,6 +308,36 @@ struct ffb_server {
  * has its own stats block (ffb_server_stats sums them). */
 #define FFB__STAT_ADD(field, n) \
 	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+
+/* A call of fn ended with status after `ticks` (dispatcher only: its
+ * own counters, relaxed stores, no shared cache line). ran: fn named a
+ * live function (else only its status is counted). */
+static inline void ffb__stat_call(struct ffb__dispatcher *d, uint32_t fn, uint32_t status, bool ran, uint64_t ticks)
+{
+	uint32_t code = status < FFB_STATS_STATUS_SLOTS ? status : FFB_STATS_STATUS_SLOTS - 1;
+	FFB__STAT_ADD(d->stats.results[code], 1);
+	uint32_t i = FFB_FN_SLOT(fn);
+	if (!ran || i >= FFB_MAX_FUNCTIONS)
+		return;
+	struct ffb__fn_count *c = &d->fn_counts[i];
+	if (__builtin_expect(c->gen != FFB_FN_GEN(fn), 0)) {
+		/* A new tenant of the slot: a racing reader may see a mix, then the new counts. */
+		__atomic_store_n(&c->calls, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->errors, 0, __ATOMIC_RELAXED);
+		for (uint32_t b = 0; b < FFB_STATS_LAT_BUCKETS; b++)
+			__atomic_store_n(&c->latency[b], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->gen, FFB_FN_GEN(fn), __ATOMIC_RELAXED);
+	}
+	FFB__STAT_ADD(c->calls, 1);
+	if (status)
+		FFB__STAT_ADD(c->errors, 1);
+	uint64_t ns = ffb__ns_from_ticks(ticks);
+	uint32_t b = ns ? 64u - (uint32_t)__builtin_clzll(ns) : 0;
+	FFB__STAT_ADD(c->latency[b < FFB_STATS_LAT_BUCKETS ? b : FFB_STATS_LAT_BUCKETS - 1], 1);
+}
+
+/* stats.c (control thread): answer a stats request on s's socket. */
+void ffb__stats_answer(struct ffb__session *s, ffb_status why);
 
 /* uring.c */
 #define FFB__URING_ENTRIES 256

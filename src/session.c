@@ -93,6 +93,7 @@ static void pool_add(struct ffb__session *s)
 	}
 	u->n++;
 	srv->nhandshakes++;
+	FFB__STAT_ADD(srv->stats.sessions_handshaking, 1);
 	s->in_pool = true;
 	ffb__list_add_tail(&srv->handshakes, &s->link);
 }
@@ -105,6 +106,7 @@ static void pool_del(struct ffb__session *s)
 	if (--u->n == 0)
 		*u = srv->hs_uids[--srv->n_hs_uids];
 	srv->nhandshakes--;
+	FFB__STAT_ADD(srv->stats.sessions_handshaking, (uint64_t)-1);
 	s->in_pool = false;
 	ffb__list_del(&s->link);
 }
@@ -244,11 +246,30 @@ static bool hello_ok(const struct ffb_client_hello *h)
 	       h->reserved[0] == 0 && h->reserved[1] == 0;
 }
 
+/* A stats request (PROTOCOL.md §2.5): a hello with its own magic. Its
+ * status: what the reply says, OK for the counters. */
+static ffb_status stats_request_status(const struct ffb__session *s, const struct ffb_client_hello *h, size_t len)
+{
+	if (s->refuse)
+		return s->refuse;
+	if (len != sizeof(*h))
+		return FFB_ERR_PROTOCOL;
+	if (h->layout_version != FFB_LAYOUT_VERSION || h->flags || h->reserved[0] || h->reserved[1])
+		return FFB_ERR_VERSION_MISMATCH;
+	return FFB_OK;
+}
+
 static void on_client_hello(struct ffb__session *s)
 {
+	/* Room for more than a hello: a stats request of the wrong length
+	 * is still known by its magic, and refused as such. */
+	union {
+		struct ffb_client_hello h;
+		char bytes[2 * sizeof(struct ffb_client_hello)];
+	} msg;
 	struct ffb_client_hello hello;
-	size_t len = sizeof(hello);
-	ffb_status st = ffb__recv_plain(s->sock, &hello, &len, MSG_DONTWAIT);
+	size_t len = sizeof(msg);
+	ffb_status st = ffb__recv_plain(s->sock, &msg, &len, MSG_DONTWAIT);
 	if (st == FFB_ERR_WOULD_BLOCK) {
 		ffb__arm_poll(&s->srv->ring, &s->op_sock, &s->ops_pending, s->sock, POLLIN | POLLRDHUP);
 		return;
@@ -257,6 +278,12 @@ static void on_client_hello(struct ffb__session *s)
 	/* Out of the pool: from here on it is answered or closed at once. */
 	pool_del(s);
 	ffb__list_add_tail(&srv->sessions, &s->link);
+	if (st == FFB_OK && len >= sizeof(uint64_t) && msg.h.magic == FFB_STATS_HELLO_MAGIC) {
+		ffb__stats_answer(s, stats_request_status(s, &msg.h, len));
+		ffb__session_close(s, FFB_OK);
+		return;
+	}
+	memcpy(&hello, &msg, sizeof(hello));
 	if (st != FFB_OK || len != sizeof(hello)) { /* fds (dropped unread), a short or long message, EOF */
 		ffb__session_close(s, FFB_OK);
 		return;

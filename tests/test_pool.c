@@ -754,6 +754,82 @@ static void post_runs_a_function_on_a_worker(void **state)
 	ffb_server_destroy(s);
 }
 
+/* ---- stats read while dispatchers count -------------------------------- */
+
+static ffb_status cb_ok(ffb_call *call, void *ctx)
+{
+	(void)call;
+	(void)ctx;
+	return FFB_OK;
+}
+
+struct stat_load {
+	ffb_server *s;
+	int done;
+};
+
+static void *stat_caller(void *arg)
+{
+	struct stat_load *l = arg;
+	ffb_client *c = inproc_client(l->s);
+	ffb_result r;
+	for (int i = 0; i < 300; i++) {
+		assert_int_equal(ffb_client_invoke(c, "t.inline_ok", (ffb_handle){0}, 0, 5000000000ll, &r), FFB_OK);
+		if (i % 3 == 0)
+			assert_int_equal(ffb_client_invoke(c, "t.pool_ok", (ffb_handle){0}, 0, 5000000000ll, &r), FFB_OK);
+	}
+	ffb_client_close(c);
+	__atomic_fetch_add(&l->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static uint64_t fn_calls(ffb_server *s, const char *name)
+{
+	struct ffb_stats_fn fns[FFB_STATS_MAX_FUNCTIONS];
+	uint32_t n;
+	assert_int_equal(ffb_server_fn_stats(s, fns, FFB_STATS_MAX_FUNCTIONS, &n, NULL), FFB_OK);
+	for (uint32_t i = 0; i < n; i++)
+		if (fns[i].name_len == strlen(name) && !memcmp(fns[i].name, name, fns[i].name_len))
+			return fns[i].calls;
+	fail_msg("no function %s", name);
+	return 0;
+}
+
+/* Each dispatcher counts its own calls with relaxed stores; a reader on
+ * another thread sums them racily but safely (TSan), and once the calls
+ * are over the sums are exact. */
+static void stats_read_while_dispatchers_count_every_call_once(void **state)
+{
+	(void)state;
+	struct ffb_server_options o = opts_with(2, 2);
+	ffb_server *s = start_inproc(&o);
+	assert_int_equal(ffb_server_register(s, "t.inline_ok", cb_ok, NULL, NULL), FFB_OK);
+	assert_int_equal(ffb_server_register_flags(s, "t.pool_ok", cb_ok, NULL, FFB_CB_POOL, NULL), FFB_OK);
+	assert_int_equal(ffb_server_start(s), FFB_OK);
+	struct stat_load l = {.s = s};
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, stat_caller, &l), 0);
+	uint64_t last = 0;
+	while (__atomic_load_n(&l.done, __ATOMIC_ACQUIRE) < 2) {
+		struct ffb_server_stats st;
+		assert_int_equal(ffb_server_stats(s, &st), FFB_OK);
+		assert_true(st.results[FFB_OK] >= last);
+		last = st.results[FFB_OK];
+		fn_calls(s, "t.inline_ok");
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	struct ffb_server_stats st;
+	assert_int_equal(ffb_server_stats(s, &st), FFB_OK);
+	assert_int_equal(fn_calls(s, "t.inline_ok"), 600);
+	assert_int_equal(fn_calls(s, "t.pool_ok"), 200);
+	assert_int_equal(st.results[FFB_OK], 800);
+	assert_int_equal(st.pool_waiting, 0);
+	assert_int_equal(st.calls_in_flight, 0);
+	ffb_server_destroy(s);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -770,6 +846,7 @@ int main(void)
 		cmocka_unit_test(slow_inline_callback_is_counted_and_logged_once),
 		cmocka_unit_test(unregister_waits_for_a_running_pooled_call),
 		cmocka_unit_test(post_runs_a_function_on_a_worker),
+		cmocka_unit_test(stats_read_while_dispatchers_count_every_call_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,7 +98,7 @@ pub use json::{from_json, to_json};
 pub use log::{set_log, LogLevel};
 pub use request::{Reply, Request};
 pub use response::Response;
-pub use server::{Server, ServerOptions, ServerStats};
+pub use server::{FunctionStats, Server, ServerOptions, ServerStats};
 #[doc(hidden)]
 pub use session::live_client_calls;
 pub use session::{BlockingItems, ItemStream, PendingCall, Session};

@@ -269,7 +269,7 @@ impl ServerOptions {
 /// assert_eq!(server.stats()?.calls, 0);
 /// # Ok::<(), ffb::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerStats {
     /// Sessions open now.
     pub sessions_active: u64,
@@ -297,6 +297,87 @@ pub struct ServerStats {
     pub cancels: u64,
     /// Inline calls that ran over the inline budget.
     pub slow_inline_calls: u64,
+    /// Calls the server made to client handlers.
+    pub server_calls: u64,
+    /// Stream items sent to clients.
+    pub stream_items: u64,
+    /// Client answers naming no pending call.
+    pub answers_dropped: u64,
+    /// Connections closed before their hello was read (timed out, evicted).
+    pub handshakes_dropped: u64,
+    /// Connections whose hello is not read yet (now).
+    pub sessions_handshaking: u64,
+    /// Stats requests answered (`ffb stat`; not sessions).
+    pub stats_requests: u64,
+    /// Stats requests refused (credentials, malformed).
+    pub stats_refused: u64,
+    /// Pooled calls waiting for a free worker (now).
+    pub pool_waiting: u64,
+    /// Workers running a pooled call (now).
+    pub pool_busy: u64,
+    /// Time since the server was created.
+    pub uptime: std::time::Duration,
+    /// Calls answered, by status code: `results[0]` are the successful
+    /// ones; codes from 31 up count in `results[31]`.
+    pub results: [u64; 32],
+    /// The registered functions, lowest slot first (at most 64;
+    /// `functions_total` says how many there are).
+    pub functions: Vec<FunctionStats>,
+    /// Functions registered.
+    pub functions_total: u32,
+}
+
+/// One function's answered calls and their latency, from the dispatcher
+/// taking the request to its answer being pushed (`ffb_stats_fn`).
+///
+/// ```
+/// let server = ffb::Server::new()?;
+/// let echo = server.stats()?.functions.into_iter().find(|f| f.name == "ffi.echo").unwrap();
+/// assert_eq!((echo.calls, echo.p50()), (0, std::time::Duration::ZERO));
+/// # Ok::<(), ffb::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FunctionStats {
+    /// Its function id.
+    pub id: u32,
+    /// Its name, cut to 48 bytes.
+    pub name: String,
+    /// Calls answered (a cancelled one too).
+    pub calls: u64,
+    /// Calls answered with a status other than OK.
+    pub errors: u64,
+    /// `latency[b]` counts calls of `[2^(b-1), 2^b)` ns (`b = 31`: 2^30 ns or more).
+    pub latency: [u64; 32],
+}
+
+impl FunctionStats {
+    /// The q-quantile (`0 < q <= 1`) of the latency histogram: the upper
+    /// bound of its bucket, zero with no calls.
+    pub fn quantile(&self, q: f64) -> std::time::Duration {
+        let total: u64 = self.latency.iter().sum();
+        if total == 0 {
+            return std::time::Duration::ZERO;
+        }
+        let rank = ((q * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (b, n) in self.latency.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return std::time::Duration::from_nanos(1u64 << b);
+            }
+        }
+        std::time::Duration::from_nanos(1u64 << 31)
+    }
+
+    /// The median latency (see [`FunctionStats::quantile`]).
+    pub fn p50(&self) -> std::time::Duration {
+        self.quantile(0.50)
+    }
+
+    /// The 99th percentile latency (see [`FunctionStats::quantile`]).
+    pub fn p99(&self) -> std::time::Duration {
+        self.quantile(0.99)
+    }
 }
 
 /// A server: named callbacks plus the threads that serve sessions.
@@ -798,7 +879,9 @@ impl Server {
         Error::check(unsafe { sys::ffb_server_stop(self.raw()) })
     }
 
-    /// A snapshot of the counters. Any thread.
+    /// A snapshot of the counters and of the registered functions' figures
+    /// (what `ffb stat` shows; each counter a relaxed read). Any thread;
+    /// takes the registry's lock briefly.
     ///
     /// ```
     /// let server = ffb::Server::new()?;
@@ -809,6 +892,32 @@ impl Server {
         let mut s = sys::ffb_server_stats::default();
         // SAFETY: live server, valid out-pointer.
         Error::check(unsafe { sys::ffb_server_stats(self.raw(), &mut s) })?;
+        // SAFETY: ffb_stats_fn is integers and byte arrays: all zeroes is a valid value.
+        let zero: sys::ffb_stats_fn = unsafe { std::mem::zeroed() };
+        let mut fns = vec![zero; sys::FFB_STATS_MAX_FUNCTIONS as usize];
+        let (mut n, mut total) = (0u32, 0u32);
+        // SAFETY: live server; fns holds FFB_STATS_MAX_FUNCTIONS entries, n and total are valid.
+        Error::check(unsafe {
+            sys::ffb_server_fn_stats(
+                self.raw(),
+                fns.as_mut_ptr(),
+                fns.len() as u32,
+                &mut n,
+                &mut total,
+            )
+        })?;
+        fns.truncate(n as usize);
+        let functions = fns
+            .iter()
+            .map(|f| FunctionStats {
+                id: f.fn_id,
+                name: String::from_utf8_lossy(&f.name[..(f.name_len as usize).min(f.name.len())])
+                    .into_owned(),
+                calls: f.calls,
+                errors: f.errors,
+                latency: f.latency,
+            })
+            .collect();
         Ok(ServerStats {
             sessions_active: s.sessions_active,
             sessions_total: s.sessions_total,
@@ -823,6 +932,19 @@ impl Server {
             calls_in_flight: s.calls_in_flight,
             cancels: s.cancels,
             slow_inline_calls: s.slow_inline_calls,
+            server_calls: s.server_calls,
+            stream_items: s.stream_items,
+            answers_dropped: s.answers_dropped,
+            handshakes_dropped: s.handshakes_dropped,
+            sessions_handshaking: s.sessions_handshaking,
+            stats_requests: s.stats_requests,
+            stats_refused: s.stats_refused,
+            pool_waiting: s.pool_waiting,
+            pool_busy: s.pool_busy,
+            uptime: std::time::Duration::from_nanos(s.uptime_ns),
+            results: s.results,
+            functions,
+            functions_total: total,
         })
     }
 

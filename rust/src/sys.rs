@@ -105,6 +105,13 @@ extern "C" {
     pub fn ffb_server_stop(s: *mut ffb_server) -> ffb_status;
     pub fn ffb_server_destroy(s: *mut ffb_server);
     pub fn ffb_server_stats(s: *mut ffb_server, out: *mut ffb_server_stats) -> ffb_status;
+    pub fn ffb_server_fn_stats(
+        s: *mut ffb_server,
+        out: *mut ffb_stats_fn,
+        max: u32,
+        n: *mut u32,
+        total: *mut u32,
+    ) -> ffb_status;
     pub fn ffb_server_uses_futex(s: *const ffb_server) -> c_int;
     pub fn ffb_server_connect_inproc(
         s: *mut ffb_server,

@@ -60,7 +60,7 @@ pub struct ffb_server_options {
     pub max_handshakes_per_uid: u32,
 }
 
-/// `struct ffb_server_stats` (136 bytes).
+/// `struct ffb_server_stats` (440 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ffb_server_stats {
@@ -81,6 +81,13 @@ pub struct ffb_server_stats {
     pub stream_items: u64,
     pub answers_dropped: u64,
     pub handshakes_dropped: u64,
+    pub sessions_handshaking: u64,
+    pub stats_requests: u64,
+    pub stats_refused: u64,
+    pub pool_waiting: u64,
+    pub pool_busy: u64,
+    pub uptime_ns: u64,
+    pub results: [u64; 32],
 }
 
 /// `struct ffb_client_options` (12 bytes).
@@ -140,7 +147,7 @@ const _: () = assert!(offset_of!(ffb_server_options, worker_spin_ns) == 92);
 const _: () = assert!(offset_of!(ffb_server_options, inline_budget_ns) == 96);
 const _: () = assert!(offset_of!(ffb_server_options, max_handshakes) == 100);
 const _: () = assert!(offset_of!(ffb_server_options, max_handshakes_per_uid) == 104);
-const _: () = assert!(size_of::<ffb_server_stats>() == 136);
+const _: () = assert!(size_of::<ffb_server_stats>() == 440);
 const _: () = assert!(offset_of!(ffb_server_stats, sessions_active) == 0);
 const _: () = assert!(offset_of!(ffb_server_stats, sessions_total) == 8);
 const _: () = assert!(offset_of!(ffb_server_stats, sessions_refused) == 16);
@@ -158,6 +165,13 @@ const _: () = assert!(offset_of!(ffb_server_stats, server_calls) == 104);
 const _: () = assert!(offset_of!(ffb_server_stats, stream_items) == 112);
 const _: () = assert!(offset_of!(ffb_server_stats, answers_dropped) == 120);
 const _: () = assert!(offset_of!(ffb_server_stats, handshakes_dropped) == 128);
+const _: () = assert!(offset_of!(ffb_server_stats, sessions_handshaking) == 136);
+const _: () = assert!(offset_of!(ffb_server_stats, stats_requests) == 144);
+const _: () = assert!(offset_of!(ffb_server_stats, stats_refused) == 152);
+const _: () = assert!(offset_of!(ffb_server_stats, pool_waiting) == 160);
+const _: () = assert!(offset_of!(ffb_server_stats, pool_busy) == 168);
+const _: () = assert!(offset_of!(ffb_server_stats, uptime_ns) == 176);
+const _: () = assert!(offset_of!(ffb_server_stats, results) == 184);
 const _: () = assert!(size_of::<ffb_client_options>() == 12);
 const _: () = assert!(offset_of!(ffb_client_options, connect_timeout_ms) == 0);
 const _: () = assert!(offset_of!(ffb_client_options, spin_ns) == 4);

@@ -14,6 +14,8 @@ pub const FFB_ARENA_MAGIC: u64 = 0x414e455241424646;
 pub const FFB_SERVER_HELLO_MAGIC: u64 = 0x4f4c4c4548424646;
 pub const FFB_CLIENT_HELLO_MAGIC: u64 = 0x4e45494c43424646;
 pub const FFB_GOODBYE_MAGIC: u64 = 0x4559424447424646;
+pub const FFB_STATS_HELLO_MAGIC: u64 = 0x5354415453424646;
+pub const FFB_STATS_REPLY_MAGIC: u64 = 0x594c504553424646;
 pub const FFB_SUPERBLOCK_SIZE: u32 = 1024;
 pub const FFB_REGION_ALIGN: u32 = 4096;
 pub const FFB_MAX_CLASSES: u32 = 16;
@@ -70,6 +72,11 @@ pub const FFB_FD_ARENA: i32 = 0;
 pub const FFB_FD_CLIENT_BELL: i32 = 1;
 pub const FFB_FD_SERVER_BELL: i32 = 2;
 pub const FFB_MAX_HELLO_FDS: i32 = 3;
+pub const FFB_STATS_LAT_BUCKETS: u32 = 32;
+pub const FFB_STATS_STATUS_SLOTS: u32 = 32;
+pub const FFB_STATS_MAX_FUNCTIONS: u32 = 64;
+pub const FFB_STATS_NAME_LEN: u32 = 48;
+pub const FFB_STATS_MAX_REPLY: u32 = 32768;
 pub const FFB_ARENA_SEALS: u32 = 0x7;
 
 /// `struct ffb_class_desc` (16 bytes).
@@ -210,6 +217,43 @@ pub struct ffb_goodbye {
     pub reserved: u32,
 }
 
+/// `struct ffb_stats_reply` (56 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ffb_stats_reply {
+    /// FFB_STATS_REPLY_MAGIC
+    pub magic: u64,
+    /// FFB_LAYOUT_VERSION
+    pub layout_version: u32,
+    /// ffb_status: not 0, refused, nothing follows
+    pub status: i32,
+    /// uint64_t counters after this header
+    pub ncounters: u32,
+    /// ffb_stats_fn entries after the counters
+    pub nfuncs: u32,
+    /// functions registered (may exceed nfuncs)
+    pub funcs_total: u32,
+    pub reserved0: u32,
+    pub reserved: [u64; 3],
+}
+
+/// `struct ffb_stats_fn` (328 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ffb_stats_fn {
+    pub fn_id: u32,
+    /// bytes of name (at most FFB_STATS_NAME_LEN)
+    pub name_len: u32,
+    /// UTF-8, no NUL (name_len bytes)
+    pub name: [u8; 48],
+    /// answered (a cancelled one too)
+    pub calls: u64,
+    /// answered with a status other than OK
+    pub errors: u64,
+    /// histogram, log2 of ns
+    pub latency: [u64; 32],
+}
+
 // The C compiler's sizes and offsets.
 const _: () = assert!(size_of::<ffb_class_desc>() == 16);
 const _: () = assert!(offset_of!(ffb_class_desc, offset) == 0);
@@ -277,3 +321,19 @@ const _: () = assert!(size_of::<ffb_goodbye>() == 16);
 const _: () = assert!(offset_of!(ffb_goodbye, magic) == 0);
 const _: () = assert!(offset_of!(ffb_goodbye, status) == 8);
 const _: () = assert!(offset_of!(ffb_goodbye, reserved) == 12);
+const _: () = assert!(size_of::<ffb_stats_reply>() == 56);
+const _: () = assert!(offset_of!(ffb_stats_reply, magic) == 0);
+const _: () = assert!(offset_of!(ffb_stats_reply, layout_version) == 8);
+const _: () = assert!(offset_of!(ffb_stats_reply, status) == 12);
+const _: () = assert!(offset_of!(ffb_stats_reply, ncounters) == 16);
+const _: () = assert!(offset_of!(ffb_stats_reply, nfuncs) == 20);
+const _: () = assert!(offset_of!(ffb_stats_reply, funcs_total) == 24);
+const _: () = assert!(offset_of!(ffb_stats_reply, reserved0) == 28);
+const _: () = assert!(offset_of!(ffb_stats_reply, reserved) == 32);
+const _: () = assert!(size_of::<ffb_stats_fn>() == 328);
+const _: () = assert!(offset_of!(ffb_stats_fn, fn_id) == 0);
+const _: () = assert!(offset_of!(ffb_stats_fn, name_len) == 4);
+const _: () = assert!(offset_of!(ffb_stats_fn, name) == 8);
+const _: () = assert!(offset_of!(ffb_stats_fn, calls) == 56);
+const _: () = assert!(offset_of!(ffb_stats_fn, errors) == 64);
+const _: () = assert!(offset_of!(ffb_stats_fn, latency) == 72);

@@ -38,6 +38,7 @@ fn c_tool() -> PathBuf {
                 .arg(root.join("src"))
                 .arg(root.join("src/tool/ffb.c"))
                 .arg(root.join("src/tool/demo.c"))
+                .arg(root.join("src/tool/stat.c"))
                 .args(&sources)
                 .args(["-luring", "-lpthread", "-o"])
                 .arg(&out)

@@ -774,3 +774,32 @@ fn listen_only_before_serving() {
     let err = server.listen(common::socket_path("late")).unwrap_err();
     assert_eq!(err.code(), Code::INVALID_ARGUMENT);
 }
+
+#[test]
+fn stats_count_the_calls_made_per_function_and_status() {
+    let server = serving();
+    let client = server.connect_inproc().unwrap();
+    let buf = client.alloc(64).unwrap();
+    for _ in 0..50 {
+        client.echo(&buf, 64).unwrap();
+    }
+    for _ in 0..3 {
+        assert_eq!(
+            client.invoke_empty("test.fail").unwrap_err().code(),
+            Code::INVALID_ARGUMENT
+        );
+    }
+    let st = server.stats().unwrap();
+    assert_eq!(st.calls, 53);
+    assert_eq!(st.results[0], 50);
+    assert_eq!(st.results[Code::INVALID_ARGUMENT.raw() as usize], 3);
+    assert_eq!(st.sessions_active, 1);
+    assert_eq!(st.functions_total as usize, st.functions.len());
+    let echo = st.functions.iter().find(|f| f.name == "ffi.echo").unwrap();
+    let fail = st.functions.iter().find(|f| f.name == "test.fail").unwrap();
+    assert_eq!((echo.calls, echo.errors), (50, 0));
+    assert_eq!((fail.calls, fail.errors), (3, 3));
+    assert_eq!(echo.latency.iter().sum::<u64>(), 50);
+    assert!(echo.p50() > std::time::Duration::ZERO && echo.p50() <= echo.p99());
+    assert!(st.uptime > std::time::Duration::ZERO);
+}

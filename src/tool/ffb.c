@@ -1,7 +1,8 @@
 /*
  * ffb.c — the ffb command: `serve` (a server with the built-ins and a few
  * demo callbacks), `ping` (an echo benchmark that verifies its payload and
- * prints round-trip percentiles), and `version`.
+ * prints round-trip percentiles), `stat` (a running server's figures,
+ * stat.c) and `version`.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +16,7 @@
 
 #include "demo.h"
 #include "ffb.h"
+#include "stat.h"
 
 static ffb_server *g_server;
 
@@ -321,6 +323,7 @@ int main(int argc, char **argv)
 		fprintf(f, "usage: ffb COMMAND [options]   (ffb COMMAND --help for its options)\n"
 			   "  serve    a server with the built-ins and the demo callbacks\n"
 			   "  ping     an echo benchmark that checks every answer\n"
+			   "  stat     a running server's figures, without a session (--watch, --json)\n"
 			   "  version  the library's version and layout version\n");
 		return argc < 2 ? 2 : 0;
 	}
@@ -332,6 +335,8 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "ping"))
 		return cmd_ping(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stat"))
+		return cmd_stat(argc - 1, argv + 1);
 	fprintf(stderr, "ffb: unknown command '%s'\n", argv[1]);
 	return 2;
 }
