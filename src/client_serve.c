@@ -298,7 +298,9 @@ void ffb__client_served_entry(ffb_client *c, const struct ffb_ring_entry *e)
 		return;
 	}
 	if (!FFB_CALL_ID_VALID(e->call_id) || FFB_CALL_DIR(e->call_id) != FFB_ID_FROM_SERVER) {
-		ffb__client_fail_protocol(c);
+		/* Names no call of the server's: dropped and counted, as an
+		 * entry of a kind the client does not take (§5.3). */
+		c->stats.dropped_responses++;
 		return;
 	}
 	struct ffb_request *r;
