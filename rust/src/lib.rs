@@ -71,6 +71,7 @@ pub mod layout;
 mod log;
 mod request;
 mod response;
+mod served;
 mod server;
 mod session;
 mod stream;
@@ -93,6 +94,7 @@ pub use json::{from_json, to_json};
 pub use log::{set_log, LogLevel};
 pub use request::{Reply, Request};
 pub use response::Response;
+pub use served::ServerCall;
 pub use server::{Server, ServerOptions, ServerStats};
 #[doc(hidden)]
 pub use session::live_client_calls;
