@@ -16,7 +16,11 @@
  * - a server call cancelled while its handler runs is seen as cancelled;
  * - 10^5 reverse calls (or as many as fit 3 s) one after the other, every
  *   answer checked by the server, every reply block given back; prints
- *   the round trip's percentiles.
+ *   the round trip's percentiles;
+ * - across processes (a forked server, not under TSan, which cannot follow
+ *   a fork of a threaded process): the same calls and a stream, then the
+ *   server killed while a handler runs: the handler's answer goes nowhere
+ *   harmlessly and the client's call and its serve end PEER_GONE.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,6 +394,46 @@ static void many_reverse_calls(void **state)
 	free(all);
 }
 
+/* ---- across processes ---------------------------------------------------- */
+
+#ifndef __SANITIZE_THREAD__
+static struct test_server forked;
+
+static void serve_demo(ffb_server *s)
+{
+	assert_int_equal(demo_register(s), FFB_OK);
+}
+
+static ffb_status h_kill_server(ffb_request *r, void *ctx)
+{
+	(void)ctx;
+	kill(forked.pid, SIGKILL);
+	return ffb_request_reply_bytes(r, "too late", 8);
+}
+
+static void across_processes_and_a_killed_server(void **state)
+{
+	(void)state;
+	test_server_start(&forked, serve_demo);
+	ffb_client *local = cl;
+	assert_int_equal(ffb_client_connect(forked.path, NULL, &cl), FFB_OK);
+	assert_int_equal(ffb_client_register(cl, "t.upper", h_upper, NULL), FFB_OK);
+	char out[64];
+	assert_int_equal(call_str("demo.back", "t.upper\nacross", out, sizeof(out)), FFB_OK);
+	assert_string_equal(out, "ACROSS");
+	struct streamer s = {.items = 300};
+	assert_int_equal(ffb_client_register_flags(cl, "t.stream", h_stream, &s, FFB_HANDLER_STREAM), FFB_OK);
+	assert_int_equal(call_str("demo.sum_stream", "t.stream", out, sizeof(out)), FFB_OK);
+	assert_int_equal(s.sent, 300);
+	assert_int_equal(ffb_client_register(cl, "t.kill", h_kill_server, NULL), FFB_OK);
+	assert_int_equal(call_str("demo.back", "t.kill\nx", out, sizeof(out)), FFB_ERR_PEER_GONE);
+	assert_int_equal(ffb_client_serve(cl, SEC / 10), FFB_ERR_PEER_GONE);
+	ffb_client_close(cl);
+	cl = local;
+	test_server_stop(&forked, SIGKILL);
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +444,9 @@ int main(void)
 		cmocka_unit_test(stream_items_are_paced_by_credit),
 		cmocka_unit_test(a_cancelled_call_is_seen_by_its_handler),
 		cmocka_unit_test(many_reverse_calls),
+#ifndef __SANITIZE_THREAD__
+		cmocka_unit_test(across_processes_and_a_killed_server),
+#endif
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
