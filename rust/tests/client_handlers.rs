@@ -45,6 +45,20 @@ fn serving() -> Server {
             Ok(Reply::bytes(out))
         })
         .unwrap();
+    // "NAME" -> the first 3 items of the client's stream NAME; then it is
+    // dropped (cancelled).
+    server
+        .register("rs.first3", |req| {
+            let name = req.text()?;
+            let items: Vec<Vec<u8>> = req
+                .session()
+                .stream(&name, b"")
+                .blocking()
+                .take(3)
+                .collect::<ffb::Result<_>>()?;
+            Ok(Reply::bytes(items.concat()))
+        })
+        .unwrap();
     server.start().expect("start");
     server
 }
@@ -155,6 +169,44 @@ fn stream_handler_items_reach_the_server_in_order() {
             .unwrap_err()
             .code(),
         Code::NOT_FOUND
+    );
+}
+
+#[test]
+fn a_stream_the_server_drops_stops_its_handler() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let server = serving();
+    let client = server.connect_inproc().unwrap();
+    let sent = Arc::new(AtomicU64::new(0));
+    let (counter, last) = (sent.clone(), Arc::new(std::sync::Mutex::new(None)));
+    let last_err = last.clone();
+    client
+        .register_stream("c.forever", move |call| {
+            for i in 0u64.. {
+                if let Err(e) = call.send_item(&i.to_le_bytes()) {
+                    *last_err.lock().unwrap() = Some(e.code());
+                    return Err(e);
+                }
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        })
+        .unwrap();
+    let out = client.invoke_bytes("rs.first3", b"c.forever").unwrap();
+    let want: Vec<u8> = (0u64..3).flat_map(|i| i.to_le_bytes()).collect();
+    assert_eq!(out, want);
+    // The handler may still be waiting for credit: serve until the
+    // server's CANCEL ends it.
+    let t0 = std::time::Instant::now();
+    while last.lock().unwrap().is_none() && t0.elapsed() < Duration::from_secs(5) {
+        client.serve(Some(Duration::from_millis(10))).unwrap();
+    }
+    assert_eq!(*last.lock().unwrap(), Some(Code::CANCELLED));
+    let n = sent.load(Ordering::Relaxed);
+    assert!(
+        (3..=1024).contains(&n),
+        "{n} items sent: credit bounds the producer"
     );
 }
 
