@@ -70,7 +70,7 @@ $(BUILD)/tests/test_socket_side: TEST_CFLAGS = $(FUSE_CFLAGS)
 $(BUILD)/tests/test_socket_side: TEST_LIBS = $(FUSE_LIBS)
 
 # Tests that serve the demo callbacks of `ffb serve` link them in.
-DEMO_TESTS := $(BUILD)/tests/test_scall
+DEMO_TESTS := $(BUILD)/tests/test_scall $(BUILD)/tests/test_client_handlers
 $(DEMO_TESTS): $(BUILD)/tests/%: tests/%.c tests/testutil.h tests/raw_client.h src/tool/demo.c src/tool/demo.h $(BUILD)/libffb.a | $(BUILD)/.deps-test
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
@@ -130,7 +130,7 @@ test-rust:
 		../mk/crate-smoke.sh ; fi
 
 # ASan+UBSan on every C test; TSan where both ends share a process.
-TSAN_TESTS := test_ring test_registry test_echo test_pool
+TSAN_TESTS := test_ring test_registry test_echo test_pool test_client_handlers
 # Each sanitizer's run goes on after a failure, and so do the others.
 test-sanitizers:
 	$(Q)rc=0; \

@@ -23,7 +23,8 @@
  * other session. Any callback may keep its call (ffb_call_defer) and
  * answer it later from any thread (ffb_call_finish). An ffb_client is
  * used by one thread at a time (it owns the producer end of the request
- * ring and the consumer end of the response ring).
+ * ring and the consumer end of the response ring); its handlers run on
+ * that thread, inside its calls (ffb_client_register).
  */
 #ifndef FFB_H
 #define FFB_H
@@ -531,12 +532,108 @@ struct ffb_client_stats {
 	uint64_t dropped_responses;  /* late, duplicate or forged call ids */
 	uint64_t protocol_errors;
 	uint64_t parks;
+	uint64_t served_calls;       /* the server's calls handlers answered */
 };
 
 ffb_status ffb_client_stats(ffb_client *c, struct ffb_client_stats *out);
 
 /* Layout facts of this session (offsets, sizes); for tests and tools. */
 const struct ffb_superblock *ffb_client_superblock(const ffb_client *c);
+
+/* ---- handlers: the server's calls to this client ------------------------
+ * A client may register handlers by name (PROTOCOL.md §5.8); the server
+ * calls them (ffb_session_call, _stream, _notify). Where they run: the C
+ * client has no thread of its own, so a handler runs on the thread that
+ * uses the client, inside the client's own calls -- ffb_client_serve,
+ * ffb_client_poll, and the waits of ffb_client_call, _invoke, _resolve
+ * and ffb_request_item. A call of the server's that comes while that
+ * thread waits for an answer of its own is run there and then, so a
+ * server callback that calls back into its calling client before it
+ * answers (the common nesting) never deadlocks it. A program that
+ * registers handlers and otherwise only waits calls ffb_client_serve in a
+ * loop; calls that come while no client function runs wait in the ring
+ * (the server's timeout applies). Handlers may call the server through
+ * the same client (nested calls, up to 16 handlers deep; deeper, a call
+ * waits for the outer ones to return) but must not close it. A handler
+ * answers once, by returning: OK with the reply set (none: an empty
+ * reply), or an error code with an optional message. No handler runs
+ * after the session ended. */
+
+typedef struct ffb_request ffb_request;
+
+/* A handler: reads the input (ffb_request_data), sets a reply or sends
+ * items, and returns the call's status. Returning NOT_FOUND with no
+ * message answers NOT_FOUND with a message ("not found (the handler's own
+ * answer)"), so the server does not take it for an unknown id and call
+ * again (§7). */
+typedef ffb_status (*ffb_client_handler_fn)(ffb_request *r, void *ctx);
+
+/* How a handler is called (ffb_client_register_flags). */
+enum ffb_handler_flags {
+	FFB_HANDLER_ONCE = 0,  /* answered by one reply (ffb_session_call, _notify) */
+	FFB_HANDLER_STREAM = 1 /* answered by items, then the end (ffb_session_stream) */
+};
+
+/* Register fn(ctx) as the handler of `name` (UTF-8 without NUL, 1..
+ * FFB_MAX_NAME_LEN bytes); registering a name again replaces its handler
+ * (under a new id: the server looks it up again). The thread that uses
+ * the client, also a handler. Errors: NULL_POINTER, INVALID_ARGUMENT
+ * (length), INVALID_UTF8, ARENA_FULL (FFB_MAX_FUNCTIONS names), SYSTEM. */
+ffb_status ffb_client_register(ffb_client *c, const char *name, ffb_client_handler_fn fn, void *ctx);
+
+/* ffb_client_register with `flags` (enum ffb_handler_flags): a
+ * FFB_HANDLER_STREAM handler answers stream calls only, a plain one plain
+ * calls and notifications; the other kind gets NOT_FOUND. Same errors,
+ * plus INVALID_ARGUMENT for unknown flags. */
+ffb_status ffb_client_register_flags(ffb_client *c, const char *name, ffb_client_handler_fn fn, void *ctx,
+				     uint32_t flags);
+
+/* Remove the handler of `name`: the server's next call of its id gets
+ * NOT_FOUND; a call of it that runs finishes. NOT_FOUND if none. */
+ffb_status ffb_client_unregister(ffb_client *c, const char *name);
+
+/* Run the handlers of the server's calls that came, waiting up to
+ * timeout_ns (0: don't wait; < 0: forever) for one if none did. Flushes
+ * first. OK once at least one ran, WOULD_BLOCK (timeout 0) or TIMEOUT
+ * when none did, or the session's end (PEER_GONE, CLOSED, PROTOCOL). */
+ffb_status ffb_client_serve(ffb_client *c, int64_t timeout_ns);
+
+/* ---- inside a handler ----------------------------------------------------
+ * An ffb_request is valid while its handler runs, on that thread. Its
+ * input is the server's block, in shared memory that the server maps
+ * too: copy what you validate, as in a server callback. */
+
+const void *ffb_request_data(const ffb_request *r); /* NULL when len is 0 */
+uint32_t ffb_request_len(const ffb_request *r);
+int ffb_request_is_stream(const ffb_request *r);
+/* Whether the answer is not wanted any more (the server cancelled the
+ * call, or the session ended): answer soon, e.g. FFB_ERR_CANCELLED. */
+int ffb_request_cancelled(const ffb_request *r);
+ffb_client *ffb_request_client(const ffb_request *r);
+
+/* Reply with a new client block of `len` bytes (*data points at it for
+ * filling), a copy of `len` bytes, or the server's input block itself
+ * (zero copy, len <= its capacity). Each replaces an earlier reply.
+ * ARENA_FULL, BUFFER_TOO_SMALL, INVALID_ARGUMENT (no input block, len
+ * over it). */
+ffb_status ffb_request_reply_alloc(ffb_request *r, uint32_t len, void **data);
+ffb_status ffb_request_reply_bytes(ffb_request *r, const void *data, uint32_t len);
+ffb_status ffb_request_reply_input(ffb_request *r, uint32_t len);
+
+/* Attach a UTF-8 message (truncated to 4096 bytes) to an error answer;
+ * the handler still returns the code. ARENA_FULL (then the code goes
+ * alone). */
+ffb_status ffb_request_set_error(ffb_request *r, const char *msg);
+
+/* Items the server allows now (a stream's credit). */
+uint32_t ffb_request_credit(const ffb_request *r);
+
+/* Send one item of a stream call: a copy of `len` bytes in a new client
+ * block. Waits up to timeout_ns (< 0: forever) while the server grants no
+ * credit, running other calls' handlers meanwhile. Errors: CANCELLED (the
+ * server gave up), TIMEOUT, INVALID_ARGUMENT (not a stream call),
+ * ARENA_FULL, BUFFER_TOO_SMALL, the session's end. */
+ffb_status ffb_request_item(ffb_request *r, const void *data, uint32_t len, int64_t timeout_ns);
 
 /* ---- in-process pair -------------------------------------------------- */
 

@@ -1,7 +1,8 @@
 /*
  * client.c — the C client's session: connect and handshake (every received
  * fd checked before mmap, the superblock validated after), the client
- * heap it owns, the server blocks it holds, and closing.
+ * heap it owns, the server blocks it holds, and closing (the server's
+ * calls to its handlers: client_serve.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -250,6 +251,7 @@ void ffb_client_close(ffb_client *c)
 	free(c->done_q);
 	free(c->cancels);
 	free(c->releases);
+	ffb__client_served_free(c);
 	free(c);
 }
 

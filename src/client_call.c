@@ -4,7 +4,9 @@
  * results, waiting (spin, then park on the client bell), and the end of
  * the session for every call still pending (peer gone, goodbye, a
  * violation). A result is delivered to the call whose id it carries or to no
- * one: a late, duplicate or forged id is dropped and counted.
+ * one: a late, duplicate or forged id is dropped and counted. Entries
+ * about the server's calls go to client_serve.c, and the waits here run
+ * the handlers of those calls.
  */
 #include <errno.h>
 #include <limits.h>
@@ -72,12 +74,18 @@ void ffb__client_fail_all(ffb_client *c, ffb_status why)
 	}
 	c->nrel = 0;
 	c->ncancel = 0;
+	ffb__client_served_end(c);
+}
+
+void ffb__client_fail_protocol(ffb_client *c)
+{
+	c->stats.protocol_errors++;
+	ffb__client_fail_all(c, FFB_ERR_PROTOCOL);
 }
 
 static void fail_protocol(ffb_client *c)
 {
-	c->stats.protocol_errors++;
-	ffb__client_fail_all(c, FFB_ERR_PROTOCOL);
+	ffb__client_fail_protocol(c);
 }
 
 ffb_status ffb_client_flush(ffb_client *c)
@@ -86,6 +94,10 @@ ffb_status ffb_client_flush(ffb_client *c)
 		return FFB_ERR_NULL_POINTER;
 	if (c->dead)
 		return c->dead;
+	if (!ffb__client_push_out(c)) { /* answers to the server's calls first, in order */
+		fail_protocol(c);
+		return c->dead;
+	}
 	while (c->ncancel) {
 		int room = ffb_ring_prod_free(&c->req, 1);
 		if (room == FFB_RING_CORRUPT) {
@@ -182,15 +194,29 @@ void ffb__client_drain(ffb_client *c)
 	struct ffb_ring_entry batch[64];
 	for (;;) {
 		int n = ffb_ring_cons_ready(&c->resp); /* a bad tail is found at park */
-		if (n == 0)
+		if (n == 0) {
+			if (c->out_n && !c->dead) /* answers to LOOKUPs and unknown ids go now */
+				ffb_client_flush(c);
 			return;
+		}
 		unsigned k = n < 64 ? (unsigned)n : 64;
 		for (unsigned j = 0; j < k; j++)
 			ffb_ring_cons_pop(&c->resp, &batch[j]);
 		/* Free the slots before a delivered call's id can be reused. */
 		ffb_ring_cons_release(&c->resp);
-		for (unsigned j = 0; j < k; j++)
-			deliver(c, &batch[j]);
+		for (unsigned j = 0; j < k; j++) {
+			switch (batch[j].kind) {
+			case FFB_KIND_CALL:
+			case FFB_KIND_LOOKUP:
+			case FFB_KIND_CANCEL:
+			case FFB_KIND_CREDIT:
+			case FFB_KIND_RELEASE:
+				ffb__client_served_entry(c, &batch[j]);
+				break;
+			default:
+				deliver(c, &batch[j]);
+			}
+		}
 	}
 }
 
@@ -234,7 +260,7 @@ static bool sock_check_due(ffb_client *c, uint64_t now)
 	return true;
 }
 
-typedef bool (*done_fn)(ffb_client *c, uint32_t arg);
+typedef ffb__done_fn done_fn;
 
 static bool slot_done(ffb_client *c, uint32_t i)
 {
@@ -284,6 +310,10 @@ static ffb_status wait_for(ffb_client *c, done_fn done, uint32_t arg, uint64_t d
 			return FFB_OK;
 		if (c->dead)
 			return c->dead;
+		if (c->sq_n && c->serve_depth < FFB__SERVE_DEPTH) {
+			ffb__client_run_served(c); /* the server's calls run while we wait */
+			continue;
+		}
 		if (pass & 7) { /* the clock every 8th pass: keep the spin tight */
 			ffb_cpu_relax();
 			continue;
@@ -299,6 +329,11 @@ static ffb_status wait_for(ffb_client *c, done_fn done, uint32_t arg, uint64_t d
 			continue;
 		park(c, deadline);
 	}
+}
+
+ffb_status ffb__client_wait(ffb_client *c, done_fn done, uint32_t arg, uint64_t deadline)
+{
+	return wait_for(c, done, arg, deadline);
 }
 
 static uint64_t deadline_of(int64_t timeout_ns)
@@ -525,6 +560,7 @@ ffb_status ffb_client_poll(ffb_client *c, struct ffb_completion *out, uint32_t m
 	if (!c->dead)
 		ffb_client_flush(c);
 	ffb__client_drain(c);
+	ffb__client_run_served(c);
 	if (c->done_head == c->done_tail) {
 		if (c->async_pending == 0)
 			return FFB_ERR_WOULD_BLOCK;

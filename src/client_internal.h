@@ -30,6 +30,42 @@ struct name_cache_entry {
 
 #define FFB__NAME_CACHE 64
 
+/* The server's calls this client runs at once (as the Go client); past
+ * it a call is answered TOO_MANY_CALLS. */
+#define FFB__MAX_SERVED 256u
+/* Handlers nested in the waits of other handlers' calls, at most. */
+#define FFB__SERVE_DEPTH 16u
+
+enum served_state { SV_FREE = 0, SV_QUEUED, SV_RUNNING };
+
+/* A registered handler; its function id is gen << 16 | slot. */
+struct handler {
+	uint32_t gen;          /* never 0 once used; a slot at 0xffff is retired */
+	bool used, stream;
+	uint8_t len;
+	ffb_client_handler_fn fn;
+	void *ctx;
+	char name[FFB_MAX_NAME_LEN + 1];
+};
+
+/* One call of the server's, from its CALL until its answer. */
+struct ffb_request {
+	ffb_client *c;
+	uint64_t id;           /* the server's call id (kind once, stream, notify) */
+	uint64_t in_handle;    /* the server's block we hold, or 0 */
+	uint32_t in_len, in_cap;
+	const void *in_data;
+	uint32_t credit;       /* streams: items the server still takes */
+	uint8_t state;         /* enum served_state */
+	bool cancelled;
+	uint64_t reply;        /* a client block (OWNED) or the input, or 0 */
+	uint32_t reply_len;
+	uint64_t msg;          /* a client block holding the error message, or 0 */
+	uint32_t msg_len;
+	ffb_client_handler_fn fn;
+	void *ctx;
+};
+
 struct ffb_client {
 	int sock, client_bell, server_bell;
 	char *base;
@@ -56,6 +92,17 @@ struct ffb_client {
 	struct name_cache_entry cache[FFB__NAME_CACHE];
 	uint32_t cache_next;
 	struct ffb_client_stats stats;
+	/* handlers (client_serve.c) */
+	struct handler *handlers;
+	uint32_t nhandlers;
+	struct ffb_request *served;  /* FFB__MAX_SERVED, allocated at the first register */
+	uint32_t served_q[FFB__MAX_SERVED]; /* queued calls, FIFO */
+	uint32_t sq_rd, sq_n;
+	uint32_t served_active;
+	uint32_t serve_depth;
+	uint64_t served_runs;        /* handlers run so far */
+	struct ffb_ring_entry *outq; /* answers and items to send, FIFO */
+	uint32_t out_rd, out_n, out_cap; /* out_cap a power of two */
 };
 
 /* client.c */
@@ -65,6 +112,24 @@ void ffb__client_queue_release(ffb_client *c, uint64_t handle);
 
 /* client_call.c */
 void ffb__client_drain(ffb_client *c);
+typedef bool (*ffb__done_fn)(ffb_client *c, uint32_t arg);
+/* Drain, run handlers and wait (spin, then park) until done(c, arg) or
+ * `deadline` (TIMEOUT) or the session's end (its status). */
+ffb_status ffb__client_wait(ffb_client *c, ffb__done_fn done, uint32_t arg, uint64_t deadline);
+void ffb__client_fail_protocol(ffb_client *c);
+
+/* client_serve.c */
+/* An entry about one of the server's calls (LOOKUP, CALL, CANCEL,
+ * CREDIT), or a RELEASE: validated once, then queued or applied. */
+void ffb__client_served_entry(ffb_client *c, const struct ffb_ring_entry *e);
+/* Run queued handlers (none past FFB__SERVE_DEPTH or on a dead session). */
+void ffb__client_run_served(ffb_client *c);
+/* Push queued answers while the request ring has room; false on a
+ * corrupt ring. */
+bool ffb__client_push_out(ffb_client *c);
+/* The session is over: drop what waits to be sent, cancel every call. */
+void ffb__client_served_end(ffb_client *c);
+void ffb__client_served_free(ffb_client *c);
 /* The session is over: every call still waiting completes once with `why`. */
 void ffb__client_fail_all(ffb_client *c, ffb_status why);
 

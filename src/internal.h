@@ -47,7 +47,9 @@ enum ffb__block_state {
 	FFB__BLOCK_FREE = 0,
 	FFB__BLOCK_OWNED = 1,   /* held by its owner's user */
 	FFB__BLOCK_LENT = 2,    /* held by the peer until it gives it back */
-	FFB__BLOCK_RETIRED = 3  /* generation exhausted; never reused */
+	FFB__BLOCK_RETIRED = 3, /* generation exhausted; never reused */
+	FFB__BLOCK_GIVEN = 4    /* client heap: an answer's or item's block the
+				 * server holds until its RELEASE (§5.8) */
 };
 
 struct ffb__class {

@@ -11,6 +11,7 @@ use std::ptr::{self, NonNull};
 use std::time::Duration;
 
 use crate::buffer::Buffer;
+use crate::callback::Slot;
 use crate::error::{Code, Error, Result};
 use crate::handle::Handle;
 use crate::response::Response;
@@ -153,6 +154,8 @@ pub struct ClientStats {
     pub protocol_errors: u64,
     /// Times the client went to sleep waiting.
     pub parks: u64,
+    /// The server's calls this client's handlers answered.
+    pub served_calls: u64,
 }
 
 /// One session with a server: a mapped arena, a request ring it produces
@@ -190,6 +193,9 @@ pub struct Client {
     /// Pipelined calls given up by `call_many`: call id -> input handle,
     /// freed when their late completion shows up.
     abandoned: RefCell<HashMap<u64, Handle>>,
+    /// The closures of handlers registered (served.rs), kept until the
+    /// client is closed: one replaced or removed may still be running.
+    handlers: RefCell<Vec<Slot>>,
     // Not Sync: the C client is used by one thread at a time.
     _not_sync: PhantomData<Cell<()>>,
 }
@@ -264,6 +270,7 @@ impl Client {
             raw,
             timeout_ns: Cell::new(timeout_to_ns(options.call_timeout)),
             abandoned: RefCell::new(HashMap::new()),
+            handlers: RefCell::new(Vec::new()),
             _not_sync: PhantomData,
         })
     }
@@ -314,6 +321,10 @@ impl Client {
 
     pub(crate) fn abandon(&self, call_id: u64, input: Handle) {
         self.abandoned.borrow_mut().insert(call_id, input);
+    }
+
+    pub(crate) fn keep_handler(&self, slot: Slot) {
+        self.handlers.borrow_mut().push(slot);
     }
 
     pub(crate) fn take_abandoned(&self, call_id: u64) -> Option<Handle> {
@@ -596,6 +607,7 @@ impl Client {
             dropped_responses: s.dropped_responses,
             protocol_errors: s.protocol_errors,
             parks: s.parks,
+            served_calls: s.served_calls,
         })
     }
 

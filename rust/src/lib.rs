@@ -76,6 +76,7 @@ pub mod layout;
 mod log;
 mod request;
 mod response;
+mod served;
 mod server;
 mod session;
 mod stream;
@@ -98,6 +99,7 @@ pub use json::{from_json, to_json};
 pub use log::{set_log, LogLevel};
 pub use request::{Reply, Request};
 pub use response::Response;
+pub use served::ServerCall;
 pub use server::{FunctionStats, Server, ServerOptions, ServerStats};
 #[doc(hidden)]
 pub use session::live_client_calls;

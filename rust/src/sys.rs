@@ -44,6 +44,12 @@ pub struct ffb_call {
 
 /// `struct ffb_session` (opaque; a counted reference to a session).
 #[repr(C)]
+pub struct ffb_request {
+    _private: [u8; 0],
+    _not_send_sync: core::marker::PhantomData<*mut u8>,
+}
+
+#[repr(C)]
 pub struct ffb_session {
     _private: [u8; 0],
     _not_send_sync: core::marker::PhantomData<*mut u8>,
@@ -58,6 +64,8 @@ pub type ffb_callback_fn =
 pub type ffb_answer_fn = Option<
     unsafe extern "C" fn(ctx: *mut c_void, status: ffb_status, data: *const c_void, len: u32),
 >;
+pub type ffb_client_handler_fn =
+    Option<unsafe extern "C" fn(r: *mut ffb_request, ctx: *mut c_void) -> ffb_status>;
 pub type ffb_item_fn =
     Option<unsafe extern "C" fn(ctx: *mut c_void, data: *const c_void, len: u32)>;
 
@@ -244,4 +252,45 @@ extern "C" {
     ) -> ffb_status;
     pub fn ffb_client_stats(c: *mut ffb_client, out: *mut ffb_client_stats) -> ffb_status;
     pub fn ffb_client_superblock(c: *const ffb_client) -> *const ffb_superblock;
+
+    // client handlers: the server's calls to this client
+    pub fn ffb_client_register(
+        c: *mut ffb_client,
+        name: *const c_char,
+        f: ffb_client_handler_fn,
+        ctx: *mut c_void,
+    ) -> ffb_status;
+    pub fn ffb_client_register_flags(
+        c: *mut ffb_client,
+        name: *const c_char,
+        f: ffb_client_handler_fn,
+        ctx: *mut c_void,
+        flags: u32,
+    ) -> ffb_status;
+    pub fn ffb_client_unregister(c: *mut ffb_client, name: *const c_char) -> ffb_status;
+    pub fn ffb_client_serve(c: *mut ffb_client, timeout_ns: i64) -> ffb_status;
+    pub fn ffb_request_data(r: *const ffb_request) -> *const c_void;
+    pub fn ffb_request_len(r: *const ffb_request) -> u32;
+    pub fn ffb_request_is_stream(r: *const ffb_request) -> c_int;
+    pub fn ffb_request_cancelled(r: *const ffb_request) -> c_int;
+    pub fn ffb_request_client(r: *const ffb_request) -> *mut ffb_client;
+    pub fn ffb_request_reply_alloc(
+        r: *mut ffb_request,
+        len: u32,
+        data: *mut *mut c_void,
+    ) -> ffb_status;
+    pub fn ffb_request_reply_bytes(
+        r: *mut ffb_request,
+        data: *const c_void,
+        len: u32,
+    ) -> ffb_status;
+    pub fn ffb_request_reply_input(r: *mut ffb_request, len: u32) -> ffb_status;
+    pub fn ffb_request_set_error(r: *mut ffb_request, msg: *const c_char) -> ffb_status;
+    pub fn ffb_request_credit(r: *const ffb_request) -> u32;
+    pub fn ffb_request_item(
+        r: *mut ffb_request,
+        data: *const c_void,
+        len: u32,
+        timeout_ns: i64,
+    ) -> ffb_status;
 }

@@ -31,6 +31,10 @@ pub const FFB_CB_POOL: c_int = 1;
 pub const FFB_WAIT_PARK: c_int = 0;
 pub const FFB_WAIT_SPIN: c_int = 1;
 
+// enum ffb_handler_flags
+pub const FFB_HANDLER_ONCE: c_int = 0;
+pub const FFB_HANDLER_STREAM: c_int = 1;
+
 /// `struct ffb_handle` (8 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,7 +120,7 @@ pub struct ffb_completion {
     pub result: ffb_result,
 }
 
-/// `struct ffb_client_stats` (40 bytes).
+/// `struct ffb_client_stats` (48 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ffb_client_stats {
@@ -125,6 +129,7 @@ pub struct ffb_client_stats {
     pub dropped_responses: u64,
     pub protocol_errors: u64,
     pub parks: u64,
+    pub served_calls: u64,
 }
 
 // The C compiler's sizes and offsets.
@@ -183,9 +188,10 @@ const _: () = assert!(offset_of!(ffb_result, handle) == 8);
 const _: () = assert!(size_of::<ffb_completion>() == 24);
 const _: () = assert!(offset_of!(ffb_completion, call_id) == 0);
 const _: () = assert!(offset_of!(ffb_completion, result) == 8);
-const _: () = assert!(size_of::<ffb_client_stats>() == 40);
+const _: () = assert!(size_of::<ffb_client_stats>() == 48);
 const _: () = assert!(offset_of!(ffb_client_stats, calls) == 0);
 const _: () = assert!(offset_of!(ffb_client_stats, pending) == 8);
 const _: () = assert!(offset_of!(ffb_client_stats, dropped_responses) == 16);
 const _: () = assert!(offset_of!(ffb_client_stats, protocol_errors) == 24);
 const _: () = assert!(offset_of!(ffb_client_stats, parks) == 32);
+const _: () = assert!(offset_of!(ffb_client_stats, served_calls) == 40);

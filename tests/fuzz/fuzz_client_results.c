@@ -14,8 +14,14 @@
  * bytes), write any response slot in place, publish, overwrite a control
  * word of either ring, poll, a synchronous call with a 0 or 200 us timeout
  * (only answers staged in advance can reach it), free a reply block,
- * and a goodbye, garbage or EOF on the socket. At the end the fake hangs
- * up. Properties, each an abort() that libFuzzer reports with the input:
+ * and a goodbye, garbage or EOF on the socket. The fake also sends what a
+ * server sends for its own calls to the client's handlers (PROTOCOL.md
+ * §5.8): CALLs of the handlers the client registered (or of forged ids),
+ * LOOKUPs of their names (written into a server block) or of garbage,
+ * CANCELs, CREDITs and RELEASEs of the blocks the client's answers gave,
+ * with ids of any kind and direction; the handlers reply in place, with a
+ * copy, with an error, or with stream items as credit allows. At the end
+ * the fake hangs up. Properties, each an abort() that libFuzzer reports with the input:
  *
  *  - a completion carries the id of a call submitted with ffb_client_submit
  *    and not completed yet: nothing forged, late, duplicated or belonging
@@ -28,6 +34,8 @@
  *    it frees; a client block only if it is the call's own input; the
  *    input block of a call that got a real answer frees too;
  *  - once the fake hangs up, every call still pending completes once;
+ *  - a handler runs only for a CALL of its own current id, with its
+ *    input's len within the block;
  *  - after the client closes, this process is back to its baseline fds and
  *    has no arena mapped; ASan, UBSan and LeakSanitizer watch the rest.
  */
@@ -79,6 +87,65 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* ---- the client's handlers ---------------------------------------------- */
+
+static const char *const handler_names[] = {"f.echo", "f.copy", "f.fail", "f.stream"};
+#define NHANDLERS 4u
+
+static void handler_check(ffb_request *r, uint32_t which)
+{
+	if (ffb_request_len(r) && !ffb_request_data(r))
+		die("handler %s: %u bytes of input without data", handler_names[which], ffb_request_len(r));
+	if (ffb_request_is_stream(r) != (which == 3))
+		die("handler %s run for a call of the other kind", handler_names[which]);
+}
+
+static ffb_status h_echo(ffb_request *r, void *ctx)
+{
+	(void)ctx;
+	handler_check(r, 0);
+	return ffb_request_reply_input(r, ffb_request_len(r));
+}
+
+static ffb_status h_copy(ffb_request *r, void *ctx)
+{
+	(void)ctx;
+	handler_check(r, 1);
+	uint8_t tmp[64];
+	uint32_t n = ffb_request_len(r) < sizeof(tmp) ? ffb_request_len(r) : (uint32_t)sizeof(tmp);
+	if (n)
+		memcpy(tmp, ffb_request_data(r), n);
+	return ffb_request_reply_bytes(r, tmp, n);
+}
+
+static ffb_status h_fail(ffb_request *r, void *ctx)
+{
+	(void)ctx;
+	handler_check(r, 2);
+	ffb_request_set_error(r, "f.fail: on purpose");
+	return FFB_ERR_INVALID_ARGUMENT;
+}
+
+static ffb_status h_stream(ffb_request *r, void *ctx)
+{
+	(void)ctx;
+	handler_check(r, 3);
+	for (int i = 0; i < 3; i++) {
+		ffb_status st = ffb_request_item(r, "item", 4, 0); /* no credit: TIMEOUT at once */
+		if (st)
+			return st;
+	}
+	return FFB_OK;
+}
+
+static void register_handlers(ffb_client *c)
+{
+	static const ffb_client_handler_fn fns[NHANDLERS] = {h_echo, h_copy, h_fail, h_stream};
+	for (uint32_t i = 0; i < NHANDLERS; i++)
+		if (ffb_client_register_flags(c, handler_names[i], fns[i], NULL, i == 3 ? FFB_HANDLER_STREAM : 0))
+			die("cannot register handler %s", handler_names[i]);
+}
+
 static void fake_start(struct fake *f, bool eventfd_bell, uint32_t start)
 {
 	static const uint32_t counts[FFB_NUM_CLASSES] = {16, 4, 2, 1, 0, 0, 0, 0, 0, 0};
@@ -93,6 +160,7 @@ static void fake_start(struct fake *f, bool eventfd_bell, uint32_t start)
 	if (failed)
 		die("%s: %s", failed, strerror(errno));
 	f->k.c->opts.spin_ns = 0; /* waits park at once: no spin on two cores (fuzzutil.h) */
+	register_handlers(f->k.c);
 }
 
 /* ---- bookkeeping and the properties ------------------------------------- */
@@ -230,6 +298,68 @@ static uint32_t pick_len(struct fz *z)
 	}
 }
 
+/* A server block by its fields (of this arena, mostly). */
+static uint64_t server_block(struct fz *z, struct fake *f)
+{
+	uint8_t sel = fz_u8(z), b = fz_u8(z);
+	uint32_t tag = sel & 0x80 ? fz_u8(z) : f->k.sb.arena_tag;
+	return FFB_HANDLE_MAKE(1u + sel % 4u, tag, FFB_HEAP_SERVER, b % 5u, (b >> 3) % 20u);
+}
+
+/* A block the client gave with an answer or an item (for a RELEASE). */
+static uint64_t given_block(struct fz *z, struct fake *f)
+{
+	for (unsigned tries = 0; tries < 4 && f->ntaken; tries++) {
+		const struct ffb_ring_entry *t = &f->taken[fz_u8(z) % f->ntaken];
+		if ((t->kind == FFB_KIND_RESULT || t->kind == FFB_KIND_ITEM) && t->handle)
+			return t->handle;
+	}
+	return pick_handle(z, f);
+}
+
+/* What a server sends about its own calls to the client's handlers. */
+static void server_call_entry(struct fz *z, struct fake *f, struct ffb_ring_entry *e, uint8_t k)
+{
+	static const uint32_t kinds[] = {FFB_KIND_CALL, FFB_KIND_CALL, FFB_KIND_LOOKUP,
+					 FFB_KIND_CANCEL, FFB_KIND_CREDIT, FFB_KIND_RELEASE};
+	uint8_t s = fz_u8(z);
+	e->kind = kinds[k % 6u];
+	/* Mostly a server id of a few slots and generations, of any kind
+	 * (3 is invalid); now and then the client's direction. */
+	e->call_id = FFB_CALL_MAKE(1u + s % 3u, s & 0x80 ? FFB_ID_FROM_CLIENT : FFB_ID_FROM_SERVER, (s >> 2) % 4u,
+				   (s >> 4) % 4u);
+	uint8_t v = fz_u8(z);
+	switch (e->kind) {
+	case FFB_KIND_CALL:
+		e->handle = v & 1 ? server_block(z, f) : v & 2 ? pick_handle(z, f) : 0;
+		e->len = e->handle ? fz_u8(z) % 80u : (v & 4 ? 1 : 0);
+		/* A handler's id (slot 0..3 of generation 1), a stale or unknown one. */
+		e->fn_or_status = (1u + (v >> 6) % 2u) << 16 | ((v >> 3) % 5u);
+		break;
+	case FFB_KIND_LOOKUP: {
+		e->handle = v & 1 ? pick_handle(z, f) : server_block(z, f);
+		const char *name = handler_names[(v >> 1) % NHANDLERS];
+		e->len = v & 0x80 ? pick_len(z) : (uint32_t)strlen(name);
+		uint32_t cls, idx;
+		if (!(v & 0x40) && ffb__heap_check(&f->k.c->peer, e->handle, &cls, &idx) == FFB_OK)
+			memcpy(ffb__heap_at(&f->k.c->peer, cls, idx), name, strlen(name));
+		break;
+	}
+	case FFB_KIND_CREDIT:
+		e->len = v & 0x80 ? pick_len(z) : 1u + v % 32u;
+		break;
+	case FFB_KIND_RELEASE:
+		if (!(s & 0x40))
+			e->call_id = 0;
+		e->handle = given_block(z, f);
+		break;
+	}
+	if (v == 0xff) { /* a stray field */
+		e->handle ^= fz_u8(z) & 1 ? 0 : 1;
+		e->fn_or_status ^= fz_u8(z);
+	}
+}
+
 static void make_entry(struct fz *z, struct fake *f, struct ffb_ring_entry *e)
 {
 	if (fz_u8(z) < 32) {
@@ -237,6 +367,11 @@ static void make_entry(struct fz *z, struct fake *f, struct ffb_ring_entry *e)
 		return;
 	}
 	uint8_t k = fz_u8(z);
+	if (k >= 180 && k < 230) {
+		*e = (struct ffb_ring_entry){0};
+		server_call_entry(z, f, e, k);
+		return;
+	}
 	e->kind = k < 230 ? FFB_KIND_RESULT : k % 8u;
 	e->call_id = pick_id(z, f);
 	e->handle = pick_handle(z, f);
