@@ -128,6 +128,10 @@ func (p *Process) Pid() int {
 // namespace): more Clients may Dial it.
 func (p *Process) Addr() string { return p.addr }
 
+// Stats asks the child for its figures (QueryStats on its socket): what
+// `ffb stat` shows, without a session.
+func (p *Process) Stats(ctx context.Context) (*ServerStats, error) { return QueryStats(ctx, p.addr) }
+
 // Close closes the Client, sends the child SIGTERM, waits up to the grace
 // period (WithGracePeriod) for it to exit, then sends SIGKILL, and stops
 // supervising. Returns nil if the child exited with status 0, else an

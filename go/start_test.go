@@ -132,6 +132,13 @@ func TestStartServesLogsAndClosesClean(t *testing.T) {
 	if !strings.HasPrefix(p.Addr(), "@") {
 		t.Errorf("Addr: got %q, want an abstract address", p.Addr())
 	}
+	st, err := p.Stats(context.Background())
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	if st.SessionsActive != 1 || st.Results[ffb.CodeOK] < 1 {
+		t.Errorf("Stats: %d sessions active, %d calls OK; want 1 and at least the echo", st.SessionsActive, st.Results[ffb.CodeOK])
+	}
 	if err := p.Close(); err != nil {
 		t.Errorf("Close: got %v, want nil (a clean exit)", err)
 	}

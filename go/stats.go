@@ -109,7 +109,7 @@ func (s *ServerStats) counters() []*uint64 {
 func QueryStats(ctx context.Context, socketPath string) (*ServerStats, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	conn, err := dialUnix(ctx, socketPath)
+	conn, err := dialUnix(ctx, socketPath, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || isConnRefused(err) {
 			return nil, wrapError(CodePeerGone, "stats "+socketPath+": no server", err)
