@@ -86,7 +86,7 @@ func (p *ringProd) attach(base unsafe.Pointer, size uint32) bool {
 // free returns the number of free slots (re-reading c_head only when the
 // cached value shows fewer than want), or ringCorrupt. Before that re-read
 // it stores the tail if entries were pushed since the last publish, so
-// the tail never falls a ring behind what is stamped (PROTOCOL.md §5, the
+// the tail never falls a ring behind what is stamped (PROTOCOL.md §5.2, the
 // producer's duty; see ffb_ring_prod_free). publish still does the P3
 // store, fence and wake-up check.
 func (p *ringProd) free(want uint32) int {

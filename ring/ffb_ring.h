@@ -95,7 +95,7 @@ static inline int ffb_ring_cons_attach(struct ffb_ring_cons *c, void *ctl, uint3
  * Before it re-reads c_head it stores the tail (P1) if entries were pushed
  * since the last publish: the consumer takes entries by their stamps and
  * at its next park cuts a tail more than a ring behind its head, so the
- * tail must never fall that far behind what is stamped (PROTOCOL.md §5,
+ * tail must never fall that far behind what is stamped (PROTOCOL.md §5.2,
  * "the producer's duty"). Slots freed by this re-read are the only way
  * past `size` pushes, so each ring's worth of pushes stores the tail at
  * least once. It does not count as a publish: publish() still stores,
