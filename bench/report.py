@@ -202,7 +202,7 @@ def table(recs, order):
             lines.append(f"| {name} | — | — | — | — | — | — | — | **{r.get('error', r.get('note', 'no data'))}** | — | — |")
             continue
         lines.append(f"| {name} | {r.get('transport', '')} | {size_str(r.get('payload_bytes', 0))} | {ns(r['p50_ns'])} "
-                     f"| {ns(r['p99_ns'])} | {ns(r['p999_ns'])} | {r.get('ops_per_s', 0):,.0f} | "
+                     f"| {ns(r['p99_ns'])} | {ns(r.get('p999_ns'))} | {r.get('ops_per_s', 0):,.0f} | "
                      f"{r.get('iterations', 0):,} | {'yes' if r.get('checked') else '**NO**'} | {r.get('placement', '')} "
                      f"| {counters(r)} |")
     return lines

@@ -254,7 +254,9 @@ ffb_status ffb_server_stats(ffb_server *s, struct ffb_server_stats *out);
  * up to `max` entries in out[] (names cut to FFB_STATS_NAME_LEN bytes),
  * the number registered in *total (may exceed max; NULL: not wanted).
  * Calls of a function are counted by the dispatchers when answered;
- * the latency histogram is of ns from request taken to answer pushed.
+ * the latency histogram is of ns from request taken to answer pushed
+ * (the built-ins, ffi.*, take nanoseconds and are counted, not timed; a
+ * CALLV's inline records share their vector's time equally).
  * Any thread; takes the registry's lock briefly. */
 ffb_status ffb_server_fn_stats(ffb_server *s, struct ffb_stats_fn *out, uint32_t max, uint32_t *n,
 			       uint32_t *total);

@@ -277,9 +277,11 @@ static enum started start_stream(struct ffb__session *s, const ffb_call *call, f
 		return STARTED_BAD;
 	k->stream = true;
 	k->credit = FFB_STREAM_INITIAL_CREDIT;
+	if (!k->t0)
+		k->t0 = ffb__ticks(); /* its latency is taken when it ends */
 	keep(s, k);
 	*kept = k;
-	ffb_status st = ffb__registry_invoke(s->srv->reg, k->fn_id, k, false);
+	ffb_status st = ffb__registry_invoke_inside(s->srv->reg, k->fn_id, k, NULL);
 	if (st == FFB__POOLED)
 		wait_for_worker(s, k);
 	else if (st == FFB__NO_FUNCTION) {
@@ -291,15 +293,28 @@ static enum started start_stream(struct ffb__session *s, const ffb_call *call, f
 	return STARTED_KEPT;
 }
 
+/* An inline call (or a CALLV's inline records, one function) that took
+ * `ticks`: counted and logged once per function past the inline budget. */
+static void note_budget(struct ffb__session *s, uint32_t fn, uint64_t ticks)
+{
+	if (ticks <= s->srv->budget_ticks)
+		return;
+	FFB__STAT_ADD(s->disp->stats.slow_inline_calls, 1);
+	ffb__registry_note_slow(s->srv->reg, fn, ffb__ns_from_ticks(ticks));
+}
+
 /* Start call fn on input (handle, len) of a CALL or of record `rec` of a
  * CALLV: run it inline (its result in *out), or keep it (*kept: pooled,
  * deferred by its callback, or a stream). *now is the tick the call
- * starts at, and becomes the one it ended at. STARTED_BAD: a bad input
- * handle or length. A notification's result is dropped here (*out holds
- * only its status). */
+ * starts at; a timed call reads the clock when it ends (the inline budget
+ * and its latency in the stats) and sets *now to it. An untimed one (a
+ * record of a CALLV timed as a whole) leaves both to its caller and sets
+ * *ran: whether a function ran. STARTED_BAD: a bad input handle or
+ * length. A notification's result is dropped here (*out holds only its
+ * status). */
 static enum started start_call(struct ffb__session *s, uint64_t call_id, uint32_t rec, uint32_t fn,
-			       uint64_t handle, uint32_t len, uint64_t *now, struct ffb_vec_call *out,
-			       ffb_call **kept)
+			       uint64_t handle, uint32_t len, uint64_t *now, bool timed, bool *ran,
+			       struct ffb_vec_call *out, ffb_call **kept)
 {
 	ffb_call call;
 	call.session = s;
@@ -325,7 +340,10 @@ static enum started start_call(struct ffb__session *s, uint64_t call_id, uint32_
 	if (FFB_CALL_KIND(call_id) == FFB_ID_STREAM)
 		return start_stream(s, &call, kept);
 	struct ffb_server *srv = s->srv;
-	ffb_status st = ffb__registry_invoke(srv->reg, fn, &call, false);
+	/* call.t0 is *now (0: not read yet in this batch); a deferring
+	 * callback's copy carries the tick it started at */
+	ffb_status st = ffb__registry_invoke_inside(srv->reg, fn, &call, timed ? &call.t0 : NULL);
+	uint64_t t0 = timed ? call.t0 : 0; /* 0: not timed (a built-in, or a CALLV's record) */
 	if (st == FFB__NO_FUNCTION) {
 		st = FFB_ERR_NOT_FOUND; /* with no message: the client may look again */
 		call.ran = false;
@@ -333,6 +351,8 @@ static enum started start_call(struct ffb__session *s, uint64_t call_id, uint32_
 	else if (st == FFB_ERR_NOT_FOUND && !call.moved_to && !call.error_msg)
 		ffb_call_set_error(&call, FFB__OWN_NOT_FOUND);
 	if (st == FFB__POOLED) {
+		if (!call.t0)
+			call.t0 = ffb__ticks(); /* its latency is taken when it is answered */
 		ffb_call *k = ffb__call_keep(&call);
 		if (!k) {
 			*out = (struct ffb_vec_call){0, 0, FFB_ERR_SYSTEM};
@@ -343,12 +363,13 @@ static enum started start_call(struct ffb__session *s, uint64_t call_id, uint32_
 		*kept = k;
 		return STARTED_KEPT;
 	}
-	uint64_t end = ffb__ticks();
-	if (end - *now > srv->budget_ticks) {
-		FFB__STAT_ADD(s->disp->stats.slow_inline_calls, 1);
-		ffb__registry_note_slow(srv->reg, fn, ffb__ns_from_ticks(end - *now));
+	uint64_t end = 0;
+	if (timed && t0) { /* not a built-in: timed */
+		end = ffb__ticks();
+		note_budget(s, fn, end - t0);
+		*now = end;
 	}
-	*now = end;
+	*ran = call.ran;
 	if (call.moved_to) { /* its callback kept it */
 		keep(s, call.moved_to);
 		*kept = call.moved_to;
@@ -358,11 +379,11 @@ static enum started start_call(struct ffb__session *s, uint64_t call_id, uint32_
 		if (call.reply_handle && call.reply_handle != call.in_handle)
 			ffb__sheap_free(s, call.reply_handle, FFB__BLOCK_OWNED);
 		*out = (struct ffb_vec_call){0, 0, (uint32_t)st};
-		ffb__stat_call(s->disp, fn, (uint32_t)st, call.ran, end - call.t0);
-		return STARTED_DONE;
+	} else {
+		*out = wire_result(s, &call, st);
 	}
-	*out = wire_result(s, &call, st);
-	ffb__stat_call(s->disp, fn, out->fn_or_status, call.ran, end - call.t0);
+	if (timed)
+		ffb__stat_call(s->disp, fn, out->fn_or_status, call.ran, t0 ? end - t0 : FFB__UNTIMED);
 	return STARTED_DONE;
 }
 
@@ -372,8 +393,8 @@ static bool do_call(struct ffb__session *s, const struct ffb_ring_entry *e, uint
 	ffb_call *k;
 	if (!FFB_CALL_ID_VALID(e->call_id) || FFB_CALL_DIR(e->call_id) != FFB_ID_FROM_CLIENT)
 		return false;
-	bool notify = FFB_CALL_KIND(e->call_id) == FFB_ID_NOTIFY;
-	switch (start_call(s, e->call_id, 0, e->fn_or_status, e->handle, e->len, now, &r, &k)) {
+	bool notify = FFB_CALL_KIND(e->call_id) == FFB_ID_NOTIFY, ran;
+	switch (start_call(s, e->call_id, 0, e->fn_or_status, e->handle, e->len, now, true, &ran, &r, &k)) {
 	case STARTED_BAD: return false;
 	case STARTED_KEPT:
 		if (!notify)
@@ -451,23 +472,57 @@ static bool do_callv(struct ffb__session *s, const struct ffb_ring_entry *e, uin
 	lent_begin(d);
 	lent_once(d, e->handle);
 	bool ok = true;
+	/* One clock read for the vector's inline records, not one each (a
+	 * read costs tens of ns on some VMs: as much as a record's call). They
+	 * share the vector's time in the stats; one over the inline budget is
+	 * the function's if it was the only one, else the next vectors are
+	 * timed record by record to find which (time_records). */
+	bool timed = d->time_records > 0;
+	if (timed)
+		d->time_records--;
+	if (!timed && !*now)
+		*now = ffb__ticks();
+	uint64_t start = *now;
+	struct {
+		uint32_t fn, status;
+		bool ran;
+	} done[FFB_MAX_VEC_CALLS]; /* the inline records, from our private copies */
+	uint32_t ndone = 0;
+	bool one_fn = true;
 	for (uint32_t i = 0; i < n && ok; i++) {
 		struct ffb_vec_call rq = {FFB_READ_ONCE(v[i].handle), FFB_READ_ONCE(v[i].len),
 					  FFB_READ_ONCE(v[i].fn_or_status)};
 		struct ffb_vec_call r;
 		ffb_call *k;
+		bool ran;
 		if (rq.handle && (FFB_HANDLE_HEAP(rq.handle) != FFB_HEAP_CLIENT || !lent_once(d, rq.handle))) {
 			ok = false; /* lent twice (or not a client block: input_block would say so too) */
 			break;
 		}
-		switch (start_call(s, e->call_id, i, rq.fn_or_status, rq.handle, rq.len, now, &r, &k)) {
+		switch (start_call(s, e->call_id, i, rq.fn_or_status, rq.handle, rq.len, now, timed, &ran, &r, &k)) {
 		case STARTED_BAD: ok = false; break;
 		case STARTED_KEPT:
 			k->vec = agg;
 			agg->remaining++;
 			break;
-		case STARTED_DONE: v[i] = r; break;
+		case STARTED_DONE:
+			v[i] = r;
+			one_fn = one_fn && (ndone == 0 || rq.fn_or_status == done[0].fn);
+			done[ndone++] = (typeof(done[0])){rq.fn_or_status, r.fn_or_status, ran};
+			break;
 		}
+	}
+	if (!timed && ndone) {
+		uint64_t end = ffb__ticks(), each = (end - start) / ndone;
+		*now = end;
+		if (end - start > s->srv->budget_ticks) {
+			if (one_fn)
+				note_budget(s, done[0].fn, end - start);
+			else
+				d->time_records = 8;
+		}
+		for (uint32_t i = 0; i < ndone; i++)
+			ffb__stat_call(d, done[i].fn, done[i].status, done[i].ran, each);
 	}
 	*ncalls += n;
 	if (agg->remaining) {
@@ -602,8 +657,11 @@ bool ffb__session_service(struct ffb__session *s)
 		ffb_ring_prod_prefetch_batch(&s->resp);
 	bool ok = true;
 	uint32_t done = 0, calls = 0;
-	uint64_t start = ffb__ticks(), now = start, budget = s->srv->budget_ticks;
-	while (done < n && ok && calls < BATCH && now - start <= budget) { /* a CALLV counts its calls */
+	ffb__registry_enter(&s->disp->reader); /* the batch's inline callbacks run inside */
+	/* The clock is read lazily: a batch of built-in calls reads none.
+	 * `start` is the first tick read, the batch's budget counted from it. */
+	uint64_t start = 0, now = 0, budget = s->srv->budget_ticks;
+	while (done < n && ok && calls < BATCH && (!start || now - start <= budget)) { /* a CALLV counts its calls */
 		struct ffb_ring_entry e;
 		ffb_ring_cons_pop(&s->req, &e);
 		/* The slot goes back before its result can be seen (S1 orders
@@ -625,7 +683,10 @@ bool ffb__session_service(struct ffb__session *s)
 		case FFB_KIND_ITEM: ok = do_answer(s, &e); break;
 		default: ok = false;
 		}
+		if (!start)
+			start = now;
 	}
+	ffb__registry_leave(&s->disp->reader);
 	FFB__STAT_ADD(s->disp->stats.calls, calls);
 	if (!ok) {
 		violation(s, "bad request entry");

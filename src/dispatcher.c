@@ -47,6 +47,7 @@ int ffb__dispatcher_init(struct ffb__dispatcher *d, struct ffb_server *srv)
 		free(d->fn_counts);
 		return -1;
 	}
+	ffb__registry_add_reader(srv->reg, &d->reader);
 	d->op_inbox.kind = FFB__OP_INBOX;
 	return 0;
 }
@@ -55,6 +56,7 @@ void ffb__dispatcher_destroy(struct ffb__dispatcher *d)
 {
 	if (!d->srv)
 		return;
+	ffb__registry_remove_reader(d->srv->reg, &d->reader);
 	io_uring_queue_exit(&d->ring);
 	ffb__mailbox_destroy(&d->inbox);
 	free(d->fn_counts);

@@ -181,6 +181,34 @@ ffb_status ffb__registry_find(struct ffb__registry *r, const char *name, size_t 
 #define FFB__NO_FUNCTION ((ffb_status)-2)
 ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *call, bool on_worker);
 
+/* A thread that runs many inline callbacks in a row (a dispatcher) counts
+ * none of them on their slots: it marks the stretch in which it may run
+ * them instead (enter ... leave; its seq is odd inside), and unregister
+ * waits for every reader that is inside to leave. So a call costs no
+ * atomic read-modify-write, and a stretch one store each way. */
+struct ffb__reg_reader {
+	uint64_t seq; /* atomic; written by its thread only */
+};
+void ffb__registry_add_reader(struct ffb__registry *r, struct ffb__reg_reader *rd);
+void ffb__registry_remove_reader(struct ffb__registry *r, struct ffb__reg_reader *rd);
+/* R1: the store that says "inside" is ordered before the loads of the
+ * slots (seq_cst store); pairs with R2 in ffb__registry_remove. */
+static inline void ffb__registry_enter(struct ffb__reg_reader *rd)
+{
+	__atomic_store_n(&rd->seq, rd->seq + 1, __ATOMIC_SEQ_CST);
+}
+/* R1 (release): the stretch's uses of fn and ctx before an unregister
+ * that sees it left. */
+static inline void ffb__registry_leave(struct ffb__reg_reader *rd)
+{
+	__atomic_store_n(&rd->seq, rd->seq + 1, __ATOMIC_RELEASE);
+}
+/* ffb__registry_invoke on a dispatcher (!on_worker), inside its reader's
+ * stretch: the same answers, no count on the slot. clock (if not NULL) is
+ * the call's start tick: read just before its callback runs if it holds
+ * 0; set to 0 for a built-in, which is not timed (it takes nanoseconds). */
+ffb_status ffb__registry_invoke_inside(struct ffb__registry *r, uint32_t id, ffb_call *call, uint64_t *clock);
+
 /* An inline callback ran `ns` past its budget: log it once per
  * registration, with its name. */
 /* Fill up to max entries (fn_id, name; counts zeroed) with the

@@ -6,10 +6,12 @@
  * A fixed table of FFB_MAX_FUNCTIONS slots in private memory (never in
  * the arena). Writers (register, unregister) take one mutex. Callers take
  * no lock: a call counts itself on its slot (`active`) and then checks the
- * slot still holds its id; unregister clears `used` and then waits for
- * `active` to reach 0 (a store-load pair on both sides, so one of the two
- * always sees the other), so when it returns no call of it runs and none
- * can start. A slow pooled callback therefore holds up its own
+ * slot still holds its id -- or, on a dispatcher, the thread says once per
+ * batch that it is inside (its reader's seq odd, R1) and counts nothing;
+ * unregister clears `used` and then waits for `active` to reach 0 and for
+ * every reader inside to leave (a store-load pair on both sides, so one of
+ * the two always sees the other), so when it returns no call of it runs
+ * and none can start. A slow pooled callback therefore holds up its own
  * unregister only, never a dispatcher. A slot's generation goes up each
  * time it is reused; one that would wrap is retired, so an old id never
  * names a new callback.
@@ -27,14 +29,19 @@ struct slot {
 	uint32_t flags;         /* atomic: FFB_CB_* | FFB__REG_BUILTIN; set before used */
 	int slow_logged;        /* atomic: its slowness was logged */
 	bool retired;
+	bool draining;          /* unregister waits for its calls: not free yet (lock) */
 	ffb_callback_fn fn;     /* set before used, cleared once no call runs */
 	void *ctx;
 	uint32_t name_len;
 	char name[FFB_MAX_NAME_LEN + 1];
 };
 
+#define MAX_READERS 64 /* dispatchers */
+
 struct ffb__registry {
 	pthread_mutex_t lock;   /* writers, and name lookups */
+	struct ffb__reg_reader *readers[MAX_READERS]; /* under lock */
+	uint32_t nreaders;
 	struct slot slots[FFB_MAX_FUNCTIONS];
 };
 
@@ -103,7 +110,7 @@ ffb_status ffb__registry_add(struct ffb__registry *r, const char *name, size_t n
 	}
 	for (uint32_t i = 0; i < FFB_MAX_FUNCTIONS; i++) {
 		struct slot *s = &r->slots[i];
-		if (s->used || s->retired)
+		if (s->used || s->retired || s->draining)
 			continue;
 		uint32_t gen = s->gen + 1;
 		__atomic_store_n(&s->gen, gen, __ATOMIC_RELAXED);
@@ -126,6 +133,29 @@ ffb_status ffb__registry_add(struct ffb__registry *r, const char *name, size_t n
 	return FFB_ERR_ARENA_FULL;
 }
 
+static void pause_a_little(unsigned spins)
+{
+	struct timespec ts = {0, spins < 100 ? 10000 : 1000000};
+	nanosleep(&ts, NULL);
+}
+
+void ffb__registry_add_reader(struct ffb__registry *r, struct ffb__reg_reader *rd)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->nreaders < MAX_READERS)
+		r->readers[r->nreaders++] = rd;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void ffb__registry_remove_reader(struct ffb__registry *r, struct ffb__reg_reader *rd)
+{
+	pthread_mutex_lock(&r->lock);
+	for (uint32_t k = 0; k < r->nreaders; k++)
+		if (r->readers[k] == rd)
+			r->readers[k] = r->readers[--r->nreaders];
+	pthread_mutex_unlock(&r->lock);
+}
+
 ffb_status ffb__registry_remove(struct ffb__registry *r, const char *name, size_t name_len)
 {
 	ffb_status st = check_name(name, name_len);
@@ -140,15 +170,28 @@ ffb_status ffb__registry_remove(struct ffb__registry *r, const char *name, size_
 		return i < 0 ? FFB_ERR_NOT_FOUND : FFB_ERR_INVALID_ARGUMENT;
 	}
 	struct slot *s = &r->slots[i];
-	/* U2: no new call starts after this store; one that counted itself
-	 * before it is waited for; pairs with U1 */
+	/* U2/R2: no new call starts after this store; one that counted
+	 * itself, or a reader that was inside, before it is waited for; pairs
+	 * with U1 and R1 */
 	__atomic_store_n(&s->used, 0, __ATOMIC_SEQ_CST);
-	for (unsigned spins = 0; __atomic_load_n(&s->active, __ATOMIC_SEQ_CST); spins++) {
-		struct timespec ts = {0, spins < 100 ? 10000 : 1000000};
-		nanosleep(&ts, NULL);
+	/* Wait without the lock (a reader inside may look a name up), the
+	 * slot kept from a new tenant meanwhile. */
+	s->draining = true;
+	struct ffb__reg_reader *readers[MAX_READERS];
+	uint32_t nreaders = r->nreaders;
+	memcpy(readers, r->readers, sizeof(readers[0]) * nreaders);
+	pthread_mutex_unlock(&r->lock);
+	for (uint32_t k = 0; k < nreaders; k++) {
+		uint64_t seq = __atomic_load_n(&readers[k]->seq, __ATOMIC_SEQ_CST);
+		for (unsigned spins = 0; (seq & 1) && __atomic_load_n(&readers[k]->seq, __ATOMIC_ACQUIRE) == seq; spins++)
+			pause_a_little(spins);
 	}
+	for (unsigned spins = 0; __atomic_load_n(&s->active, __ATOMIC_SEQ_CST); spins++)
+		pause_a_little(spins);
+	pthread_mutex_lock(&r->lock);
 	s->fn = NULL;
 	s->ctx = NULL;
+	s->draining = false;
 	if (s->gen >= UINT16_MAX)
 		s->retired = true; /* the next tenant's id would wrap to a used one */
 	pthread_mutex_unlock(&r->lock);
@@ -199,6 +242,22 @@ ffb_status ffb__registry_invoke(struct ffb__registry *r, uint32_t id, ffb_call *
 	}
 	/* U1 (release): our use of fn and ctx before unregister sees active drop */
 	__atomic_fetch_sub(&a->active, 1, __ATOMIC_RELEASE);
+	return st;
+}
+
+ffb_status ffb__registry_invoke_inside(struct ffb__registry *r, uint32_t id, ffb_call *call, uint64_t *clock)
+{
+	struct slot *s = live_slot(r, id);
+	if (!s)
+		return FFB__NO_FUNCTION;
+	uint32_t flags = __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
+	if (flags & FFB_CB_POOL)
+		return FFB__POOLED;
+	if (clock)
+		*clock = (flags & FFB__REG_BUILTIN) ? 0 : *clock ? *clock : ffb__ticks();
+	in_callback++;
+	ffb_status st = s->fn(call, s->ctx);
+	in_callback--;
 	return st;
 }
 

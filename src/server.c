@@ -100,6 +100,7 @@ ffb_status ffb_server_create(const struct ffb_server_options *o, ffb_server **ou
 	pthread_mutex_init(&s->handles_lock, NULL);
 	pthread_mutex_init(&s->adopt_lock, NULL);
 	s->budget_ticks = ffb__ticks_from_ns(o->inline_budget_ns);
+	s->ns_per_tick_q32 = ffb__ns_from_ticks(1ull << 32);
 	s->created_ns = ffb__now_ns();
 	st = FFB_ERR_SYSTEM;
 	if (o->n_allowed_uids) {

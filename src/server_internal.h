@@ -220,10 +220,15 @@ struct ffb__dispatcher {
 	bool thread_started;
 	uint32_t nsessions;           /* control thread: sessions handed to it */
 	struct ffb_server_stats stats;
+	struct ffb__reg_reader reader;   /* while it serves a batch (registry.c); among its own fields */
 	struct ffb__fn_count *fn_counts; /* FFB_MAX_FUNCTIONS, by slot: only this thread writes */
 	/* The blocks one CALLV lends (dispatch.c): keys marked with lent_gen. */
 	uint32_t lent_gen;
 	uint32_t lent_key[FFB__LENT_SLOTS], lent_mark[FFB__LENT_SLOTS];
+	/* CALLVs whose records are timed one by one (dispatch.c): a vector
+	 * that ran over the inline budget with several functions in it makes
+	 * the next ones find which. Otherwise a vector is timed as a whole. */
+	uint32_t time_records;
 };
 
 /* The worker pool (pool.c): a bounded lock-free MPMC queue of calls the
@@ -275,6 +280,7 @@ struct ffb_server {
 	bool leaked;                  /* sessions were never freed: keep everything alive */
 	bool started;                 /* by ffb_server_start: destroy joins the threads */
 	uint64_t budget_ticks;        /* inline_budget_ns in ffb__ticks() */
+	uint64_t ns_per_tick_q32;     /* ffb__ticks() to ns: ns = ticks * this >> 32 */
 
 	/* the control thread */
 	struct io_uring ring;
@@ -312,6 +318,10 @@ struct ffb_server {
 /* A call of fn ended with status after `ticks` (dispatcher only: its
  * own counters, relaxed stores, no shared cache line). ran: fn named a
  * live function (else only its status is counted). */
+/* ffb__stat_call's ticks for a call that was not timed (a built-in):
+ * counted, not in the latency histogram. */
+#define FFB__UNTIMED UINT64_MAX
+
 static inline void ffb__stat_call(struct ffb__dispatcher *d, uint32_t fn, uint32_t status, bool ran, uint64_t ticks)
 {
 	uint32_t code = status < FFB_STATS_STATUS_SLOTS ? status : FFB_STATS_STATUS_SLOTS - 1;
@@ -331,7 +341,9 @@ static inline void ffb__stat_call(struct ffb__dispatcher *d, uint32_t fn, uint32
 	FFB__STAT_ADD(c->calls, 1);
 	if (status)
 		FFB__STAT_ADD(c->errors, 1);
-	uint64_t ns = ffb__ns_from_ticks(ticks);
+	if (ticks == FFB__UNTIMED)
+		return;
+	uint64_t ns = (uint64_t)(((unsigned __int128)ticks * d->srv->ns_per_tick_q32) >> 32);
 	uint32_t b = ns ? 64u - (uint32_t)__builtin_clzll(ns) : 0;
 	FFB__STAT_ADD(c->latency[b < FFB_STATS_LAT_BUCKETS ? b : FFB_STATS_LAT_BUCKETS - 1], 1);
 }

@@ -729,6 +729,50 @@ static void unregister_waits_for_a_running_pooled_call(void **state)
 	ffb_server_destroy(s);
 }
 
+static int inline_started, inline_ended;
+
+static ffb_status cb_inline_long(ffb_call *call, void *ctx)
+{
+	(void)call;
+	(void)ctx;
+	__atomic_store_n(&inline_started, 1, __ATOMIC_RELEASE);
+	usleep(100000); /* on the dispatcher, on purpose */
+	__atomic_store_n(&inline_ended, 1, __ATOMIC_RELEASE);
+	return FFB_OK;
+}
+
+/* The dispatcher counts no call on its slot (registry.c, readers): an
+ * unregister that comes while an inline callback runs still returns only
+ * after it ended, and then no call of it runs. */
+static void unregister_waits_for_a_running_inline_call(void **state)
+{
+	(void)state;
+	struct ffb_server_options o = opts_with(1, 1);
+	ffb_server *s = start_inproc(&o);
+	assert_int_equal(ffb_server_register(s, "t.inline_long", cb_inline_long, NULL, NULL), FFB_OK);
+	assert_int_equal(ffb_server_start(s), FFB_OK);
+	ffb_client *c = inproc_client(s);
+	uint32_t fn;
+	uint64_t id;
+	assert_int_equal(ffb_client_resolve(c, "t.inline_long", &fn), FFB_OK);
+	assert_int_equal(ffb_client_submit(c, fn, (ffb_handle){0}, 0, &id), FFB_OK);
+	assert_int_equal(ffb_client_flush(c), FFB_OK);
+	assert_true(WAIT_UNTIL(__atomic_load_n(&inline_started, __ATOMIC_ACQUIRE), 2000));
+	assert_int_equal(ffb_server_unregister(s, "t.inline_long"), FFB_OK);
+	assert_true(__atomic_load_n(&inline_ended, __ATOMIC_ACQUIRE));
+	struct ffb_completion done;
+	uint32_t n;
+	assert_int_equal(ffb_client_poll(c, &done, 1, &n, 2000000000ll), FFB_OK);
+	assert_int_equal(done.result.status, FFB_OK);
+	ffb_result r;
+	assert_int_equal(ffb_client_call(c, fn, (ffb_handle){0}, 0, 2000000000ll, &r), FFB_ERR_NOT_FOUND);
+	/* The name is free again, and a new tenant serves. */
+	__atomic_store_n(&inline_started, 0, __ATOMIC_RELAXED);
+	assert_int_equal(ffb_server_register(s, "t.inline_long", cb_inline_long, NULL, NULL), FFB_OK);
+	ffb_client_close(c);
+	ffb_server_destroy(s);
+}
+
 static int posted_ran;
 static pthread_t posted_on;
 
@@ -845,6 +889,7 @@ int main(void)
 		cmocka_unit_test(sessions_spread_over_the_dispatchers),
 		cmocka_unit_test(slow_inline_callback_is_counted_and_logged_once),
 		cmocka_unit_test(unregister_waits_for_a_running_pooled_call),
+		cmocka_unit_test(unregister_waits_for_a_running_inline_call),
 		cmocka_unit_test(post_runs_a_function_on_a_worker),
 		cmocka_unit_test(stats_read_while_dispatchers_count_every_call_once),
 	};
